@@ -1,0 +1,43 @@
+# One entry for set-up, run and test. `make run` and `make test` each do their own set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test setup setup-test assets system-test-deps bench clean
+
+run: setup assets
+	$(BIN)/govflow init --demo
+	$(BIN)/govflow serve --host $(HOST) --port $(PORT)
+
+test: setup-test assets system-test-deps
+	$(BIN)/pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup-test: setup
+
+# Front-end packages from npm (no CDN): copied into web/static/vendor by scripts/vendor-assets.
+assets: node_modules/.package-lock.json
+	$(BIN)/python scripts/vendor_assets.py
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+# Debian's Chromium and PostgreSQL server for the browser and PostgreSQL tests (installed when missing).
+system-test-deps:
+	bash scripts/install-test-deps
+
+bench: setup
+	$(BIN)/python -m bench.engine_steps
+
+clean:
+	rm -rf $(VENV) node_modules web/static/vendor instance

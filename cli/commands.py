@@ -1,0 +1,343 @@
+"""The `govflow` command line: a thin adapter over engine.platform.Govflow (one command, one engine call)."""
+from __future__ import annotations
+
+import functools
+import json
+import secrets
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from engine.clock import Clock, parse_moment
+from engine.definitions import DeploymentError
+from engine.errors import FormInvalid, GovflowError
+from engine.identity import NewUser
+from engine.platform import Govflow
+
+
+class Context:
+    """What every command needs: the engine (built lazily, on the `--at` clock) and how to print."""
+
+    def __init__(self, as_json: bool, at: datetime | None):
+        self.as_json = as_json
+        self.clock = Clock(at) if at else Clock()
+        self._govflow: Govflow | None = None
+
+    @property
+    def govflow(self) -> Govflow:
+        if self._govflow is None:
+            self._govflow = Govflow(clock=self.clock)
+        return self._govflow
+
+    def emit(self, payload: Any, text: str | Callable[[], str]) -> None:
+        if self.as_json:
+            click.echo(json.dumps(payload, indent=2, default=_json_default))
+        else:
+            click.echo(text() if callable(text) else text)
+
+
+def _json_default(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "as_dict"):
+        return value.as_dict()
+    return str(value)
+
+
+def command(group: click.Group, name: str | None = None, timed: bool = False):
+    """Register a command with --json (and --at where time matters) and turn engine errors into clean exits."""
+
+    def wrap(fn):
+        @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+        @functools.wraps(fn)
+        def run(as_json: bool, at: str | None = None, **kwargs):
+            ctx = Context(as_json, parse_moment(at) if at else None)
+            try:
+                fn(ctx, **kwargs)
+            except DeploymentError as err:
+                _fail(ctx, "The files were refused:\n" + "\n".join(f"  - {p}" for p in err.problems),
+                      {"error": "deployment refused", "problems": [p.as_dict() for p in err.problems]})
+            except FormInvalid as err:
+                _fail(ctx, "The data does not fit the form:\n" + "\n".join(
+                    f"  - {k or '(form)'}: {v}" for k, v in err.errors.items()),
+                      {"error": "invalid data", "fields": err.errors})
+            except GovflowError as err:
+                _fail(ctx, str(err), {"error": type(err).__name__, "message": str(err)})
+
+        if timed:
+            run = click.option("--at", help="Act as of this date and time (ISO 8601; Europe/London if no zone).")(run)
+        return group.command(name)(run)
+
+    return wrap
+
+
+def _fail(ctx: Context, text: str, payload: dict) -> None:
+    click.echo(json.dumps(payload, indent=2) if ctx.as_json else text, err=True)
+    sys.exit(1)
+
+
+def _data(value: str | None) -> dict:
+    """--data takes JSON text, or @path to a JSON file."""
+    if not value:
+        return {}
+    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    try:
+        parsed = json.loads(text)
+    except ValueError as err:
+        raise click.BadParameter(f"not valid JSON: {err}", param_hint="--data")
+    if not isinstance(parsed, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--data")
+    return parsed
+
+
+@click.group()
+def govflow() -> None:
+    """govflow: MHHS programme governance run as BPMN processes."""
+
+
+# --- set-up ------------------------------------------------------------------------------------------------------
+
+
+@command(govflow, timed=True)
+@click.option("--demo/--no-demo", default=False, help="Also create the demo people (password printed).")
+def init(ctx: Context, demo: bool) -> None:
+    """Create or upgrade the database, load roles and groups, deploy processes/ (idempotent)."""
+    password = demo_password(ctx.govflow.config.instance_dir) if demo else None
+    report = ctx.govflow.init(demo_password=password)
+    payload = report.as_dict() | ({"demo_password": password} if demo else {})
+
+    def text() -> str:
+        lines = [f"Database ready: {ctx.govflow.config.database_url}",
+                 f"Roles: {report.roles}, governance groups: {report.groups}"]
+        for p in report.deployment.processes:
+            lines.append(f"Process {p.process_id} '{p.name}': version {p.version}"
+                         + (" (new)" if p.created else " (unchanged)"))
+        if report.demo_users:
+            lines.append(f"Demo users added: {', '.join(report.demo_users)}")
+        return "\n".join(lines)
+
+    ctx.emit(payload, text)
+
+
+def demo_password(instance_dir: Path) -> str:
+    """The demo password: generated once per install and kept in instance/ (never in the repository)."""
+    path = instance_dir / "demo-password"
+    if path.exists():
+        return path.read_text().strip()
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    password = "demo-" + secrets.token_urlsafe(9)
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    return password
+
+
+@command(govflow)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def validate(ctx: Context, paths: tuple[str, ...]) -> None:
+    """Check BPMN/DMN files (and the forms they use) as a deployment would, storing nothing."""
+    ids = ctx.govflow.validate(list(paths))
+    ctx.emit({"valid": True, "processes": ids}, f"Valid: {', '.join(ids)}")
+
+
+@command(govflow, timed=True)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--as", "username", default="system", help="Who deploys (recorded in the audit trail).")
+@click.option("--note", default="", help="What changed, for the version history.")
+def deploy(ctx: Context, paths: tuple[str, ...], username: str, note: str) -> None:
+    """Deploy BPMN/DMN files; each process whose content changed gets a new version."""
+    result = ctx.govflow.deploy(list(paths), by=username, note=note)
+    ctx.emit(result.as_dict(), lambda: "\n".join(
+        f"{p.process_id}: version {p.version}" + (" (new)" if p.created else " (unchanged)")
+        for p in result.processes))
+
+
+# --- users -------------------------------------------------------------------------------------------------------
+
+
+@govflow.group()
+def users() -> None:
+    """Add and list people."""
+
+
+@command(users, "list")
+def users_list(ctx: Context) -> None:
+    """List every user with roles and organisation."""
+    rows = ctx.govflow.users()
+    ctx.emit(rows, lambda: "\n".join(f"{u['username']:<12} {u['name']:<22} {', '.join(u['roles'])}"
+                                     f"{'  (' + u['organisation'] + ')' if u['organisation'] else ''}"
+                                     for u in rows) or "No users yet.")
+
+
+@command(users, "add")
+@click.argument("username")
+@click.option("--name", required=True, help="Full name.")
+@click.option("--email", default="")
+@click.option("--role", "roles", multiple=True, required=True, help="A role id; repeat for several.")
+@click.option("--organisation", default=None)
+@click.option("--constituency", default=None)
+@click.option("--password", default=None, help="Omit to be prompted.")
+def users_add(ctx: Context, username: str, name: str, email: str, roles: tuple[str, ...],
+              organisation: str | None, constituency: str | None, password: str | None) -> None:
+    """Add a person with one or more roles."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    row = ctx.govflow.add_user(NewUser(username, name, email, password, roles, organisation, constituency))
+    ctx.emit(row, f"Added {row['username']} ({', '.join(row['roles'])})")
+
+
+@command(users, "demo")
+def users_demo(ctx: Context) -> None:
+    """Add the demo people (password printed)."""
+    password = demo_password(ctx.govflow.config.instance_dir)
+    added = ctx.govflow.add_demo_users(password)
+    ctx.emit({"added": added, "password": password},
+             f"Added: {', '.join(added) or 'none (they exist)'}; demo password: {password}")
+
+
+# --- runtime -----------------------------------------------------------------------------------------------------
+
+
+def _result_text(result) -> str:
+    parts = [f"Instance {result.instance_id}", result.reference or "", f"status {result.status}",
+             f"state '{result.state}'" if result.state else ""]
+    if result.next_task_id:
+        parts.append(f"your next task: {result.next_task_id}")
+    return " · ".join(p for p in parts if p)
+
+
+@command(govflow, timed=True)
+@click.argument("process_id")
+@click.option("--as", "username", required=True)
+@click.option("--data", default=None, help="The start form as JSON, or @file.json.")
+def start(ctx: Context, process_id: str, username: str, data: str | None) -> None:
+    """Start a process (for change_control: raise a change request)."""
+    result = ctx.govflow.start(process_id, username, _data(data))
+    ctx.emit(result.as_dict(), lambda: _result_text(result))
+
+
+@command(govflow, timed=True)
+@click.option("--as", "username", required=True)
+def tasks(ctx: Context, username: str) -> None:
+    """The tasks USER may act on: claimed by or assigned to them, then unclaimed tasks of their roles."""
+    rows = ctx.govflow.tasks(username)
+
+    def text() -> str:
+        if not rows:
+            return "No open tasks."
+        return "\n".join(
+            f"{t.id}  {t.reference or '#' + str(t.instance_id):<8} {t.name:<36} "
+            f"{'claimed by ' + t.claimed_by if t.claimed_by else (t.assignee and 'for ' + t.assignee) or t.lane}"
+            f"{'  due ' + t.due_at.date().isoformat() if t.due_at else ''}" for t in rows)
+
+    ctx.emit([t.as_dict() for t in rows], text)
+
+
+@command(govflow, timed=True)
+@click.argument("task_id")
+@click.option("--as", "username", required=True)
+def claim(ctx: Context, task_id: str, username: str) -> None:
+    """Claim a task of one of your roles."""
+    ctx.govflow.claim(task_id, username)
+    ctx.emit({"task_id": task_id, "claimed_by": username}, f"Claimed {task_id}")
+
+
+@command(govflow, timed=True)
+@click.argument("task_id")
+@click.option("--as", "username", required=True)
+def unclaim(ctx: Context, task_id: str, username: str) -> None:
+    """Give a claimed task back to its role."""
+    ctx.govflow.unclaim(task_id, username)
+    ctx.emit({"task_id": task_id, "claimed_by": None}, f"Released {task_id}")
+
+
+@command(govflow, timed=True)
+@click.argument("task_id")
+@click.option("--as", "username", required=True)
+@click.option("--data", default=None, help="The task's form as JSON, or @file.json.")
+def complete(ctx: Context, task_id: str, username: str, data: str | None) -> None:
+    """Complete a task with its form data (checked against the task's JSON Schema)."""
+    result = ctx.govflow.complete(task_id, username, _data(data))
+    ctx.emit(result.as_dict(), lambda: _result_text(result))
+
+
+@command(govflow, "send", timed=True)
+@click.argument("instance_id", type=int)
+@click.argument("message")
+@click.option("--as", "username", required=True)
+@click.option("--data", default=None, help="The message's form as JSON, or @file.json.")
+def send(ctx: Context, instance_id: int, message: str, username: str, data: str | None) -> None:
+    """Send a message an instance waits for (e.g. consultation_response)."""
+    result = ctx.govflow.send_message(instance_id, message, username, _data(data))
+    ctx.emit(result.as_dict(), lambda: _result_text(result))
+
+
+@command(govflow, timed=True)
+@click.argument("instance_id", type=int)
+@click.option("--as", "username", required=True)
+@click.option("--reason", default="")
+def withdraw(ctx: Context, instance_id: int, username: str, reason: str) -> None:
+    """Withdraw a change request (the raiser, before the decision)."""
+    result = ctx.govflow.withdraw(instance_id, username, reason)
+    ctx.emit(result.as_dict(), lambda: _result_text(result))
+
+
+@command(govflow)
+@click.argument("instance_id", type=int)
+def show(ctx: Context, instance_id: int) -> None:
+    """Show an instance: state, data, open tasks, timers and its history."""
+    record = ctx.govflow.show(instance_id)
+
+    def text() -> str:
+        lines = [f"{record['reference'] or '#' + str(record['id'])} {record['title']}",
+                 f"  process {record['process_id']} · status {record['status']} · state '{record['state']}'"]
+        open_tasks = [t for t in record["tasks"] if t["status"] == "ready"]
+        for t in open_tasks:
+            lines.append(f"  open task {t['id']}: {t['name']} ({t['assignee'] or t['lane']})"
+                         + (f" due {t['due_at']}" if t["due_at"] else ""))
+        for t in record["timers"]:
+            if t["status"] == "waiting":
+                lines.append(f"  timer {t['name'] or t['element_id']} due {t['due_at']}")
+        for m in record["messages"]:
+            lines.append(f"  accepts message '{m['message']}'")
+        lines.append("  history:")
+        lines += [f"    {e['at']}  {e['actor']:<8} {e['action']} {e['element_id'] or ''}" for e in record["history"]]
+        return "\n".join(lines)
+
+    ctx.emit(record, text)
+
+
+# --- timers ------------------------------------------------------------------------------------------------------
+
+
+@govflow.group()
+def timers() -> None:
+    """Waiting timers and deadlines."""
+
+
+@command(timers, "list")
+@click.option("--status", default="waiting", type=click.Choice(["waiting", "fired", "cancelled", "failed"]))
+def timers_list(ctx: Context, status: str) -> None:
+    """List timers (waiting by default; `--status failed` shows incidents)."""
+    rows = ctx.govflow.timers(status)
+    ctx.emit(rows, lambda: "\n".join(f"{t['due_at']}  {t['reference'] or '#' + str(t['instance_id']):<8} "
+                                     f"{t['name'] or t['element_id']}"
+                                     + (f"  ERROR: {t['last_error']}" if t['last_error'] else "")
+                                     for t in rows) or f"No {status} timers.")
+
+
+@command(timers, "run-due", timed=True)
+def timers_run_due(ctx: Context) -> None:
+    """Fire every timer due at --at (default: now), oldest first."""
+    fired = ctx.govflow.fire_due_timers(ctx.clock.now())
+    ctx.emit(fired, lambda: "\n".join(
+        f"#{f['instance_id']} {f.get('reference') or ''}: "
+        + (f"ERROR {f['error']}" if "error" in f else
+           ", ".join(t["name"] or t["element_id"] for t in f["timers"]) + f" → state '{f['state']}'")
+        for f in fired) or "No timers were due.")
+
+
+if __name__ == "__main__":
+    govflow()

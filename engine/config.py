@@ -1,0 +1,35 @@
+"""Settings read from the environment, with the embedded defaults of a one-laptop install."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Config:
+    """Where govflow keeps its data and finds its rules. Every field has an environment variable."""
+
+    database_url: str = ""
+    processes_dir: Path = PROJECT_ROOT / "processes"
+    forms_dir: Path = PROJECT_ROOT / "forms"
+    instance_dir: Path = PROJECT_ROOT / "instance"
+    script_time_limit: float = 1.0
+    max_upload_bytes: int = 5_000_000
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Config":
+        env = os.environ
+        instance_dir = Path(env.get("GOVFLOW_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+        values = dict(
+            instance_dir=instance_dir,
+            database_url=env.get("GOVFLOW_DATABASE_URL") or f"sqlite:///{instance_dir / 'govflow.db'}",
+            processes_dir=Path(env.get("GOVFLOW_PROCESSES_DIR", PROJECT_ROOT / "processes")),
+            forms_dir=Path(env.get("GOVFLOW_FORMS_DIR", PROJECT_ROOT / "forms")),
+            script_time_limit=float(env.get("GOVFLOW_SCRIPT_TIME_LIMIT", "1.0")),
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

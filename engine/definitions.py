@@ -1,0 +1,351 @@
+"""Process definitions: source files → hardened parse → XSD → Spiff specs, with what govflow reads off each element."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from .safe_xml import UnsafeXmlError, parse_xml
+from .timers import attach_injected_clock
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+SETTINGS_FILE = "settings.yaml"
+FORM_PROPERTY = "formJsonSchemaFilename"
+UI_FORM_PROPERTY = "formUiSchemaFilename"
+
+_VALIDATOR = None
+
+
+def _validator() -> BpmnValidator:
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        _VALIDATOR = BpmnValidator()
+    return _VALIDATOR
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file of a deployment. `path` is relative: to processes/ for BPMN/DMN/settings, to forms/ for forms."""
+
+    path: str
+    kind: str  # bpmn | dmn | form | settings
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a deployment is refused: which file, which element, which line, and the reason in plain words."""
+
+    file: str
+    reason: str
+    element_id: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line:
+            where += f" line {self.line}"
+        if self.element_id:
+            where += f" [{self.element_id}]"
+        return f"{where}: {self.reason}"
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "line": self.line, "element_id": self.element_id, "reason": self.reason}
+
+
+class DeploymentError(Exception):
+    """A deployment was refused; `problems` lists every reason found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class ElementInfo:
+    """What govflow reads off one user task or message catch event."""
+
+    element_id: str
+    name: str
+    kind: str  # user_task | message | start
+    lane: str | None
+    role_id: str | None
+    form: str | None
+    instructions: str
+    due_expression: str | None
+    assignee_expression: str | None
+    message: str | None = None
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CompiledProcess:
+    """A process version ready to run: its specs (parsed once), forms, settings and element metadata."""
+
+    process_id: str
+    name: str
+    spec: Any
+    subprocess_specs: dict
+    forms: dict[str, dict]
+    settings: dict[str, Any]
+    elements: dict[str, ElementInfo]
+    start_form: str | None
+    files: dict[str, str]  # path -> sha256 of every file this process uses
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(json.dumps(sorted(self.files.items())).encode()).hexdigest()
+
+    def form_schema(self, path: str | None) -> dict | None:
+        return self.forms.get(path) if path else None
+
+
+@dataclass
+class Bundle:
+    """Parsed source files: the Spiff parser loaded with every BPMN and DMN, plus forms and settings."""
+
+    sources: dict[str, SourceFile]
+    parser: SpiffBpmnParser
+    trees: dict[str, etree._ElementTree]
+    forms: dict[str, dict]
+    settings: dict[str, Any]
+    decision_files: dict[str, str]  # decision id -> dmn path
+
+    def process_ids(self) -> list[str]:
+        return self.parser.get_process_ids()
+
+
+def collect_sources(paths: Iterable[Path | str], forms_dir: Path | None) -> list[SourceFile]:
+    """Read BPMN, DMN and settings from the given files or folders, and every form under forms_dir."""
+    found: dict[str, SourceFile] = {}
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            candidates = sorted(p for p in path.rglob("*") if p.is_file())
+            base = path
+        elif path.is_file():
+            candidates, base = [path], path.parent
+        else:
+            raise DeploymentError([Problem(str(path), "no such file or folder")])
+        for file in candidates:
+            kind = _kind_of(file)
+            if kind in ("bpmn", "dmn", "settings"):
+                rel = file.relative_to(base).as_posix()
+                found[rel] = SourceFile(rel, kind, file.read_bytes())
+            elif kind == "form" and forms_dir is None:
+                rel = file.relative_to(base).as_posix()
+                found[rel] = SourceFile(rel, "form", file.read_bytes())
+    if forms_dir is not None and Path(forms_dir).is_dir():
+        for file in sorted(Path(forms_dir).rglob("*.json")):
+            rel = file.relative_to(forms_dir).as_posix()
+            found[rel] = SourceFile(rel, "form", file.read_bytes())
+    return list(found.values())
+
+
+def _kind_of(file: Path) -> str | None:
+    name = file.name
+    if name.endswith(".bpmn"):
+        return "bpmn"
+    if name.endswith(".dmn"):
+        return "dmn"
+    if name == SETTINGS_FILE:
+        return "settings"
+    if name.endswith(".json"):
+        return "form"
+    return None
+
+
+def load_bundle(sources: Iterable[SourceFile], max_bytes: int = 5_000_000) -> Bundle:
+    """Parse every file with the hardened parser, validate BPMN against the XSD, and load the Spiff parser."""
+    sources = {s.path: s for s in sources}
+    problems: list[Problem] = []
+    parser = SpiffBpmnParser(validator=_validator())
+    trees: dict[str, etree._ElementTree] = {}
+    forms: dict[str, dict] = {}
+    settings: dict[str, Any] = {}
+    decision_files: dict[str, str] = {}
+
+    for src in sources.values():
+        if src.kind in ("bpmn", "dmn"):
+            try:
+                trees[src.path] = parse_xml(src.content, src.path, max_bytes=max_bytes)
+            except UnsafeXmlError as err:
+                problems.append(Problem(src.path, err.reason, line=err.line))
+        elif src.kind == "form":
+            try:
+                forms[src.path] = json.loads(src.content)
+            except ValueError as err:
+                problems.append(Problem(src.path, f"not valid JSON: {err}"))
+        elif src.kind == "settings":
+            try:
+                settings = yaml.safe_load(src.content) or {}
+            except yaml.YAMLError as err:
+                problems.append(Problem(src.path, f"not valid YAML: {err}"))
+    if problems:
+        raise DeploymentError(problems)
+
+    for path, tree in trees.items():
+        if sources[path].kind != "dmn":
+            continue
+        try:
+            parser.add_dmn_xml(tree.getroot(), filename=path)
+        except ValidationException as err:
+            problems.append(_problem_from_validation(path, err))
+        except Exception as err:  # Spiff raises assorted errors on malformed DMN
+            problems.append(Problem(path, f"invalid decision table: {err}"))
+        for decision in tree.getroot().iter("{*}decision"):
+            decision_files[decision.get("id")] = path
+    for path, tree in trees.items():
+        if sources[path].kind != "bpmn":
+            continue
+        try:
+            parser.add_bpmn_xml(tree, filename=path)
+        except ValidationException as err:
+            problems.append(_problem_from_validation(path, err))
+        except etree.DocumentInvalid as err:
+            problems.append(_problem_from_xsd(path, err))
+    if problems:
+        raise DeploymentError(problems)
+    return Bundle(sources, parser, trees, forms, settings, decision_files)
+
+
+def _problem_from_validation(path: str, err: ValidationException) -> Problem:
+    line = getattr(err, "line_number", None) or getattr(err, "sourceline", None)
+    return Problem(path, str(err).split("\n")[0], element_id=getattr(err, "id", None) or None,
+                   line=int(line) if str(line or "").isdigit() else None)
+
+
+def _problem_from_xsd(path: str, err: etree.DocumentInvalid) -> Problem:
+    entry = err.error_log[0] if len(err.error_log) else None
+    return Problem(path, f"does not match the BPMN schema: {entry.message if entry else err}",
+                   line=entry.line if entry else None)
+
+
+def compile_process(bundle: Bundle, process_id: str, roles_by_lane: Mapping[str, str]) -> CompiledProcess:
+    """Build the runnable form of one process; raises DeploymentError when the parser refuses it."""
+    try:
+        spec = bundle.parser.get_spec(process_id)
+        subprocess_specs = bundle.parser.get_subprocess_specs(process_id)
+    except ValidationException as err:
+        raise DeploymentError([_problem_from_validation(getattr(err, "file_name", "") or process_id, err)])
+    for each in [spec, *subprocess_specs.values()]:
+        attach_injected_clock(each)
+
+    elements: dict[str, ElementInfo] = {}
+    start_form = None
+    for each in [spec, *subprocess_specs.values()]:
+        for task_spec in each.task_specs.values():
+            info = element_info(task_spec, roles_by_lane)
+            if info is None:
+                continue
+            elements[info.element_id] = info
+            if info.kind == "start" and each is spec and info.form:
+                start_form = info.form
+
+    files = {spec.file: bundle.sources[spec.file].sha256}
+    for sub in subprocess_specs.values():
+        if sub.file in bundle.sources:
+            files[sub.file] = bundle.sources[sub.file].sha256
+    for decision_id in _called_decisions(bundle, files):
+        dmn_path = bundle.decision_files.get(decision_id)
+        if dmn_path:
+            files[dmn_path] = bundle.sources[dmn_path].sha256
+    forms = {}
+    for info in elements.values():
+        if info.form and info.form in bundle.forms:
+            forms[info.form] = bundle.forms[info.form]
+            files["forms/" + info.form] = bundle.sources[info.form].sha256
+    for src in bundle.sources.values():
+        if src.kind == "settings":
+            files[src.path] = src.sha256
+    return CompiledProcess(
+        process_id=process_id,
+        name=_process_name(bundle, spec),
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+        forms=forms,
+        settings=bundle.settings,
+        elements=elements,
+        start_form=start_form,
+        files=files,
+    )
+
+
+def element_info(task_spec, roles_by_lane: Mapping[str, str]) -> ElementInfo | None:
+    """Read govflow's extension properties off a user task, a start event or a message catch event."""
+    element_id = getattr(task_spec, "bpmn_id", None)
+    if not element_id:
+        return None
+    extensions = getattr(task_spec, "extensions", {}) or {}
+    properties = dict(extensions.get("properties", {}) or {})
+    event_definition = getattr(task_spec, "event_definition", None)
+    type_name = type(task_spec).__name__
+    if task_spec.manual:
+        kind, message = "user_task", None
+    elif isinstance(task_spec, CatchingEvent) and isinstance(event_definition, MessageEventDefinition):
+        kind, message = "message", event_definition.name
+    elif type_name == "StartEvent" and FORM_PROPERTY in properties:
+        kind, message = "start", None
+    else:
+        return None
+    lane = task_spec.lane
+    return ElementInfo(
+        element_id=element_id,
+        name=task_spec.bpmn_name or element_id,
+        kind=kind,
+        lane=lane,
+        role_id=roles_by_lane.get(lane.strip().lower()) if lane else None,
+        form=properties.get(FORM_PROPERTY),
+        instructions=extensions.get("instructionsForEndUser") or "",
+        due_expression=properties.get("dueDate"),
+        assignee_expression=properties.get("assignee"),
+        message=message,
+        properties=properties,
+    )
+
+
+def _called_decisions(bundle: Bundle, files: Mapping[str, str]) -> set[str]:
+    called = set()
+    for path in files:
+        tree = bundle.trees.get(path)
+        if tree is not None:
+            for node in tree.getroot().iter(f"{{{SPIFF_NS}}}calledDecisionId"):
+                called.add((node.text or "").strip())
+    return called
+
+
+def _process_name(bundle: Bundle, spec) -> str:
+    tree = bundle.trees.get(spec.file)
+    if tree is not None:
+        for node in tree.getroot().iter(f"{{{BPMN_NS}}}process"):
+            if node.get("id") == spec.name and node.get("name"):
+                return node.get("name")
+    return spec.description or spec.name
+
+
+def roles_by_lane(roles: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Map lane names to role ids: a lane may name a role by its display name or its id (case-insensitive)."""
+    mapping = {}
+    for role_id, role_name in roles:
+        mapping[role_id.lower()] = role_id
+        mapping[role_name.strip().lower()] = role_id
+    return mapping
+
+
+def load_roles_file(path: Path) -> list[dict]:
+    return (yaml.safe_load(path.read_text()) or {}).get("roles", [])

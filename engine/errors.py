@@ -1,0 +1,32 @@
+"""The errors the engine API raises; the web and the CLI turn each into a clear message and status."""
+from __future__ import annotations
+
+
+class GovflowError(Exception):
+    """Base of every error a user can be shown."""
+
+    status = 400
+
+
+class NotFound(GovflowError):
+    status = 404
+
+
+class Forbidden(GovflowError):
+    status = 403
+
+
+class Conflict(GovflowError):
+    """Someone else changed the same thing first, or the thing is no longer in a state that allows this."""
+
+    status = 409
+
+
+class FormInvalid(GovflowError):
+    """Submitted data failed the form's JSON Schema; `errors` maps each field (dotted path) to a message."""
+
+    status = 422
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" if k else v for k, v in errors.items()))

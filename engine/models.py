@@ -1,0 +1,280 @@
+"""The database tables, as SQLAlchemy 2.0 typed models. Alembic migrations in engine/migrations mirror them."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator):
+    """An aware UTC datetime on every backend (SQLite drops the zone; it is put back on load)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored: use aware UTC")
+        return value
+
+    def process_result_value(self, value, dialect):
+        from datetime import timezone
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --- identity and governance data -------------------------------------------------------------------------------
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    constituency: Mapped[Optional[str]] = mapped_column(String(80))
+
+
+class Role(Base):
+    __tablename__ = "role"
+    id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    acts: Mapped[bool] = mapped_column(default=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    organisation_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organisation.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    organisation: Mapped[Optional[Organisation]] = relationship(lazy="joined")
+    roles: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def role_ids(self) -> set[str]:
+        return {r.role_id for r in self.roles}
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    role_id: Mapped[str] = mapped_column(ForeignKey("role.id"), primary_key=True)
+
+
+class GovernanceGroup(Base):
+    __tablename__ = "governance_group"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[int]
+    parent_id: Mapped[Optional[str]] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    usual_day: Mapped[Optional[str]] = mapped_column(String(40))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    seats: Mapped[list["Seat"]] = relationship(cascade="all, delete-orphan", order_by="Seat.position")
+
+
+class Seat(Base):
+    __tablename__ = "seat"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("governance_group.id"))
+    position: Mapped[int]
+    seat_code: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str] = mapped_column(String(30))
+    label: Mapped[str] = mapped_column(Text)
+    holder_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+    alternate_id: Mapped[Optional[int]] = mapped_column(ForeignKey("app_user.id"))
+    __table_args__ = (UniqueConstraint("group_id", "position"),)
+
+
+# --- definitions: deployments and process versions ----------------------------------------------------------------
+
+
+class Blob(Base):
+    """A file's bytes, stored once by content hash however many deployments use it."""
+
+    __tablename__ = "blob"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Deployment(Base):
+    __tablename__ = "deployment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str] = mapped_column(Text, default="")
+    files: Mapped[list["DeploymentFile"]] = relationship(cascade="all, delete-orphan")
+
+
+class DeploymentFile(Base):
+    __tablename__ = "deployment_file"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"))
+    path: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(10))  # bpmn | dmn | form
+    sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"))
+    __table_args__ = (UniqueConstraint("deployment_id", "path"),)
+
+
+class ProcessVersion(Base):
+    """One version of one process: its BPMN, the DMN and forms it uses, frozen by content hash."""
+
+    __tablename__ = "process_version"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"))
+    bpmn_path: Mapped[str] = mapped_column(String(300))
+    file_hashes: Mapped[dict[str, Any]] = mapped_column(default=dict)  # path -> sha256 of every file it uses
+    created_at: Mapped[datetime]
+    __table_args__ = (
+        UniqueConstraint("process_id", "version"),
+        UniqueConstraint("process_id", "content_hash"),
+    )
+
+
+# --- runtime -----------------------------------------------------------------------------------------------------
+
+
+class Instance(Base):
+    """A running or finished process instance; `revision` is the optimistic lock."""
+
+    __tablename__ = "instance"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"))
+    process_id: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|completed|suspended|terminated
+    reference: Mapped[Optional[str]] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300), default="")
+    state: Mapped[str] = mapped_column(String(60), default="")  # the process's own state name (data key `state`)
+    started_by: Mapped[str] = mapped_column(String(80))
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    ended_at: Mapped[Optional[datetime]]
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    workflow_state: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    process_version: Mapped[ProcessVersion] = relationship(lazy="raise")
+
+    __mapper_args__ = {"version_id_col": revision}
+    __table_args__ = (
+        Index("ix_instance_process_status", "process_id", "status"),
+        Index("ix_instance_reference", "reference"),
+        Index("ix_instance_started_by", "started_by"),
+    )
+
+
+class HumanTask(Base):
+    """A user task as the inbox sees it: derived from the workflow after every command, queried without it."""
+
+    __tablename__ = "human_task"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the Spiff task id
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    process_id: Mapped[str] = mapped_column(String(120))
+    element_id: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[Optional[str]] = mapped_column(String(120))
+    role_id: Mapped[Optional[str]] = mapped_column(String(60))
+    assignee: Mapped[Optional[str]] = mapped_column(String(80))
+    claimed_by: Mapped[Optional[str]] = mapped_column(String(80))
+    form: Mapped[Optional[str]] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20), default="ready")  # ready|completed|cancelled
+    due_at: Mapped[Optional[datetime]]
+    created_at: Mapped[datetime]
+    completed_at: Mapped[Optional[datetime]]
+    completed_by: Mapped[Optional[str]] = mapped_column(String(80))
+    instance: Mapped[Instance] = relationship(lazy="raise")
+
+    __table_args__ = (
+        Index("ix_human_task_role_status", "role_id", "status", "due_at"),
+        Index("ix_human_task_claimed_status", "claimed_by", "status"),
+        Index("ix_human_task_assignee_status", "assignee", "status"),
+        Index("ix_human_task_instance_status", "instance_id", "status"),
+        Index("ix_human_task_completed_by", "completed_by", "completed_at"),
+    )
+
+
+class MessageWait(Base):
+    """A message an instance is waiting for (e.g. a consultation response), and who may send it."""
+
+    __tablename__ = "message_wait"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    message: Mapped[str] = mapped_column(String(120))
+    element_id: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(200))
+    role_id: Mapped[Optional[str]] = mapped_column(String(60))
+    assignee: Mapped[Optional[str]] = mapped_column(String(80))
+    form: Mapped[Optional[str]] = mapped_column(String(300))
+    __table_args__ = (Index("ix_message_wait_instance", "instance_id", "message"),)
+
+
+class Timer(Base):
+    """A waiting BPMN timer and its due time: the scheduler's source of truth."""
+
+    __tablename__ = "timer"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting|fired|cancelled|failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    next_attempt_at: Mapped[Optional[datetime]]
+    fired_at: Mapped[Optional[datetime]]
+    __table_args__ = (
+        Index("ix_timer_status_due", "status", "due_at"),
+        Index("ix_timer_instance", "instance_id", "status"),
+    )
+
+
+class AuditEvent(Base):
+    """Who did what, when, to which instance and task, with the data they submitted. Append-only."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(60))
+    instance_id: Mapped[Optional[int]] = mapped_column(ForeignKey("instance.id"))
+    task_id: Mapped[Optional[str]] = mapped_column(String(36))
+    element_id: Mapped[Optional[str]] = mapped_column(String(120))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    __table_args__ = (
+        Index("ix_audit_instance_at", "instance_id", "at"),
+        Index("ix_audit_actor_at", "actor", "at"),
+    )
+
+
+class ReferenceCounter(Base):
+    """The last number given out per reference prefix (CR001, ESC001, ...)."""
+
+    __tablename__ = "reference_counter"
+    prefix: Mapped[str] = mapped_column(String(20), primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,184 @@
+"""The one engine API the web, the CLI and the scheduler call: `Govflow` wires config, database, clock and services."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from . import audit, governance, identity, inbox, schema
+from .clock import Clock
+from .config import Config
+from .db import Database
+from .definitions import collect_sources
+from .errors import NotFound
+from .models import AuditEvent, HumanTask, Instance, MessageWait, Timer
+from .repository import DeploymentResult, Repository, validate_sources
+from .runtime import Runtime
+
+DEMO_USERS_FILE = Path(__file__).resolve().parent / "demo_users.yaml"
+
+
+@dataclass(frozen=True)
+class InitReport:
+    roles: int
+    groups: int
+    deployment: DeploymentResult
+    demo_users: list[str]
+
+    def as_dict(self) -> dict:
+        return {"roles": self.roles, "groups": self.groups, "deployment": self.deployment.as_dict(),
+                "demo_users": self.demo_users}
+
+
+class Govflow:
+    """Everything govflow can do, as plain method calls; one instance per process."""
+
+    def __init__(self, config: Config | None = None, clock: Clock | None = None):
+        self.config = config or Config.from_env()
+        self.clock = clock or Clock()
+        self.db = Database(self.config.database_url)
+        self.repository = Repository(self.config.max_upload_bytes)
+        self.runtime = Runtime(self.db, self.repository, self.clock, self.config.script_time_limit)
+
+    # --- set-up --------------------------------------------------------------------------------------------
+
+    def init(self, demo_password: str | None = None, by: str = "system") -> InitReport:
+        """Create or upgrade the database, load roles and groups, deploy processes/ and forms/ (idempotent)."""
+        schema.upgrade(self.db)
+        now = self.clock.now()
+        processes = self.config.processes_dir
+        with self.db.write() as session:
+            roles = identity.load_roles(session, processes / "roles.yaml")
+        with self.db.write() as session:
+            groups = governance.load_groups(session, processes / "governance-groups.yaml")
+        deployment = self.deploy([processes], by=by, note="init")
+        added = self.add_demo_users(demo_password) if demo_password else []
+        return InitReport(roles, groups, deployment, added)
+
+    def add_demo_users(self, password: str | None = None) -> list[str]:
+        """Create the demo people who do not exist yet, all with one password (the caller prints it)."""
+        added = []
+        with self.db.write() as session:
+            for new in identity.load_users_file(DEMO_USERS_FILE):
+                if identity.find_user(session, new.username) is None:
+                    if password:
+                        new = identity.NewUser(**{**new.__dict__, "password": password})
+                    identity.add_user(session, new, self.clock.now())
+                    added.append(new.username)
+                    audit.record(session, self.clock.now(), "system", "user.created", username=new.username,
+                                 roles=list(new.roles))
+        return added
+
+    def add_user(self, new: identity.NewUser, by: str = "system") -> dict:
+        with self.db.write() as session:
+            user = identity.add_user(session, new, self.clock.now())
+            audit.record(session, self.clock.now(), by, "user.created", username=user.username,
+                         roles=list(new.roles))
+            return self._user_dict(user)
+
+    def users(self) -> list[dict]:
+        from .models import User
+        with self.db.read() as session:
+            return [self._user_dict(u) for u in session.scalars(select(User).order_by(User.username))]
+
+    @staticmethod
+    def _user_dict(user) -> dict:
+        return {"username": user.username, "name": user.display_name, "email": user.email,
+                "roles": sorted(user.role_ids), "active": user.active,
+                "organisation": user.organisation.name if user.organisation else None,
+                "constituency": user.organisation.constituency if user.organisation else None}
+
+    # --- repository ----------------------------------------------------------------------------------------
+
+    def sources(self, paths: list[Path | str], forms_dir: Path | None = None):
+        return collect_sources(paths, forms_dir or self.config.forms_dir)
+
+    def validate(self, paths: list[Path | str], forms_dir: Path | None = None) -> list[str]:
+        """Check files as a deployment would, without storing anything; returns the process ids."""
+        with self.db.read() as session:
+            return sorted(validate_sources(session, self.sources(paths, forms_dir), self.config.max_upload_bytes))
+
+    def deploy(self, paths: list[Path | str], by: str = "system", note: str = "",
+               forms_dir: Path | None = None) -> DeploymentResult:
+        """Deploy BPMN/DMN files with the forms they use (from forms_dir, default the configured forms/)."""
+        sources = self.sources(paths, forms_dir)
+        with self.db.write() as session:
+            return self.repository.deploy(session, sources, by, self.clock.now(), note)
+
+    # --- runtime (delegated) -------------------------------------------------------------------------------
+
+    def start(self, process_id: str, username: str, data: dict | None = None):
+        return self.runtime.start(process_id, username, data)
+
+    def claim(self, task_id: str, username: str) -> None:
+        self.runtime.claim(task_id, username)
+
+    def unclaim(self, task_id: str, username: str) -> None:
+        self.runtime.unclaim(task_id, username)
+
+    def complete(self, task_id: str, username: str, data: dict | None = None):
+        return self.runtime.complete(task_id, username, data)
+
+    def send_message(self, instance_id: int, message: str, username: str, data: dict | None = None):
+        return self.runtime.send_message(instance_id, message, username, data)
+
+    def withdraw(self, instance_id: int, username: str, reason: str = ""):
+        return self.runtime.withdraw(instance_id, username, reason)
+
+    def fire_due_timers(self, at=None) -> list[dict]:
+        return self.runtime.fire_due_timers(at)
+
+    # --- queries -------------------------------------------------------------------------------------------
+
+    def tasks(self, username: str) -> list[inbox.TaskView]:
+        with self.db.read() as session:
+            return inbox.tasks_for(session, username)
+
+    def task(self, task_id: str) -> inbox.TaskView:
+        with self.db.read() as session:
+            found = inbox.task(session, task_id)
+        if found is None:
+            raise NotFound(f"There is no task {task_id}")
+        return found
+
+    def timers(self, status: str = "waiting") -> list[dict]:
+        with self.db.read() as session:
+            rows = session.execute(select(Timer, Instance.reference).join(Instance, Instance.id == Timer.instance_id)
+                                   .where(Timer.status == status).order_by(Timer.due_at)).all()
+            return [{"id": t.id, "instance_id": t.instance_id, "reference": ref, "element_id": t.element_id,
+                     "name": t.name, "due_at": t.due_at.isoformat(), "status": t.status, "attempts": t.attempts,
+                     "last_error": t.last_error} for t, ref in rows]
+
+    def show(self, instance_id: int) -> dict[str, Any]:
+        """An instance's record: status, data, open tasks, waiting timers and messages, and its audit trail."""
+        with self.db.read() as session:
+            instance = session.get(Instance, instance_id)
+            if instance is None:
+                raise NotFound(f"There is no instance {instance_id}")
+            tasks = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id)
+                                    .order_by(HumanTask.created_at)).all()
+            timers = session.scalars(select(Timer).where(Timer.instance_id == instance_id)
+                                     .order_by(Timer.due_at)).all()
+            waits = session.scalars(select(MessageWait).where(MessageWait.instance_id == instance_id)).all()
+            events = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id)
+                                     .order_by(AuditEvent.id)).all()
+            return {
+                "id": instance.id, "process_id": instance.process_id, "version_id": instance.process_version_id,
+                "status": instance.status, "state": instance.state, "reference": instance.reference,
+                "title": instance.title, "started_by": instance.started_by,
+                "started_at": instance.started_at.isoformat(),
+                "ended_at": instance.ended_at.isoformat() if instance.ended_at else None,
+                "data": instance.facts,
+                "tasks": [{"id": t.id, "name": t.name, "element_id": t.element_id, "status": t.status,
+                           "lane": t.lane, "assignee": t.assignee, "claimed_by": t.claimed_by,
+                           "due_at": t.due_at.isoformat() if t.due_at else None,
+                           "completed_by": t.completed_by} for t in tasks],
+                "timers": [{"element_id": t.element_id, "name": t.name, "due_at": t.due_at.isoformat(),
+                            "status": t.status} for t in timers],
+                "messages": [{"message": w.message, "element_id": w.element_id, "role": w.role_id,
+                              "assignee": w.assignee} for w in waits],
+                "history": [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                             "element_id": e.element_id, "details": e.details} for e in events],
+            }

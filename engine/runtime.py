@@ -1,0 +1,583 @@
+"""The RuntimeService: start, claim, complete, message, withdraw and fire timers — one transaction per command.
+
+Every command loads the instance (locked on PostgreSQL, IMMEDIATE on SQLite, version-checked on both), first fires
+any timer already due on the command's clock, runs the engine, then saves the instance's own state, the derived
+human-task, timer and message rows and the audit events, and commits. Listeners run after the commit.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn.event import BpmnEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
+from SpiffWorkflow.util.task import TaskState
+
+from . import audit
+from .clock import Clock
+from .db import Database
+from .definitions import CompiledProcess, ElementInfo
+from .errors import Conflict, Forbidden, GovflowError, NotFound
+from .forms import clean_submission
+from .identity import require_user
+from .models import HumanTask, Instance, MessageWait, Timer, User
+from .repository import Repository
+from .sandbox import make_script_engine
+from .script_functions import script_functions
+from .state import dump_state, load_state, prune_history
+from .timers import waiting_timers
+
+log = logging.getLogger(__name__)
+
+MAX_TIMER_ATTEMPTS = 5
+
+
+class ProcessError(GovflowError):
+    """A step of the diagram failed (a script, a condition, a decision table): nothing was saved."""
+
+    status = 422
+
+
+@dataclass
+class Change:
+    """What a committed command changed, for listeners (notifications, the scheduler)."""
+
+    action: str
+    actor: str
+    instance_id: int | None
+    at: datetime
+    new_task_ids: list[str] = field(default_factory=list)
+    timers_changed: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    instance_id: int
+    status: str
+    state: str
+    reference: str | None
+    next_task_id: str | None = None
+    new_task_ids: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__, new_task_ids=list(self.new_task_ids))
+
+
+class Runtime:
+    """Runs process instances. Every public method is one command and one transaction."""
+
+    def __init__(self, db: Database, repository: Repository, clock: Clock, script_time_limit: float = 1.0):
+        self.db = db
+        self.repository = repository
+        self.clock = clock
+        self.script_time_limit = script_time_limit
+        self.listeners: list[Callable[[Change], None]] = []
+
+    # --- commands ------------------------------------------------------------------------------------------
+
+    def start(self, process_id: str, username: str, data: dict | None = None) -> CommandResult:
+        """Start the latest version of a process with the start form's data."""
+        now = self.clock.now()
+        with self._command("instance.started", username) as (session, change):
+            user = require_user(session, username)
+            version = self.repository.latest(session, process_id)
+            compiled = self.repository.compiled(session, version.id)
+            start = next((e for e in compiled.elements.values() if e.kind == "start"), None)
+            if start is not None and start.role_id and start.role_id not in user.role_ids:
+                raise self._deny(session, user, "start", f"Only a {start.lane} can start '{compiled.name}'")
+            clean = clean_submission(compiled.form_schema(compiled.start_form), data)
+            instance = Instance(process_version_id=version.id, process_id=process_id, status="running",
+                                started_by=username, started_at=now, updated_at=now, workflow_state="", facts={})
+            session.add(instance)
+            session.flush()
+            workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs,
+                                    script_engine=self._script_engine(session, compiled, now))
+            workflow.task_tree.data.update(clean, started_by=username, started_at=now.isoformat(),
+                                           instance_id=instance.id)
+            self._run(workflow.do_engine_steps)
+            audit.record(session, now, username, "instance.started", instance_id=instance.id,
+                         process_id=process_id, version=version.version, data=clean)
+            change.instance_id = instance.id
+            return self._save(session, instance, workflow, compiled, username, now, change)
+
+    def claim(self, task_id: str, username: str) -> None:
+        """Take an unclaimed task of one of my roles, so that the others in the role see it is taken."""
+        now = self.clock.now()
+        with self._command("task.claimed", username) as (session, change):
+            user = require_user(session, username)
+            row = self._open_task(session, task_id)
+            self._authorise_act(session, user, row)
+            if row.claimed_by == username:
+                return
+            claimed = session.execute(update(HumanTask).where(HumanTask.id == task_id, HumanTask.claimed_by.is_(None),
+                                                              HumanTask.status == "ready")
+                                      .values(claimed_by=username)).rowcount
+            if not claimed:
+                raise Conflict(f"'{row.name}' was claimed by {row.claimed_by} first")
+            change.instance_id = row.instance_id
+            audit.record(session, now, username, "task.claimed", instance_id=row.instance_id, task_id=task_id,
+                         element_id=row.element_id)
+
+    def unclaim(self, task_id: str, username: str) -> None:
+        """Give a claimed task back to its role; the holder, a PMO or an admin may do it."""
+        now = self.clock.now()
+        with self._command("task.unclaimed", username) as (session, change):
+            user = require_user(session, username)
+            row = self._open_task(session, task_id)
+            if row.claimed_by is None:
+                return
+            if row.claimed_by != username and not user.role_ids & {"pmo", "admin"}:
+                raise self._deny(session, user, "unclaim", f"'{row.name}' is claimed by {row.claimed_by}; "
+                                 "only they, a PMO or an admin can release it", row)
+            previous, row.claimed_by = row.claimed_by, None
+            change.instance_id = row.instance_id
+            audit.record(session, now, username, "task.unclaimed", instance_id=row.instance_id, task_id=task_id,
+                         element_id=row.element_id, previous_holder=previous)
+
+    def reassign(self, task_id: str, username: str, to_username: str) -> None:
+        """A PMO or an admin gives a task to someone who holds its role."""
+        now = self.clock.now()
+        with self._command("task.reassigned", username) as (session, change):
+            user = require_user(session, username)
+            row = self._open_task(session, task_id)
+            if not user.role_ids & {"pmo", "admin"}:
+                raise self._deny(session, user, "reassign", "Only a PMO or an admin can reassign tasks", row)
+            target = require_user(session, to_username)
+            if not self._eligible(target, row):
+                raise Forbidden(f"{target.display_name} cannot do '{row.name}': it needs the {row.lane} role")
+            previous, row.claimed_by = row.claimed_by, to_username
+            change.instance_id = row.instance_id
+            change.details["assigned_to"] = to_username
+            audit.record(session, now, username, "task.reassigned", instance_id=row.instance_id, task_id=task_id,
+                         element_id=row.element_id, previous_holder=previous, new_holder=to_username)
+
+    def complete(self, task_id: str, username: str, data: dict | None = None) -> CommandResult:
+        """Submit a task's form: checked against its schema on the server, then the process moves on."""
+        now = self.clock.now()
+        stale_message = None
+        with self._command("task.completed", username) as (session, change):
+            user = require_user(session, username)
+            row = self._open_task(session, task_id)
+            self._authorise_act(session, user, row)
+            if row.claimed_by and row.claimed_by != username:
+                raise self._deny(session, user, "complete", f"'{row.name}' is claimed by {row.claimed_by}", row)
+            instance = self._lock_instance(session, row.instance_id)
+            compiled = self.repository.compiled(session, instance.process_version_id)
+            info = compiled.elements.get(row.element_id)
+            clean = clean_submission(compiled.form_schema(info.form if info else row.form), data)
+            workflow = self._load(session, instance, compiled, now)
+            self._fire_due(workflow)
+            task = workflow.get_task_from_id(UUID(task_id))
+            change.instance_id = instance.id
+            if task is None or task.state != TaskState.READY:
+                stale_message = (f"'{row.name}' is no longer open (a deadline passed or the process moved on); "
+                                 "your answers were not applied")
+                self._save(session, instance, workflow, compiled, username, now, change)
+            else:
+                task.set_data(**clean)
+                self._run(task.run)
+                self._run(workflow.do_engine_steps)
+                row.status, row.completed_at, row.completed_by = "completed", now, username
+                row.claimed_by = row.claimed_by or username
+                audit.record(session, now, username, "task.completed", instance_id=instance.id, task_id=task_id,
+                             element_id=row.element_id, data=clean)
+                result = self._save(session, instance, workflow, compiled, username, now, change,
+                                    completed_task_id=task_id)
+                next_task = self._next_task_for(session, user, instance.id)
+                return CommandResult(**{**result.__dict__, "next_task_id": next_task})
+        raise Conflict(stale_message)
+
+    def send_message(self, instance_id: int, message: str, username: str, data: dict | None = None) -> CommandResult:
+        """Deliver a message the instance is waiting for (a consultation response, a withdrawal…)."""
+        now = self.clock.now()
+        with self._command("message.received", username) as (session, change):
+            user = require_user(session, username)
+            instance = self._lock_instance(session, instance_id)
+            waits = session.scalars(select(MessageWait).where(MessageWait.instance_id == instance_id,
+                                                              MessageWait.message == message)).all()
+            if not waits:
+                raise Conflict(f"{instance.reference or 'Instance ' + str(instance_id)} is not accepting "
+                               f"'{message.replace('_', ' ')}' now")
+            allowed = [w for w in waits if self._eligible_for_wait(user, w)]
+            if not allowed:
+                raise self._deny(session, user, message, f"You cannot send '{message.replace('_', ' ')}' to "
+                                 f"{instance.reference or instance_id}", instance_id=instance_id)
+            compiled = self.repository.compiled(session, instance.process_version_id)
+            clean = clean_submission(compiled.form_schema(allowed[0].form), data)
+            payload = dict(clean, sent_by=username, sent_at=now.isoformat())
+            workflow = self._load(session, instance, compiled, now)
+            self._fire_due(workflow)
+            try:
+                workflow.send_event(BpmnEvent(SpiffMessage(message), payload=payload))
+            except SpiffWorkflowException:
+                raise Conflict(f"{instance.reference or instance_id} stopped waiting for '{message}'")
+            self._run(workflow.do_engine_steps)
+            audit.record(session, now, username, "message.received", instance_id=instance_id,
+                         element_id=allowed[0].element_id, message=message, data=clean)
+            change.instance_id = instance_id
+            return self._save(session, instance, workflow, compiled, username, now, change)
+
+    def withdraw(self, instance_id: int, username: str, reason: str = "") -> CommandResult:
+        """The raiser withdraws: delivered as the process's `withdraw` message, so the diagram decides when."""
+        return self.send_message(instance_id, "withdraw", username, {"reason": reason} if reason else {})
+
+    # --- timers --------------------------------------------------------------------------------------------
+
+    def due_timers(self, at: datetime | None = None, limit: int = 1000) -> list[tuple[int, int, datetime]]:
+        """(timer id, instance id, due time) of waiting timers due at `at`, oldest first."""
+        at = at or self.clock.now()
+        with self.db.read() as session:
+            rows = session.execute(
+                select(Timer.id, Timer.instance_id, Timer.due_at)
+                .where(Timer.status == "waiting", Timer.due_at <= at)
+                .where((Timer.next_attempt_at.is_(None)) | (Timer.next_attempt_at <= at))
+                .order_by(Timer.due_at, Timer.id).limit(limit)).all()
+        return [tuple(r) for r in rows]
+
+    def fire_due_timers(self, at: datetime | None = None, limit: int = 1000) -> list[dict]:
+        """Fire every timer due at `at` (default now), oldest first; each instance in its own transaction."""
+        at = at or self.clock.now()
+        fired, seen = [], set()
+        for _timer_id, instance_id, _due in self.due_timers(at, limit):
+            if instance_id in seen:
+                continue
+            seen.add(instance_id)
+            outcome = self.fire_instance_timers(instance_id, at)
+            if outcome:
+                fired.append(outcome)
+        return fired
+
+    def fire_instance_timers(self, instance_id: int, at: datetime) -> dict | None:
+        """Claim this instance's due timers atomically and run them; None if another scheduler got there first.
+        A failure is recorded on the timers (retried with backoff, then an incident), never dropped."""
+        try:
+            with self._command("timer.fired", "system") as (session, change):
+                claimed = session.execute(
+                    update(Timer).where(Timer.instance_id == instance_id, Timer.status == "waiting",
+                                        Timer.due_at <= at)
+                    .values(status="firing", attempts=Timer.attempts + 1)).rowcount
+                if not claimed:
+                    return None
+                instance = self._lock_instance(session, instance_id)
+                compiled = self.repository.compiled(session, instance.process_version_id)
+                workflow = self._load(session, instance, compiled, at)
+                before = {t.task_id: t for t in waiting_timers(workflow) if t.due_at <= at}
+                self._fire_due(workflow)
+                change.instance_id = instance_id
+                result = self._save(session, instance, workflow, compiled, "system", at, change)
+                return {"instance_id": instance_id, "reference": result.reference, "state": result.state,
+                        "timers": [{"element_id": t.element_id, "name": t.name, "due_at": t.due_at.isoformat()}
+                                   for t in before.values()]}
+        except (Conflict, StaleDataError):
+            return None
+        except Exception as err:  # a failing step: keep the timer, back off, then raise an incident
+            self._record_timer_failure(instance_id, at, err)
+            return {"instance_id": instance_id, "error": str(err)}
+
+    def _record_timer_failure(self, instance_id: int, at: datetime, err: Exception) -> None:
+        with self.db.write() as session:
+            rows = session.scalars(select(Timer).where(Timer.instance_id == instance_id, Timer.status == "waiting",
+                                                       Timer.due_at <= at)).all()
+            for row in rows:
+                row.attempts += 1
+                row.last_error = f"{type(err).__name__}: {err}"
+                if row.attempts >= MAX_TIMER_ATTEMPTS:
+                    row.status = "failed"
+                else:
+                    row.next_attempt_at = at + timedelta(seconds=30 * 2 ** (row.attempts - 1))
+                audit.record(session, at, "system", "timer.failed" if row.status == "failed" else "timer.retrying",
+                             instance_id=instance_id, element_id=row.element_id, error=row.last_error,
+                             attempts=row.attempts)
+
+    def retry_timer(self, timer_id: int, username: str) -> None:
+        """An admin puts a failed timer (an incident) back in the queue."""
+        now = self.clock.now()
+        with self._command("timer.retried", username) as (session, change):
+            user = require_user(session, username)
+            if "admin" not in user.role_ids:
+                raise self._deny(session, user, "retry", "Only an admin can retry a failed timer")
+            row = session.get(Timer, timer_id)
+            if row is None or row.status != "failed":
+                raise Conflict(f"Timer {timer_id} is not a failed timer")
+            row.status, row.next_attempt_at, row.attempts = "waiting", None, 0
+            change.instance_id, change.timers_changed = row.instance_id, True
+            audit.record(session, now, username, "timer.retried", instance_id=row.instance_id,
+                         element_id=row.element_id)
+
+    # --- the parts of a command ----------------------------------------------------------------------------
+
+    class _CommandScope:
+        def __init__(self, runtime: "Runtime", action: str, actor: str):
+            self.runtime, self.change = runtime, Change(action, actor, None, runtime.clock.now())
+
+        def __enter__(self):
+            self._ctx = self.runtime.db.write()
+            session = self._ctx.__enter__()
+            return session, self.change
+
+        def __exit__(self, exc_type, exc, tb):
+            try:
+                suppressed = self._ctx.__exit__(exc_type, exc, tb)
+            except StaleDataError:
+                raise Conflict("Someone else changed this process at the same moment; nothing of yours was "
+                               "saved. Reload and try again.")
+            if isinstance(exc, Forbidden) and getattr(exc, "denial", None):
+                self.runtime._record_denial(exc.denial)
+            if exc_type is StaleDataError:
+                raise Conflict("Someone else changed this process at the same moment; nothing of yours was "
+                               "saved. Reload and try again.") from exc
+            if exc_type is None:
+                for listener in self.runtime.listeners:
+                    try:
+                        listener(self.change)
+                    except Exception:  # a listener never undoes a committed command
+                        log.exception("listener failed after %s", self.change.action)
+            return suppressed
+
+    def _record_denial(self, denial: dict) -> None:
+        with self.db.write() as session:
+            d = dict(denial)
+            audit.record(session, self.clock.now(), d.pop("actor"), "access.denied", instance_id=d.pop("instance_id"),
+                         task_id=d.pop("task_id"), element_id=d.pop("element_id"), **d)
+
+    def _command(self, action: str, actor: str) -> "_CommandScope":
+        return Runtime._CommandScope(self, action, actor)
+
+    def _script_engine(self, session: Session, compiled: CompiledProcess, now: datetime):
+        clock = Clock(now)
+        engine = make_script_engine(
+            script_functions(session, clock, compiled.settings, compiled.process_id, not self.db.is_sqlite),
+            time_limit=self.script_time_limit)
+        engine.clock = clock
+        return engine
+
+    def _load(self, session: Session, instance: Instance, compiled: CompiledProcess, now: datetime) -> BpmnWorkflow:
+        if instance.status not in ("running",):
+            raise Conflict(f"{instance.reference or 'Instance ' + str(instance.id)} is {instance.status}")
+        return load_state(instance.workflow_state, compiled.spec, compiled.subprocess_specs,
+                          self._script_engine(session, compiled, now))
+
+    def _fire_due(self, workflow: BpmnWorkflow) -> None:
+        self._run(workflow.refresh_timers)
+        self._run(workflow.do_engine_steps)
+
+    @staticmethod
+    def _run(step: Callable[[], Any]) -> None:
+        try:
+            step()
+        except SpiffWorkflowException as err:
+            raise ProcessError(_describe_process_error(err)) from err
+
+    def _lock_instance(self, session: Session, instance_id: int) -> Instance:
+        instance = session.get(Instance, instance_id, with_for_update=not self.db.is_sqlite)
+        if instance is None:
+            raise NotFound(f"There is no instance {instance_id}")
+        return instance
+
+    @staticmethod
+    def _open_task(session: Session, task_id: str) -> HumanTask:
+        row = session.get(HumanTask, task_id)
+        if row is None:
+            raise NotFound(f"There is no task {task_id}")
+        if row.status != "ready":
+            who = f" by {row.completed_by}" if row.completed_by else ""
+            raise Conflict(f"'{row.name}' was already {row.status}{who}")
+        return row
+
+    @staticmethod
+    def _eligible(user: User, row: HumanTask) -> bool:
+        if row.assignee:
+            return row.assignee == user.username
+        return row.role_id is not None and row.role_id in user.role_ids
+
+    @staticmethod
+    def _eligible_for_wait(user: User, wait: MessageWait) -> bool:
+        if wait.assignee:
+            return wait.assignee == user.username
+        return wait.role_id is None or wait.role_id in user.role_ids
+
+    def _authorise_act(self, session: Session, user: User, row: HumanTask) -> None:
+        if not self._eligible(user, row):
+            need = f"it is assigned to {row.assignee}" if row.assignee else f"it needs the {row.lane} role"
+            raise self._deny(session, user, "act", f"You cannot act on '{row.name}': {need}", row)
+
+    def _deny(self, session: Session, user: User, attempted: str, message: str, row: HumanTask | None = None,
+              instance_id: int | None = None) -> Forbidden:
+        """The refusal to raise; the command scope records it in its own transaction after the rollback."""
+        error = Forbidden(message)
+        error.denial = dict(actor=user.username, instance_id=row.instance_id if row else instance_id,
+                            task_id=row.id if row else None, element_id=row.element_id if row else None,
+                            attempted=attempted, reason=message)
+        return error
+
+    def _save(self, session: Session, instance: Instance, workflow: BpmnWorkflow, compiled: CompiledProcess,
+              actor: str, now: datetime, change: Change, completed_task_id: str | None = None) -> CommandResult:
+        data = current_data(workflow)
+        change.new_task_ids = self._sync_human_tasks(session, instance, workflow, compiled, now, actor,
+                                                     completed_task_id)
+        change.timers_changed = self._sync_timers(session, instance, workflow, now, actor)
+        self._sync_message_waits(session, instance, workflow, compiled)
+        prune_history(workflow)
+        instance.workflow_state = dump_state(workflow)
+        instance.facts = _plain(data)
+        instance.reference = _text(data.get("reference"), 40) or instance.reference
+        instance.title = _text(data.get("title"), 300) or instance.title
+        instance.state = _text(data.get("state"), 60) or instance.state
+        instance.updated_at = now
+        if workflow.completed and instance.status == "running":
+            instance.status, instance.ended_at = "completed", now
+            audit.record(session, now, actor, "instance.completed", instance_id=instance.id, state=instance.state)
+        session.flush()
+        return CommandResult(instance.id, instance.status, instance.state, instance.reference,
+                             new_task_ids=tuple(change.new_task_ids))
+
+    def _sync_human_tasks(self, session: Session, instance: Instance, workflow: BpmnWorkflow,
+                          compiled: CompiledProcess, now: datetime, actor: str,
+                          completed_task_id: str | None) -> list[str]:
+        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        open_rows = {r.id: r for r in session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == instance.id, HumanTask.status == "ready"))}
+        for task_id, row in open_rows.items():
+            if task_id not in ready and task_id != completed_task_id:
+                row.status, row.completed_at = "cancelled", now
+                audit.record(session, now, actor, "task.cancelled", instance_id=instance.id, task_id=task_id,
+                             element_id=row.element_id)
+        created = []
+        for task_id, task in ready.items():
+            if task_id in open_rows:
+                continue
+            info = compiled.elements.get(task.task_spec.bpmn_id) or _bare_info(task)
+            row = HumanTask(id=task_id, instance_id=instance.id, process_id=instance.process_id,
+                            element_id=info.element_id, name=info.name, lane=info.lane, role_id=info.role_id,
+                            assignee=_evaluate_text(workflow, task, info.assignee_expression, "assignee"),
+                            form=info.form, status="ready",
+                            due_at=_evaluate_moment(workflow, task, info.due_expression),
+                            created_at=now)
+            session.add(row)
+            created.append(task_id)
+            audit.record(session, now, actor, "task.created", instance_id=instance.id, task_id=task_id,
+                         element_id=info.element_id, role=info.role_id, assignee=row.assignee, due_at=row.due_at)
+        return created
+
+    def _sync_timers(self, session: Session, instance: Instance, workflow: BpmnWorkflow, now: datetime,
+                     actor: str) -> bool:
+        waiting = {t.task_id: t for t in waiting_timers(workflow)}
+        rows = {r.task_id: r for r in session.scalars(select(Timer).where(
+            Timer.instance_id == instance.id, Timer.status.in_(("waiting", "firing"))))}
+        changed = False
+        for task_id, row in rows.items():
+            if task_id in waiting:
+                if row.status == "firing":
+                    row.status = "waiting"
+                continue
+            task = workflow.get_task_from_id(UUID(task_id))
+            fired = task is not None and task.state == TaskState.COMPLETED
+            row.status = "fired" if fired else "cancelled"
+            row.fired_at = now if fired else None
+            changed = True
+            audit.record(session, now, actor, "timer.fired" if fired else "timer.cancelled",
+                         instance_id=instance.id, task_id=task_id, element_id=row.element_id,
+                         due_at=row.due_at)
+        for task_id, timer in waiting.items():
+            if task_id not in rows:
+                session.add(Timer(instance_id=instance.id, task_id=task_id, element_id=timer.element_id,
+                                  name=timer.name, due_at=timer.due_at, status="waiting"))
+                changed = True
+        return changed
+
+    def _sync_message_waits(self, session: Session, instance: Instance, workflow: BpmnWorkflow,
+                            compiled: CompiledProcess) -> None:
+        wanted = {}
+        for task in workflow.event_manager.tasks.values():
+            definition = task.task_spec.event_definition
+            if isinstance(definition, MessageEventDefinition) and task.state == TaskState.WAITING:
+                info = compiled.elements.get(task.task_spec.bpmn_id) or _bare_info(task)
+                assignee = _evaluate_text(workflow, task, info.assignee_expression, "assignee")
+                wanted[(definition.name, info.element_id)] = (info, assignee)
+        rows = {(r.message, r.element_id): r for r in session.scalars(
+            select(MessageWait).where(MessageWait.instance_id == instance.id))}
+        for key, row in rows.items():
+            if key not in wanted:
+                session.delete(row)
+        for key, (info, assignee) in wanted.items():
+            if key not in rows:
+                session.add(MessageWait(instance_id=instance.id, message=key[0], element_id=info.element_id,
+                                        name=info.name, role_id=info.role_id, assignee=assignee, form=info.form))
+
+    def _next_task_for(self, session: Session, user: User, instance_id: int) -> str | None:
+        rows = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id,
+                                                       HumanTask.status == "ready")).all()
+        for row in rows:
+            if self._eligible(user, row) and row.claimed_by in (None, user.username):
+                return row.id
+        return None
+
+
+# --- reading a workflow ----------------------------------------------------------------------------------------
+
+
+def current_data(workflow: BpmnWorkflow) -> dict:
+    """The instance's record: the data of its most recently changed live task, or the final data."""
+    if workflow.completed:
+        return workflow.data
+    live = [t for t in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING) if t.data]
+    if live:
+        return max(live, key=lambda t: t.last_state_change).data
+    return workflow.last_task.data if workflow.last_task is not None else {}
+
+
+def _bare_info(task) -> ElementInfo:
+    spec = task.task_spec
+    return ElementInfo(element_id=spec.bpmn_id or spec.name, name=spec.bpmn_name or spec.name, kind="user_task",
+                       lane=spec.lane, role_id=None, form=None, instructions="", due_expression=None,
+                       assignee_expression=None)
+
+
+def _evaluate_text(workflow: BpmnWorkflow, task, expression: str | None, what: str) -> str | None:
+    if not expression:
+        return None
+    try:
+        value = workflow.script_engine.evaluate(task, expression)
+    except SpiffWorkflowException as err:
+        raise ProcessError(f"the {what} of '{task.task_spec.bpmn_name}' ({expression}) failed: {err}") from err
+    return str(value) if value not in (None, "") else None
+
+
+def _evaluate_moment(workflow: BpmnWorkflow, task, expression: str | None) -> datetime | None:
+    if not expression:
+        return None
+    try:
+        value = workflow.script_engine.evaluate(task, expression)
+    except SpiffWorkflowException as err:
+        raise ProcessError(f"the due date of '{task.task_spec.bpmn_name}' ({expression}) failed: {err}") from err
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    raise ProcessError(f"the due date of '{task.task_spec.bpmn_name}' must be a date and time with a zone, "
+                       f"not {value!r}")
+
+
+def _describe_process_error(err: SpiffWorkflowException) -> str:
+    task = getattr(err, "task", None)
+    where = f" at '{task.task_spec.bpmn_name or task.task_spec.name}'" if task is not None else ""
+    return f"The process could not continue{where}: {err}"
+
+
+def _text(value: Any, limit: int) -> str | None:
+    return str(value)[:limit] if value not in (None, "") else None
+
+
+def _plain(data: dict) -> dict:
+    """Task data as plain JSON for the record (dates as ISO text)."""
+    return audit._jsonable({k: v for k, v in data.items() if not str(k).startswith("_")})

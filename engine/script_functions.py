@@ -1,0 +1,102 @@
+"""The functions every diagram expression and script may call, bound to one command's clock and transaction."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .calendar import ENGLAND_AND_WALES
+from .clock import Clock
+from .models import Instance, ReferenceCounter
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def script_functions(session: Session, clock: Clock, settings: dict[str, Any], process_id: str,
+                     is_postgres: bool) -> dict[str, Callable]:
+    """Build the sandbox's function table for one command."""
+
+    def now() -> datetime:
+        return clock.now()
+
+    def today() -> date:
+        return clock.now().astimezone(LONDON).date()
+
+    def setting(name: str, default: Any = None) -> Any:
+        if name in settings:
+            return settings[name]
+        if default is not None:
+            return default
+        raise KeyError(f"setting '{name}' is not defined in settings.yaml")
+
+    def next_reference(prefix: str) -> str:
+        return allocate_reference(session, prefix, is_postgres)
+
+    def approved_total(field: str) -> float:
+        states = settings.get("approved_states", [])
+        rows = session.scalars(select(Instance.facts).where(Instance.process_id == process_id,
+                                                            Instance.state.in_(states)))
+        return float(sum(_number(facts.get(field)) for facts in rows))
+
+    def parse_date(value: Any) -> date:
+        """A date from a form's 'YYYY-MM-DD' text (or a date/datetime)."""
+        if isinstance(value, datetime):
+            return value.astimezone(LONDON).date()
+        if isinstance(value, date):
+            return value
+        return date.fromisoformat(str(value))
+
+    def add_working_days(start: Any, days: int) -> Any:
+        return ENGLAND_AND_WALES.add_working_days(_moment(start), int(days))
+
+    def working_days_between(start: Any, end: Any) -> int:
+        return ENGLAND_AND_WALES.working_days_between(_moment(start), _moment(end))
+
+    def end_of_working_day(day: Any) -> datetime:
+        return ENGLAND_AND_WALES.end_of_working_day(parse_date(day))
+
+    return {
+        "now": now,
+        "today": today,
+        "setting": setting,
+        "next_reference": next_reference,
+        "approved_total": approved_total,
+        "parse_date": parse_date,
+        "add_working_days": add_working_days,
+        "working_days_between": working_days_between,
+        "end_of_working_day": end_of_working_day,
+        "is_working_day": lambda day: ENGLAND_AND_WALES.is_working_day(parse_date(day)),
+    }
+
+
+def _moment(value: Any) -> Any:
+    """Accept the ISO text that task data holds as well as dates and datetimes."""
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+        if len(value) <= 10:
+            return parsed.date()
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=LONDON)
+    return value
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def allocate_reference(session: Session, prefix: str, is_postgres: bool) -> str:
+    """Give out the next number for a prefix (CR001, CR002…) inside the command's transaction."""
+    counter = session.get(ReferenceCounter, prefix, with_for_update=is_postgres)
+    if counter is None:
+        counter = ReferenceCounter(prefix=prefix, last=0)
+        session.add(counter)
+        session.flush()
+    session.execute(update(ReferenceCounter).where(ReferenceCounter.prefix == prefix)
+                    .values(last=ReferenceCounter.last + 1))
+    session.refresh(counter)
+    return f"{prefix}{counter.last:03d}"

@@ -1,0 +1,37 @@
+"""Copy the front-end files govflow serves from node_modules (installed by `npm ci`) into web/static/vendor."""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE = ROOT / "node_modules"
+VENDOR = ROOT / "web" / "static" / "vendor"
+
+# (source under node_modules, destination under web/static/vendor)
+FILES = [
+    ("govuk-frontend/dist/govuk/govuk-frontend.min.css", "govuk/govuk-frontend.min.css"),
+    ("govuk-frontend/dist/govuk/govuk-frontend.min.js", "govuk/govuk-frontend.min.js"),
+    ("govuk-frontend/dist/govuk/assets", "govuk/assets"),
+    ("axe-core/axe.min.js", "axe/axe.min.js"),
+]
+
+
+def main() -> int:
+    missing = [src for src, _ in FILES if not (NODE / src).exists()]
+    if missing:
+        print(f"Missing front-end packages ({', '.join(missing)}): run `npm ci` first.", file=sys.stderr)
+        return 1
+    for src, dest in FILES:
+        target = VENDOR / dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (NODE / src).is_dir():
+            shutil.copytree(NODE / src, target, dirs_exist_ok=True)
+        else:
+            shutil.copy2(NODE / src, target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Shared fixtures: a govflow on SQLite or on a throwaway PostgreSQL cluster, with a frozen clock and test users."""
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from engine.clock import Clock
+from engine.config import PROJECT_ROOT, Config
+from engine.identity import NewUser
+from engine.platform import Govflow
+
+from .postgres_cluster import Cluster, find_pg_bin
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEST_PASSWORD = "correct horse battery staple"
+# Tuesday 1 December 2026, 09:00 UTC: a working day with no bank holiday near.
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+
+PEOPLE = [
+    ("alice", "Alice Archer", ["participant"], "Northern Power Supply", "SUPPLIER_LARGE"),
+    ("bob", "Bob Baker", ["participant"], "Small Energy Co", "SUPPLIER_SMALL"),
+    ("carol", "Carol Clarke", ["change_control_manager", "participant"], "MHHS Programme", None),
+    ("will", "Will Walker", ["workstream", "participant"], "Lead Delivery Partner", None),
+    ("pat", "Pat Patel", ["pmo", "participant"], "Lead Delivery Partner", None),
+    ("chris", "Chris Chen", ["chair", "participant"], "MHHS Programme", None),
+    ("sam", "Sam Singh", ["sro", "chair", "participant"], "Elexon", None),
+    ("ida", "Ida Ibrahim", ["ipa"], "Independent Programme Assurance", None),
+    ("olive", "Olive Osei", ["ofgem_observer"], "Ofgem", None),
+    ("ann", "Ann Analyst", ["analyst"], "MHHS Programme", None),
+    ("admin", "Ada Admin", ["admin", "pmo"], "MHHS Programme", None),
+]
+
+
+def pytest_generate_tests(metafunc):
+    if "database_url" in metafunc.fixturenames:
+        backends = ["sqlite", "postgres"] if metafunc.definition.get_closest_marker("postgres") else ["sqlite"]
+        metafunc.parametrize("backend", backends, indirect=False, scope="function")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    pg_bin = find_pg_bin()
+    if pg_bin is None:
+        pytest.fail("PostgreSQL server binaries (initdb, pg_ctl) were not found: install postgresql-15 "
+                    "or set GOVFLOW_PG_BIN. The suite runs on both SQLite and PostgreSQL.")
+    cluster = Cluster(pg_bin).start()
+    from engine.db import Database
+    from engine.schema import upgrade
+    template_url = cluster.create_database("govflow_template")
+    db = Database(template_url)
+    upgrade(db)
+    db.dispose()
+    yield cluster
+    cluster.stop()
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def database_url(backend, tmp_path, request):
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'govflow.db'}"
+    cluster = request.getfixturevalue("pg_cluster")
+    return cluster.create_database(f"t{next(_counter)}_{abs(hash(request.node.nodeid)) % 10**8}", "govflow_template")
+
+
+@pytest.fixture
+def clock():
+    return Clock(T0)
+
+
+def make_govflow(database_url: str, tmp_path: Path, clock: Clock, **config) -> Govflow:
+    values = dict(database_url=database_url, instance_dir=tmp_path / "instance",
+                  processes_dir=PROJECT_ROOT / "processes", forms_dir=PROJECT_ROOT / "forms")
+    values.update(config)
+    return Govflow(Config(**values), clock)
+
+
+@pytest.fixture
+def gov(database_url, tmp_path, clock):
+    """govflow initialised with processes/ deployed and the test people, on the parametrised database."""
+    govflow = make_govflow(database_url, tmp_path, clock)
+    govflow.init()
+    for username, name, roles, organisation, constituency in PEOPLE:
+        govflow.add_user(NewUser(username, name, f"{username}@example.org", TEST_PASSWORD, tuple(roles),
+                                 organisation, constituency))
+    govflow.deploy([FIXTURES / "processes"], forms_dir=FIXTURES / "forms", note="test fixtures")
+    yield govflow
+    govflow.db.dispose()

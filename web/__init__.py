@@ -1,0 +1,1 @@
+"""The govflow web application (Flask)."""
