@@ -339,5 +339,55 @@ def timers_run_due(ctx: Context) -> None:
         for f in fired) or "No timers were due.")
 
 
+# --- services ----------------------------------------------------------------------------------------------------
+
+
+@govflow.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--scheduler/--no-scheduler", default=True, help="Run the timer scheduler in this process.")
+def serve(host: str, port: int, scheduler: bool) -> None:
+    """Run the web inbox (development server) with the timer scheduler in-process, for one machine."""
+    from engine.scheduler import TimerScheduler
+    from web.app import create_app
+
+    engine = Govflow()
+    app = create_app(engine)
+    timer_scheduler = TimerScheduler(engine.runtime) if scheduler else None
+    if timer_scheduler:
+        timer_scheduler.start()
+    click.echo(f"govflow is running at http://{host}:{port}/  (database: {engine.config.database_url})")
+    password_file = engine.config.instance_dir / "demo-password"
+    if password_file.exists():
+        people = ", ".join(u["username"] for u in engine.users())
+        click.echo(f"Demo logins: {people} — password: {password_file.read_text().strip()}")
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        if timer_scheduler:
+            timer_scheduler.shutdown()
+
+
+@govflow.command("scheduler")
+@click.option("--sweep-seconds", default=15.0, show_default=True, help="How often to look for new timers.")
+def scheduler_command(sweep_seconds: float) -> None:
+    """Run only the timer scheduler (for a scaled-out deployment; run as many as you like on PostgreSQL)."""
+    import signal
+    import threading
+
+    from engine.scheduler import TimerScheduler
+
+    engine = Govflow()
+    timer_scheduler = TimerScheduler(engine.runtime, sweep_seconds=sweep_seconds)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    timer_scheduler.start()
+    click.echo(f"govflow scheduler running on {engine.config.database_url}; next due: {timer_scheduler.next_due()}")
+    stop.wait()
+    timer_scheduler.shutdown()
+    click.echo(f"Stopped after firing timers of {timer_scheduler.fired_count} instance(s).")
+
+
 if __name__ == "__main__":
     govflow()

@@ -1,12 +1,13 @@
 """People and what they may do: users with argon2-hashed passwords, organisations, and roles from data."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import yaml
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,18 +15,26 @@ from sqlalchemy.orm import Session
 from .errors import Conflict, NotFound
 from .models import Organisation, Role, User, UserRole
 
-_HASHER = PasswordHasher()
+_HASHERS: dict[str, PasswordHasher] = {}
+
+
+def _hasher() -> PasswordHasher:
+    """Argon2id with the library's recommended parameters; GOVFLOW_PASSWORD_PROFILE=cheapest is for test suites."""
+    profile = os.environ.get("GOVFLOW_PASSWORD_PROFILE", "RFC_9106_LOW_MEMORY")
+    if profile not in _HASHERS:
+        _HASHERS[profile] = PasswordHasher.from_parameters(getattr(profiles, profile.upper()))
+    return _HASHERS[profile]
 
 
 def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(user: User, password: str) -> bool:
     if not user.password_hash or not user.active:
         return False
     try:
-        return _HASHER.verify(user.password_hash, password)
+        return _hasher().verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -15,10 +15,10 @@ from uuid import UUID
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from SpiffWorkflow.bpmn.event import BpmnEvent
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 from SpiffWorkflow.util.task import TaskState
 
@@ -172,12 +172,16 @@ class Runtime:
             if row.claimed_by and row.claimed_by != username:
                 raise self._deny(session, user, "complete", f"'{row.name}' is claimed by {row.claimed_by}", row)
             instance = self._lock_instance(session, row.instance_id)
+            session.refresh(row)  # re-read under the lock: someone may have completed it meanwhile
+            if row.status != "ready":
+                raise Conflict(f"'{row.name}' was {row.status} by {row.completed_by or 'the process'} just now; "
+                               "your answers were not applied")
             compiled = self.repository.compiled(session, instance.process_version_id)
             info = compiled.elements.get(row.element_id)
             clean = clean_submission(compiled.form_schema(info.form if info else row.form), data)
             workflow = self._load(session, instance, compiled, now)
             self._fire_due(workflow)
-            task = workflow.get_task_from_id(UUID(task_id))
+            task = _find_task(workflow, task_id)
             change.instance_id = instance.id
             if task is None or task.state != TaskState.READY:
                 stale_message = (f"'{row.name}' is no longer open (a deadline passed or the process moved on); "
@@ -480,7 +484,7 @@ class Runtime:
                 if row.status == "firing":
                     row.status = "waiting"
                 continue
-            task = workflow.get_task_from_id(UUID(task_id))
+            task = _find_task(workflow, task_id)
             fired = task is not None and task.state == TaskState.COMPLETED
             row.status = "fired" if fired else "cancelled"
             row.fired_at = now if fired else None
@@ -534,6 +538,14 @@ def current_data(workflow: BpmnWorkflow) -> dict:
     if live:
         return max(live, key=lambda t: t.last_state_change).data
     return workflow.last_task.data if workflow.last_task is not None else {}
+
+
+def _find_task(workflow: BpmnWorkflow, task_id: str):
+    """The live Spiff task with this id, or None when it is gone (finished and pruned)."""
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except TaskNotFoundException:
+        return None
 
 
 def _bare_info(task) -> ElementInfo:

@@ -7,6 +7,7 @@ finished chain above the tasks that are still live: what happened is kept in the
 from __future__ import annotations
 
 import json
+from datetime import date
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
@@ -16,6 +17,8 @@ from SpiffWorkflow.util.task import TaskState
 
 _REGISTRY = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
 _SERIALIZER = BpmnWorkflowSerializer(_REGISTRY)
+# Spiff stores datetimes but not plain dates, which the sandbox lets scripts compute.
+_SERIALIZER.registry.register(date, lambda d: {"value": d.isoformat()}, lambda dct: date.fromisoformat(dct["value"]))
 STATE_FORMAT = 1
 
 

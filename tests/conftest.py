@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from engine.platform import Govflow
 
 from .postgres_cluster import Cluster, find_pg_bin
 
+os.environ.setdefault("GOVFLOW_PASSWORD_PROFILE", "cheapest")  # real argon2id, test-suite cost
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TEST_PASSWORD = "correct horse battery staple"
 # Tuesday 1 December 2026, 09:00 UTC: a working day with no bank holiday near.
