@@ -136,9 +136,11 @@ def demo_password(instance_dir: Path) -> str:
 
 @command(govflow)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-def validate(ctx: Context, paths: tuple[str, ...]) -> None:
+@click.option("--forms", "forms_dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Where the forms are (default: the configured forms/ folder).")
+def validate(ctx: Context, paths: tuple[str, ...], forms_dir: str | None) -> None:
     """Check BPMN/DMN files (and the forms they use) as a deployment would, storing nothing."""
-    ids = ctx.govflow.validate(list(paths))
+    ids = ctx.govflow.validate(list(paths), forms_dir=Path(forms_dir) if forms_dir else None)
     ctx.emit({"valid": True, "processes": ids}, f"Valid: {', '.join(ids)}")
 
 
@@ -146,9 +148,11 @@ def validate(ctx: Context, paths: tuple[str, ...]) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--as", "username", default="system", help="Who deploys (recorded in the audit trail).")
 @click.option("--note", default="", help="What changed, for the version history.")
-def deploy(ctx: Context, paths: tuple[str, ...], username: str, note: str) -> None:
+@click.option("--forms", "forms_dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Where the forms are (default: the configured forms/ folder).")
+def deploy(ctx: Context, paths: tuple[str, ...], username: str, note: str, forms_dir: str | None) -> None:
     """Deploy BPMN/DMN files; each process whose content changed gets a new version."""
-    result = ctx.govflow.deploy(list(paths), by=username, note=note)
+    result = ctx.govflow.deploy(list(paths), by=username, note=note, forms_dir=Path(forms_dir) if forms_dir else None)
     ctx.emit(result.as_dict(), lambda: "\n".join(
         f"{p.process_id}: version {p.version}" + (" (new)" if p.created else " (unchanged)")
         for p in result.processes))

@@ -1,0 +1,95 @@
+"""The `govflow` command line end to end, on a temporary SQLite database, acting as of `--at`."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli.commands import govflow
+from tests.conftest import FIXTURES
+
+AT = "2026-12-01T09:00"
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.setenv("GOVFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("GOVFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
+    runner = CliRunner()
+
+    def invoke(*args, ok=True):
+        result = runner.invoke(govflow, [str(a) for a in args], catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output + result.stderr
+        return result
+
+    def as_json(*args):
+        return json.loads(invoke(*args, "--json").stdout)
+
+    invoke.json = as_json
+    report = as_json("init", "--demo", "--at", AT)
+    assert report["roles"] == 10 and report["groups"] >= 15
+    assert {"alice", "carol", "admin"} <= set(report["demo_users"])
+    invoke("deploy", FIXTURES / "processes", "--forms", FIXTURES / "forms", "--at", AT)
+    return invoke
+
+
+def test_init_is_idempotent(run):
+    again = run.json("init", "--at", AT)
+    assert all(not p["created"] for p in again["deployment"]["processes"])
+    assert again["demo_users"] == []
+
+
+def test_users_add_and_list(run):
+    run("users", "add", "dora", "--name", "Dora D", "--role", "workstream", "--password", "a-long-password")
+    users = {u["username"]: u for u in run.json("users", "list")}
+    assert users["dora"]["roles"] == ["workstream"]
+    failed = run("users", "add", "eve", "--name", "Eve", "--role", "no_such_role", "--password", "x" * 10, ok=False)
+    assert failed.exit_code == 1 and "Unknown role(s): no_such_role" in failed.stderr
+
+
+def test_a_request_driven_from_the_command_line(run):
+    started = run.json("start", "loop", "--as", "alice", "--data", '{"title": "From the CLI"}', "--at", AT)
+    instance_id = started["instance_id"]
+    tasks = run.json("tasks", "--as", "carol")
+    assert [t["element_id"] for t in tasks] == ["review"]
+    task_id = tasks[0]["id"]
+    run("claim", task_id, "--as", "carol", "--at", AT)
+    bad = run("complete", task_id, "--as", "carol", "--data", '{"valid": "maybe"}', ok=False)
+    assert bad.exit_code == 1 and "valid: Is it valid? must be yes or no" in bad.stderr
+    run("complete", task_id, "--as", "carol", "--data", '{"valid": false}', "--at", AT)
+    fix = run.json("tasks", "--as", "alice")[0]
+    assert fix["element_id"] == "fix" and fix["assignee"] == "alice"
+    timers = run.json("timers", "list")
+    assert timers[0]["due_at"] == "2026-12-31T09:00:00+00:00"
+    assert run.json("timers", "run-due", "--at", "2026-12-30T17:00") == []
+    fired = run.json("timers", "run-due", "--at", "2026-12-31T12:00")
+    assert fired[0]["instance_id"] == instance_id
+    shown = run.json("show", instance_id)
+    assert shown["status"] == "completed"
+    assert "timer.fired" in [e["action"] for e in shown["history"]]
+    text = run("show", instance_id).stdout
+    assert "status completed" in text
+
+
+def test_errors_go_to_stderr_with_a_non_zero_exit(run):
+    missing = run("start", "nope", "--as", "alice", ok=False)
+    assert missing.exit_code == 1 and "No process 'nope' is deployed" in missing.stderr
+    started = run.json("start", "loop", "--as", "alice", "--data", '{"title": "No withdrawal here"}')
+    refused = run("withdraw", started["instance_id"], "--as", "alice", ok=False)
+    assert refused.exit_code == 1 and "is not accepting 'withdraw' now" in refused.stderr
+    forbidden = run("tasks", "--as", "ghost", ok=False)
+    assert "no active user called 'ghost'" in forbidden.stderr
+
+
+def test_validate_refuses_unsafe_xml_with_file_and_line(run, tmp_path):
+    bad = tmp_path / "bad.bpmn"
+    bad.write_text('<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/hostname">]>\n<x>&e;</x>\n')
+    result = run("validate", bad, ok=False)
+    assert result.exit_code == 1
+    assert "bad.bpmn line 2" in result.stderr and "DOCTYPE" in result.stderr
+    as_json = json.loads(run("validate", bad, "--json", ok=False).stderr)
+    assert as_json["problems"][0]["line"] == 2
+    good = run.json("validate", FIXTURES / "processes", "--forms", FIXTURES / "forms")
+    assert good == {"valid": True, "processes": ["loop"]}
