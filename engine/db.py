@@ -23,7 +23,8 @@ class Database:
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
         self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._write_sessions = sessionmaker(bind=self._writer, expire_on_commit=False)
+        # no autoflush: a command's changes go out together at its end, inserts batched per table
+        self._write_sessions = sessionmaker(bind=self._writer, expire_on_commit=False, autoflush=False)
         self._read_sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
 
     @contextmanager

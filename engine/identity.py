@@ -10,7 +10,7 @@ import yaml
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .errors import Conflict, NotFound
 from .models import Organisation, Role, User, UserRole
@@ -56,7 +56,8 @@ def role_pairs(session: Session) -> list[tuple[str, str]]:
 
 
 def find_user(session: Session, username: str) -> User | None:
-    return session.scalars(select(User).where(User.username == username)).first()
+    """The user with their roles and organisation, in one query."""
+    return session.scalars(select(User).options(joinedload(User.roles)).where(User.username == username)).unique().first()
 
 
 def require_user(session: Session, username: str) -> User:

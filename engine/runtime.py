@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -47,6 +47,28 @@ class ProcessError(GovflowError):
     status = 422
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What an instance was waiting for when loaded; its rows in the database mirror exactly this."""
+
+    ready: dict[str, str] = field(default_factory=dict)  # open user task id -> element id
+    timers: set[str] = field(default_factory=set)  # waiting timer task ids
+    messages: set[tuple[str, str]] = field(default_factory=set)  # (message, element id)
+
+
+def snapshot(workflow: BpmnWorkflow) -> Snapshot:
+    return Snapshot(
+        ready={str(t.id): t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY, manual=True)},
+        timers={t.task_id for t in waiting_timers(workflow)},
+        messages={(t.task_spec.event_definition.name, t.task_spec.bpmn_id) for t in _waiting_messages(workflow)},
+    )
+
+
+def _waiting_messages(workflow: BpmnWorkflow) -> list:
+    return [t for t in workflow.event_manager.tasks.values()
+            if isinstance(t.task_spec.event_definition, MessageEventDefinition) and t.state == TaskState.WAITING]
+
+
 @dataclass
 class Change:
     """What a committed command changed, for listeners (notifications, the scheduler)."""
@@ -58,6 +80,8 @@ class Change:
     new_task_ids: list[str] = field(default_factory=list)
     timers_changed: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+    before: Snapshot = field(default_factory=Snapshot, repr=False)
+    created_tasks: list = field(default_factory=list, repr=False)
 
 
 @dataclass(frozen=True)
@@ -172,14 +196,15 @@ class Runtime:
             if row.claimed_by and row.claimed_by != username:
                 raise self._deny(session, user, "complete", f"'{row.name}' is claimed by {row.claimed_by}", row)
             instance = self._lock_instance(session, row.instance_id)
-            session.refresh(row)  # re-read under the lock: someone may have completed it meanwhile
+            if not self.db.is_sqlite:  # SQLite read it under the write lock already (BEGIN IMMEDIATE)
+                session.refresh(row)  # re-read under the row lock: someone may have completed it meanwhile
             if row.status != "ready":
                 raise Conflict(f"'{row.name}' was {row.status} by {row.completed_by or 'the process'} just now; "
                                "your answers were not applied")
             compiled = self.repository.compiled(session, instance.process_version_id)
             info = compiled.elements.get(row.element_id)
             clean = clean_submission(compiled.form_schema(info.form if info else row.form), data)
-            workflow = self._load(session, instance, compiled, now)
+            workflow = self._load(session, instance, compiled, now, change)
             self._fire_due(workflow)
             task = _find_task(workflow, task_id)
             change.instance_id = instance.id
@@ -197,7 +222,7 @@ class Runtime:
                              element_id=row.element_id, data=clean)
                 result = self._save(session, instance, workflow, compiled, username, now, change,
                                     completed_task_id=task_id)
-                next_task = self._next_task_for(session, user, instance.id)
+                next_task = self._next_task_for(user, change)
                 return CommandResult(**{**result.__dict__, "next_task_id": next_task})
         raise Conflict(stale_message)
 
@@ -219,7 +244,7 @@ class Runtime:
             compiled = self.repository.compiled(session, instance.process_version_id)
             clean = clean_submission(compiled.form_schema(allowed[0].form), data)
             payload = dict(clean, sent_by=username, sent_at=now.isoformat())
-            workflow = self._load(session, instance, compiled, now)
+            workflow = self._load(session, instance, compiled, now, change)
             self._fire_due(workflow)
             try:
                 workflow.send_event(BpmnEvent(SpiffMessage(message), payload=payload))
@@ -274,11 +299,13 @@ class Runtime:
                     return None
                 instance = self._lock_instance(session, instance_id)
                 compiled = self.repository.compiled(session, instance.process_version_id)
-                workflow = self._load(session, instance, compiled, at)
+                workflow = self._load(session, instance, compiled, at, change)
                 before = {t.task_id: t for t in waiting_timers(workflow) if t.due_at <= at}
                 self._fire_due(workflow)
                 change.instance_id = instance_id
                 result = self._save(session, instance, workflow, compiled, "system", at, change)
+                session.execute(update(Timer).where(Timer.instance_id == instance_id, Timer.status == "firing")
+                                .values(status="waiting"))
                 return {"instance_id": instance_id, "reference": result.reference, "state": result.state,
                         "timers": [{"element_id": t.element_id, "name": t.name, "due_at": t.due_at.isoformat()}
                                    for t in before.values()]}
@@ -360,16 +387,19 @@ class Runtime:
     def _script_engine(self, session: Session, compiled: CompiledProcess, now: datetime):
         clock = Clock(now)
         engine = make_script_engine(
-            script_functions(session, clock, compiled.settings, compiled.process_id, not self.db.is_sqlite),
+            script_functions(session, clock, compiled.settings, compiled.process_id),
             time_limit=self.script_time_limit)
         engine.clock = clock
         return engine
 
-    def _load(self, session: Session, instance: Instance, compiled: CompiledProcess, now: datetime) -> BpmnWorkflow:
+    def _load(self, session: Session, instance: Instance, compiled: CompiledProcess, now: datetime,
+              change: Change) -> BpmnWorkflow:
         if instance.status not in ("running",):
             raise Conflict(f"{instance.reference or 'Instance ' + str(instance.id)} is {instance.status}")
-        return load_state(instance.workflow_state, compiled.spec, compiled.subprocess_specs,
-                          self._script_engine(session, compiled, now))
+        workflow = load_state(instance.workflow_state, compiled.spec, compiled.subprocess_specs,
+                              self._script_engine(session, compiled, now))
+        change.before = snapshot(workflow)
+        return workflow
 
     def _fire_due(self, workflow: BpmnWorkflow) -> None:
         self._run(workflow.refresh_timers)
@@ -426,11 +456,14 @@ class Runtime:
 
     def _save(self, session: Session, instance: Instance, workflow: BpmnWorkflow, compiled: CompiledProcess,
               actor: str, now: datetime, change: Change, completed_task_id: str | None = None) -> CommandResult:
+        """Derive the rows that mirror the workflow (only what changed since it was loaded), prune, store."""
         data = current_data(workflow)
-        change.new_task_ids = self._sync_human_tasks(session, instance, workflow, compiled, now, actor,
-                                                     completed_task_id)
-        change.timers_changed = self._sync_timers(session, instance, workflow, now, actor)
-        self._sync_message_waits(session, instance, workflow, compiled)
+        after = snapshot(workflow)
+        change.created_tasks = self._sync_human_tasks(session, instance, workflow, compiled, now, actor,
+                                                      change.before, after, completed_task_id)
+        change.new_task_ids = [row.id for row in change.created_tasks]
+        change.timers_changed = self._sync_timers(session, instance, workflow, now, actor, change.before, after)
+        self._sync_message_waits(session, instance, workflow, compiled, change.before, after)
         prune_history(workflow)
         instance.workflow_state = dump_state(workflow)
         instance.facts = _plain(data)
@@ -446,20 +479,20 @@ class Runtime:
                              new_task_ids=tuple(change.new_task_ids))
 
     def _sync_human_tasks(self, session: Session, instance: Instance, workflow: BpmnWorkflow,
-                          compiled: CompiledProcess, now: datetime, actor: str,
+                          compiled: CompiledProcess, now: datetime, actor: str, before: Snapshot, after: Snapshot,
                           completed_task_id: str | None) -> list[str]:
-        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-        open_rows = {r.id: r for r in session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == instance.id, HumanTask.status == "ready"))}
-        for task_id, row in open_rows.items():
-            if task_id not in ready and task_id != completed_task_id:
-                row.status, row.completed_at = "cancelled", now
+        gone = [task_id for task_id in before.ready if task_id not in after.ready and task_id != completed_task_id]
+        if gone:
+            session.execute(update(HumanTask).where(HumanTask.id.in_(gone), HumanTask.status == "ready")
+                            .values(status="cancelled", completed_at=now))
+            for task_id in gone:
                 audit.record(session, now, actor, "task.cancelled", instance_id=instance.id, task_id=task_id,
-                             element_id=row.element_id)
+                             element_id=before.ready[task_id])
         created = []
-        for task_id, task in ready.items():
-            if task_id in open_rows:
+        for task_id in after.ready:
+            if task_id in before.ready:
                 continue
+            task = workflow.get_task_from_id(UUID(task_id))
             info = compiled.elements.get(task.task_spec.bpmn_id) or _bare_info(task)
             row = HumanTask(id=task_id, instance_id=instance.id, process_id=instance.process_id,
                             element_id=info.element_id, name=info.name, lane=info.lane, role_id=info.role_id,
@@ -468,61 +501,53 @@ class Runtime:
                             due_at=_evaluate_moment(workflow, task, info.due_expression),
                             created_at=now)
             session.add(row)
-            created.append(task_id)
+            created.append(row)
             audit.record(session, now, actor, "task.created", instance_id=instance.id, task_id=task_id,
                          element_id=info.element_id, role=info.role_id, assignee=row.assignee, due_at=row.due_at)
         return created
 
     def _sync_timers(self, session: Session, instance: Instance, workflow: BpmnWorkflow, now: datetime,
-                     actor: str) -> bool:
-        waiting = {t.task_id: t for t in waiting_timers(workflow)}
-        rows = {r.task_id: r for r in session.scalars(select(Timer).where(
-            Timer.instance_id == instance.id, Timer.status.in_(("waiting", "firing"))))}
-        changed = False
-        for task_id, row in rows.items():
-            if task_id in waiting:
-                if row.status == "firing":
-                    row.status = "waiting"
-                continue
+                     actor: str, before: Snapshot, after: Snapshot) -> bool:
+        gone = before.timers - after.timers
+        fired = [tid for tid in gone if (task := _find_task(workflow, tid)) is not None
+                 and task.state == TaskState.COMPLETED]
+        cancelled = [tid for tid in gone if tid not in fired]
+        for task_ids, status in ((fired, "fired"), (cancelled, "cancelled")):
+            if task_ids:
+                session.execute(update(Timer).where(Timer.instance_id == instance.id, Timer.task_id.in_(task_ids),
+                                                    Timer.status.in_(("waiting", "firing")))
+                                .values(status=status, fired_at=now if status == "fired" else None))
+        for task_id in gone:
             task = _find_task(workflow, task_id)
-            fired = task is not None and task.state == TaskState.COMPLETED
-            row.status = "fired" if fired else "cancelled"
-            row.fired_at = now if fired else None
-            changed = True
-            audit.record(session, now, actor, "timer.fired" if fired else "timer.cancelled",
-                         instance_id=instance.id, task_id=task_id, element_id=row.element_id,
-                         due_at=row.due_at)
-        for task_id, timer in waiting.items():
-            if task_id not in rows:
-                session.add(Timer(instance_id=instance.id, task_id=task_id, element_id=timer.element_id,
-                                  name=timer.name, due_at=timer.due_at, status="waiting"))
-                changed = True
-        return changed
+            audit.record(session, now, actor, "timer.fired" if task_id in fired else "timer.cancelled",
+                         instance_id=instance.id, task_id=task_id,
+                         element_id=task.task_spec.bpmn_id if task is not None else None)
+        new = [t for t in waiting_timers(workflow) if t.task_id not in before.timers]
+        for timer in new:
+            session.add(Timer(instance_id=instance.id, task_id=timer.task_id, element_id=timer.element_id,
+                              name=timer.name, due_at=timer.due_at, status="waiting"))
+        return bool(gone or new)
 
     def _sync_message_waits(self, session: Session, instance: Instance, workflow: BpmnWorkflow,
-                            compiled: CompiledProcess) -> None:
-        wanted = {}
-        for task in workflow.event_manager.tasks.values():
-            definition = task.task_spec.event_definition
-            if isinstance(definition, MessageEventDefinition) and task.state == TaskState.WAITING:
-                info = compiled.elements.get(task.task_spec.bpmn_id) or _bare_info(task)
-                assignee = _evaluate_text(workflow, task, info.assignee_expression, "assignee")
-                wanted[(definition.name, info.element_id)] = (info, assignee)
-        rows = {(r.message, r.element_id): r for r in session.scalars(
-            select(MessageWait).where(MessageWait.instance_id == instance.id))}
-        for key, row in rows.items():
-            if key not in wanted:
-                session.delete(row)
-        for key, (info, assignee) in wanted.items():
-            if key not in rows:
-                session.add(MessageWait(instance_id=instance.id, message=key[0], element_id=info.element_id,
-                                        name=info.name, role_id=info.role_id, assignee=assignee, form=info.form))
+                            compiled: CompiledProcess, before: Snapshot, after: Snapshot) -> None:
+        gone = before.messages - after.messages
+        for message, element_id in gone:
+            session.execute(delete(MessageWait).where(MessageWait.instance_id == instance.id,
+                                                      MessageWait.message == message,
+                                                      MessageWait.element_id == element_id))
+        for task in _waiting_messages(workflow):
+            key = (task.task_spec.event_definition.name, task.task_spec.bpmn_id)
+            if key in before.messages:
+                continue
+            info = compiled.elements.get(task.task_spec.bpmn_id) or _bare_info(task)
+            session.add(MessageWait(instance_id=instance.id, message=key[0], element_id=info.element_id,
+                                    name=info.name, role_id=info.role_id, form=info.form,
+                                    assignee=_evaluate_text(workflow, task, info.assignee_expression, "assignee")))
 
-    def _next_task_for(self, session: Session, user: User, instance_id: int) -> str | None:
-        rows = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id,
-                                                       HumanTask.status == "ready")).all()
-        for row in rows:
-            if self._eligible(user, row) and row.claimed_by in (None, user.username):
+    def _next_task_for(self, user: User, change: Change) -> str | None:
+        """The first task this command created that the same person may do next."""
+        for row in change.created_tasks:
+            if self._eligible(user, row):
                 return row.id
         return None
 

@@ -15,8 +15,7 @@ from .models import Instance, ReferenceCounter
 LONDON = ZoneInfo("Europe/London")
 
 
-def script_functions(session: Session, clock: Clock, settings: dict[str, Any], process_id: str,
-                     is_postgres: bool) -> dict[str, Callable]:
+def script_functions(session: Session, clock: Clock, settings: dict[str, Any], process_id: str) -> dict[str, Callable]:
     """Build the sandbox's function table for one command."""
 
     def now() -> datetime:
@@ -33,7 +32,7 @@ def script_functions(session: Session, clock: Clock, settings: dict[str, Any], p
         raise KeyError(f"setting '{name}' is not defined in settings.yaml")
 
     def next_reference(prefix: str) -> str:
-        return allocate_reference(session, prefix, is_postgres)
+        return allocate_reference(session, prefix)
 
     def approved_total(field: str) -> float:
         states = settings.get("approved_states", [])
@@ -89,14 +88,12 @@ def _number(value: Any) -> float:
         return 0.0
 
 
-def allocate_reference(session: Session, prefix: str, is_postgres: bool) -> str:
+def allocate_reference(session: Session, prefix: str) -> str:
     """Give out the next number for a prefix (CR001, CR002…) inside the command's transaction."""
-    counter = session.get(ReferenceCounter, prefix, with_for_update=is_postgres)
-    if counter is None:
-        counter = ReferenceCounter(prefix=prefix, last=0)
-        session.add(counter)
+    number = session.execute(update(ReferenceCounter).where(ReferenceCounter.prefix == prefix)
+                             .values(last=ReferenceCounter.last + 1).returning(ReferenceCounter.last)).scalar()
+    if number is None:
+        session.add(ReferenceCounter(prefix=prefix, last=1))
         session.flush()
-    session.execute(update(ReferenceCounter).where(ReferenceCounter.prefix == prefix)
-                    .values(last=ReferenceCounter.last + 1))
-    session.refresh(counter)
-    return f"{prefix}{counter.last:03d}"
+        number = 1
+    return f"{prefix}{number:03d}"

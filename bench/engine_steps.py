@@ -1,0 +1,178 @@
+"""Engine step costs on the change-control process, in-process on SQLite: prints each figure beside its target.
+
+Run: .venv/bin/python -m bench.engine_steps [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import event
+
+from engine.clock import Clock
+from engine.config import PROJECT_ROOT, Config
+from engine.identity import NewUser
+from engine.platform import Govflow
+
+RAISE = json.loads((Path(__file__).parent / "change_request.json").read_text())
+INVALID = {"valid": False, "validation_issues": "Please add the impacted milestones.", "validation_notes": ""}
+RESUBMIT = {**RAISE, "response_to_issues": "Added the impacted milestones."}
+VALID = {"valid": True, "validation_notes": "Complete."}
+TRIAGE = {"category": "plan", "decision_body": "PSG", "urgency": "normal",
+          "assessing_workstreams": "Programme planning"}
+
+
+def setup(folder: Path) -> Govflow:
+    config = Config(database_url=f"sqlite:///{folder / 'bench.db'}", instance_dir=folder,
+                    processes_dir=PROJECT_ROOT / "processes", forms_dir=PROJECT_ROOT / "forms")
+    gov = Govflow(config, Clock(datetime(2026, 12, 1, 9, tzinfo=timezone.utc)))
+    gov.init()
+    for username, roles in [("alice", ("participant",)), ("carol", ("change_control_manager", "participant"))]:
+        gov.add_user(NewUser(username, username.title(), "", "", roles))
+    return gov
+
+
+def open_task(gov: Govflow, username: str, element_id: str, instance_id: int) -> str:
+    return next(t.id for t in gov.tasks(username) if t.element_id == element_id and t.instance_id == instance_id)
+
+
+@contextmanager
+def counting_statements(gov: Govflow):
+    counter = {"n": 0}
+
+    def count(*_args, **_kwargs):
+        counter["n"] += 1
+
+    event.listen(gov.db.engine, "before_cursor_execute", count)
+    try:
+        yield counter
+    finally:
+        event.remove(gov.db.engine, "before_cursor_execute", count)
+
+
+def timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def bench_start(gov: Govflow, n: int) -> tuple[float, list[int]]:
+    times, ids = [], []
+    for _ in range(n):
+        holder = {}
+        times.append(timed(lambda: holder.update(r=gov.start("change_control", "alice", RAISE))))
+        ids.append(holder["r"].instance_id)
+    return median(times), ids
+
+
+def bench_complete(gov: Govflow, ids: list[int]) -> tuple[float, float, int]:
+    """Complete `validate` (valid) on each instance: a mid-process step with a script, numbering and a new task."""
+    tasks = [open_task(gov, "carol", "validate", i) for i in ids]
+    times = []
+    statements = []
+    for task_id in tasks:
+        with counting_statements(gov) as counter:
+            times.append(timed(lambda: gov.complete(task_id, "carol", VALID)))
+        statements.append(counter["n"])
+    p95 = sorted(times)[int(len(times) * 0.95) - 1]
+    return median(times), p95, int(median(statements))
+
+
+def bench_loop(gov: Govflow, passes: list[int], sample: int) -> dict[int, float]:
+    """Cost of completing `validate` after N passes through the engage-the-raiser loop."""
+    instance_id = gov.start("change_control", "alice", RAISE).instance_id
+    results: dict[int, list[float]] = {p: [] for p in passes}
+    last = max(passes) + sample
+    for n in range(1, last + 1):
+        task_id = open_task(gov, "carol", "validate", instance_id)
+        ms = timed(lambda: gov.complete(task_id, "carol", INVALID))
+        for p in passes:
+            if p <= n < p + sample:
+                results[p].append(ms)
+        gov.complete(open_task(gov, "alice", "resolve_issues", instance_id), "alice", RESUBMIT)
+    return {p: median(v) for p, v in results.items()}
+
+
+def bench_floor(n: int) -> float:
+    """The same step on a bare in-memory SpiffWorkflow: deserialize + complete `validate` + serialize."""
+    from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+    from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+    from SpiffWorkflow.util.task import TaskState
+
+    from engine.definitions import collect_sources, load_bundle
+    from engine.sandbox import make_script_engine
+    from engine.script_functions import script_functions
+
+    bundle = load_bundle(collect_sources([PROJECT_ROOT / "processes"], PROJECT_ROOT / "forms"))
+    spec = bundle.parser.get_spec("change_control")  # Spiff's own timers: its serializer knows only those
+    subprocess_specs = bundle.parser.get_subprocess_specs("change_control")
+    clock = Clock(datetime(2026, 12, 1, 9, tzinfo=timezone.utc))
+    functions = script_functions(None, clock, bundle.settings, "change_control")
+    functions["next_reference"] = lambda prefix: f"{prefix}001"
+    functions["approved_total"] = lambda field: 0.0
+    engine = make_script_engine(functions)
+    engine.clock = clock
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=engine)
+    workflow.task_tree.data.update(RAISE, started_by="alice", started_at=clock.now().isoformat(), instance_id=1)
+    workflow.do_engine_steps()
+    state = serializer.serialize_json(workflow)
+    times = []
+    for _ in range(n):
+        def step():
+            wf = serializer.deserialize_json(state)
+            wf.script_engine = engine
+            task = next(t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id == "validate")
+            task.set_data(**VALID)
+            task.run()
+            wf.do_engine_steps()
+            serializer.serialize_json(wf)
+        times.append(timed(step))
+    return median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    args = parser.parse_args()
+    n = 10 if args.quick else 60
+    passes = [1, 50, 200] if not args.quick else [1, 20]
+    with tempfile.TemporaryDirectory() as folder:
+        gov = setup(Path(folder))
+        start_ms, ids = bench_start(gov, n)
+        complete_ms, complete_p95, statements = bench_complete(gov, ids)
+        loop = bench_loop(gov, passes, sample=5)
+        floor_ms = bench_floor(n)
+    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+          f"SQLite file database, in-process; medians of {n} runs")
+    rows = [
+        ("start a change request and reach the first task", f"{start_ms:.2f} ms", "-"),
+        ("complete a mid-process user task incl. commit (median)", f"{complete_ms:.2f} ms", "<= 10 ms"),
+        ("  same, p95", f"{complete_p95:.2f} ms", "-"),
+        ("SQL statements per completion", f"{statements}", "<= 12 (SpiffArena ~91)"),
+    ]
+    for p, ms in loop.items():
+        rows.append((f"complete `validate` after {p} loop passes", f"{ms:.2f} ms", "-"))
+    first, last = loop[passes[0]], loop[passes[-1]]
+    rows.append((f"loop pass {passes[-1]} / pass {passes[0]}", f"{last / first:.2f} x", "<= 1.5 x"))
+    rows.append(("bare in-memory SpiffWorkflow, same step (floor)", f"{floor_ms:.2f} ms", "-"))
+    rows.append(("govflow / floor", f"{complete_ms / floor_ms:.2f} x", "-"))
+    width = max(len(r[0]) for r in rows)
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value:>10}   target {target}")
+
+
+if __name__ == "__main__":
+    main()
