@@ -482,7 +482,11 @@ class Runtime:
                           compiled: CompiledProcess, now: datetime, actor: str, before: Snapshot, after: Snapshot,
                           completed_task_id: str | None) -> list[str]:
         gone = [task_id for task_id in before.ready if task_id not in after.ready and task_id != completed_task_id]
+        holders = {}
         if gone:
+            holders = {element: holder for element, holder in session.execute(
+                select(HumanTask.element_id, HumanTask.claimed_by).where(HumanTask.id.in_(gone),
+                                                                          HumanTask.claimed_by.is_not(None)))}
             session.execute(update(HumanTask).where(HumanTask.id.in_(gone), HumanTask.status == "ready")
                             .values(status="cancelled", completed_at=now))
             for task_id in gone:
@@ -499,7 +503,7 @@ class Runtime:
                             assignee=_evaluate_text(workflow, task, info.assignee_expression, "assignee"),
                             form=info.form, status="ready",
                             due_at=_evaluate_moment(workflow, task, info.due_expression),
-                            created_at=now)
+                            claimed_by=holders.get(info.element_id), created_at=now)
             session.add(row)
             created.append(row)
             audit.record(session, now, actor, "task.created", instance_id=instance.id, task_id=task_id,
@@ -556,13 +560,19 @@ class Runtime:
 
 
 def current_data(workflow: BpmnWorkflow) -> dict:
-    """The instance's record: the data of its most recently changed live task, or the final data."""
+    """The instance's record: the data of its most recently changed live task (or the final data), with the
+    process's data objects (state shared by every branch, such as an overdue flag) laid over it."""
     if workflow.completed:
-        return workflow.data
-    live = [t for t in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING) if t.data]
-    if live:
-        return max(live, key=lambda t: t.last_state_change).data
-    return workflow.last_task.data if workflow.last_task is not None else {}
+        data = dict(workflow.data)
+    else:
+        live = [t for t in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING) if t.data]
+        if live:
+            data = dict(max(live, key=lambda t: t.last_state_change).data)
+        else:
+            data = dict(workflow.last_task.data) if workflow.last_task is not None else {}
+    data_objects = data.pop("data_objects", None) or workflow.data.get("data_objects") or {}
+    data.update({k: v for k, v in data_objects.items() if v is not None})
+    return data
 
 
 def _find_task(workflow: BpmnWorkflow, task_id: str):
