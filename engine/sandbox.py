@@ -19,6 +19,7 @@ check, and memory can still be grown through methods and formatting (``''.join``
 from __future__ import annotations
 
 import ast
+import copy
 import builtins
 import operator
 import re
@@ -511,7 +512,13 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
             raise SandboxError(source, f"task data ({names}) has the name of a workflow data object", kind=kind)
         scope = dict(self._fixed)
         scope.update((name, value) for name, value in external.items() if _visible(name))
-        scope.update((name, value) for name, value in context.items() if _visible(name))
+        if strict:
+            # Spiff 3.2 copies task data one level deep, so nested values are shared with earlier tasks: a script
+            # works on its own deep copy, and what it changes is stored back as new values (pitfall 1).
+            scope.update((name, copy.deepcopy(value) if isinstance(value, (dict, list)) else value)
+                         for name, value in context.items() if _visible(name))
+        else:
+            scope.update((name, value) for name, value in context.items() if _visible(name))
         return scope
 
     def _run(self, code: CodeType, scope: dict[str, Any], source: str, kind: str) -> Any:
