@@ -90,6 +90,7 @@ class ElementInfo:
     due_expression: str | None
     assignee_expression: str | None
     message: str | None = None
+    group_expression: str | None = None
     properties: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -315,6 +316,7 @@ def element_info(task_spec, roles_by_lane: Mapping[str, str]) -> ElementInfo | N
         due_expression=properties.get("dueDate"),
         assignee_expression=properties.get("assignee"),
         message=message,
+        group_expression=properties.get("group"),
         properties=properties,
     )
 

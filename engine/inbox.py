@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from .eligibility import actionable_by, groups_of
 from .identity import require_user
 from .models import HumanTask, Instance
 
@@ -23,6 +24,7 @@ class TaskView:
     state: str
     lane: str | None
     role_id: str | None
+    group_id: str | None
     assignee: str | None
     claimed_by: str | None
     status: str
@@ -37,15 +39,8 @@ class TaskView:
 
 def _view(row: HumanTask, instance: Instance) -> TaskView:
     return TaskView(row.id, row.name, row.element_id, row.process_id, row.instance_id, instance.reference,
-                    instance.title, instance.state, row.lane, row.role_id, row.assignee, row.claimed_by,
+                    instance.title, instance.state, row.lane, row.role_id, row.group_id, row.assignee, row.claimed_by,
                     row.status, row.due_at, row.created_at, row.completed_at, row.completed_by)
-
-
-def _open_for(username: str, role_ids: set[str]):
-    """Open tasks this person may work on: assigned to them, or unassigned and in one of their roles."""
-    return and_(HumanTask.status == "ready",
-                or_(HumanTask.assignee == username,
-                    and_(HumanTask.assignee.is_(None), HumanTask.role_id.in_(role_ids or {""}))))
 
 
 def my_tasks(session: Session, username: str) -> list[TaskView]:
@@ -62,8 +57,8 @@ def group_tasks(session: Session, username: str) -> list[TaskView]:
     """Unclaimed tasks of my roles (not assigned to a named person)."""
     user = require_user(session, username)
     query = (select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id)
-             .where(HumanTask.status == "ready", HumanTask.claimed_by.is_(None), HumanTask.assignee.is_(None),
-                    HumanTask.role_id.in_(user.role_ids or {""}))
+             .where(HumanTask.status == "ready", HumanTask.claimed_by.is_(None),
+                    actionable_by(user.role_ids, groups_of(session, user)))
              .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at))
     return [_view(r, i) for r, i in session.execute(query)]
 
@@ -94,8 +89,8 @@ def counts(session: Session, username: str) -> dict[str, int]:
         HumanTask.status == "ready", or_(HumanTask.claimed_by == username,
                                          and_(HumanTask.assignee == username, HumanTask.claimed_by.is_(None)))))
     groups = session.scalar(select(func.count()).select_from(HumanTask).where(
-        HumanTask.status == "ready", HumanTask.claimed_by.is_(None), HumanTask.assignee.is_(None),
-        HumanTask.role_id.in_(user.role_ids or {""})))
+        HumanTask.status == "ready", HumanTask.claimed_by.is_(None),
+        actionable_by(user.role_ids, groups_of(session, user))))
     done = session.scalar(select(func.count()).select_from(HumanTask).where(
         HumanTask.completed_by == username, HumanTask.status == "completed"))
     return {"mine": mine or 0, "groups": groups or 0, "completed": done or 0}

@@ -200,6 +200,7 @@ class HumanTask(Base):
     lane: Mapped[Optional[str]] = mapped_column(String(120))
     role_id: Mapped[Optional[str]] = mapped_column(String(60))
     assignee: Mapped[Optional[str]] = mapped_column(String(80))
+    group_id: Mapped[Optional[str]] = mapped_column(String(40))  # a task for one governance group's members
     claimed_by: Mapped[Optional[str]] = mapped_column(String(80))
     form: Mapped[Optional[str]] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(20), default="ready")  # ready|completed|cancelled
@@ -278,3 +279,43 @@ class ReferenceCounter(Base):
     __tablename__ = "reference_counter"
     prefix: Mapped[str] = mapped_column(String(20), primary_key=True)
     last: Mapped[int] = mapped_column(default=0)
+
+
+# --- deadlines and notifications (migration 0002) ----------------------------------------------------------------
+# Columns added to existing tables are attached here, so this section stays an addition at the end of the file.
+
+from sqlalchemy.orm import add_mapped_attribute  # noqa: E402  (kept inside this section on purpose)
+
+NOTIFICATION_PREFERENCES = ("immediate", "digest", "none")
+
+add_mapped_attribute(User, "notification_preference",
+                     mapped_column("notification_preference", String(10), default="immediate",
+                                   server_default="immediate", nullable=False))
+add_mapped_attribute(HumanTask, "announced_at", mapped_column("announced_at", UtcDateTime(), nullable=True))
+add_mapped_attribute(HumanTask, "reminded_at", mapped_column("reminded_at", UtcDateTime(), nullable=True))
+add_mapped_attribute(HumanTask, "overdue_notified_at",
+                     mapped_column("overdue_notified_at", UtcDateTime(), nullable=True))
+
+
+class Notification(Base):
+    """One message to one person, shown in the app and (per their preference) e-mailed at once or in a digest."""
+
+    __tablename__ = "notification"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    kind: Mapped[str] = mapped_column(String(30))  # new_task|assigned|reminder|overdue|escalation|notice
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[Optional[str]] = mapped_column(String(300))  # relative, e.g. /tasks/<id>
+    instance_id: Mapped[Optional[int]] = mapped_column(ForeignKey("instance.id"))
+    task_id: Mapped[Optional[str]] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+    read_at: Mapped[Optional[datetime]]
+    email_status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed|none
+    email_attempts: Mapped[int] = mapped_column(default=0)
+    email_error: Mapped[Optional[str]] = mapped_column(Text)
+    emailed_at: Mapped[Optional[datetime]]
+    __table_args__ = (
+        Index("ix_notification_user_read", "user_id", "read_at"),
+        Index("ix_notification_email_status", "email_status", "created_at"),
+    )

@@ -26,6 +26,7 @@ from . import audit
 from .clock import Clock
 from .db import Database
 from .definitions import CompiledProcess, ElementInfo
+from .eligibility import groups_of, may_act
 from .errors import Conflict, Forbidden, GovflowError, NotFound
 from .forms import clean_submission
 from .identity import require_user
@@ -177,7 +178,7 @@ class Runtime:
             if not user.role_ids & {"pmo", "admin"}:
                 raise self._deny(session, user, "reassign", "Only a PMO or an admin can reassign tasks", row)
             target = require_user(session, to_username)
-            if not self._eligible(target, row):
+            if not self._eligible(session, target, row):
                 raise Forbidden(f"{target.display_name} cannot do '{row.name}': it needs the {row.lane} role")
             previous, row.claimed_by = row.claimed_by, to_username
             change.instance_id = row.instance_id
@@ -222,7 +223,7 @@ class Runtime:
                              element_id=row.element_id, data=clean)
                 result = self._save(session, instance, workflow, compiled, username, now, change,
                                     completed_task_id=task_id)
-                next_task = self._next_task_for(user, change)
+                next_task = self._next_task_for(session, user, change)
                 return CommandResult(**{**result.__dict__, "next_task_id": next_task})
         raise Conflict(stale_message)
 
@@ -429,10 +430,9 @@ class Runtime:
         return row
 
     @staticmethod
-    def _eligible(user: User, row: HumanTask) -> bool:
-        if row.assignee:
-            return row.assignee == user.username
-        return row.role_id is not None and row.role_id in user.role_ids
+    def _eligible(session: Session, user: User, row: HumanTask) -> bool:
+        groups = groups_of(session, user) if row.group_id and not row.assignee else None
+        return may_act(user, row, groups)
 
     @staticmethod
     def _eligible_for_wait(user: User, wait: MessageWait) -> bool:
@@ -441,8 +441,9 @@ class Runtime:
         return wait.role_id is None or wait.role_id in user.role_ids
 
     def _authorise_act(self, session: Session, user: User, row: HumanTask) -> None:
-        if not self._eligible(user, row):
-            need = f"it is assigned to {row.assignee}" if row.assignee else f"it needs the {row.lane} role"
+        if not self._eligible(session, user, row):
+            need = (f"it is assigned to {row.assignee}" if row.assignee else
+                    f"it needs the {row.lane} role" + (f" in {row.group_id}" if row.group_id else ""))
             raise self._deny(session, user, "act", f"You cannot act on '{row.name}': {need}", row)
 
     def _deny(self, session: Session, user: User, attempted: str, message: str, row: HumanTask | None = None,
@@ -501,13 +502,15 @@ class Runtime:
             row = HumanTask(id=task_id, instance_id=instance.id, process_id=instance.process_id,
                             element_id=info.element_id, name=info.name, lane=info.lane, role_id=info.role_id,
                             assignee=_evaluate_text(workflow, task, info.assignee_expression, "assignee"),
+                            group_id=_evaluate_text(workflow, task, info.group_expression, "group"),
                             form=info.form, status="ready",
                             due_at=_evaluate_moment(workflow, task, info.due_expression),
                             claimed_by=holders.get(info.element_id), created_at=now)
             session.add(row)
             created.append(row)
             audit.record(session, now, actor, "task.created", instance_id=instance.id, task_id=task_id,
-                         element_id=info.element_id, role=info.role_id, assignee=row.assignee, due_at=row.due_at)
+                         element_id=info.element_id, role=info.role_id, assignee=row.assignee, group=row.group_id,
+                         due_at=row.due_at)
         return created
 
     def _sync_timers(self, session: Session, instance: Instance, workflow: BpmnWorkflow, now: datetime,
@@ -548,10 +551,10 @@ class Runtime:
                                     name=info.name, role_id=info.role_id, form=info.form,
                                     assignee=_evaluate_text(workflow, task, info.assignee_expression, "assignee")))
 
-    def _next_task_for(self, user: User, change: Change) -> str | None:
+    def _next_task_for(self, session: Session, user: User, change: Change) -> str | None:
         """The first task this command created that the same person may do next."""
         for row in change.created_tasks:
-            if self._eligible(user, row):
+            if self._eligible(session, user, row):
                 return row.id
         return None
 

@@ -166,6 +166,7 @@ def upgrade() -> None:
     sa.Column('lane', sa.String(length=120), nullable=True),
     sa.Column('role_id', sa.String(length=60), nullable=True),
     sa.Column('assignee', sa.String(length=80), nullable=True),
+    sa.Column('group_id', sa.String(length=40), nullable=True),
     sa.Column('claimed_by', sa.String(length=80), nullable=True),
     sa.Column('form', sa.String(length=300), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),

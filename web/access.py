@@ -1,0 +1,39 @@
+"""Who may see or act on what, from the web's side; refusals are recorded as audit events like the engine's."""
+from __future__ import annotations
+
+from flask import current_app, g
+from sqlalchemy import exists, or_, select
+
+from engine import audit
+from engine.errors import Forbidden
+from engine.models import HumanTask, Instance
+
+
+def may_act_on(user, task) -> bool:
+    """The engine's rule: the named assignee, or (when nobody is named) a holder of the task's role."""
+    if user.observer_only:
+        return False
+    if task.assignee:
+        return task.assignee == user.username
+    return task.role_id is not None and task.role_id in user.roles
+
+
+def may_view_instance(db, user, instance: Instance) -> bool:
+    """Programme staff and observers see every instance; a participant sees their own and those they work on."""
+    if user.is_staff or instance.started_by == user.username:
+        return True
+    return bool(db.scalar(select(exists().where(
+        HumanTask.instance_id == instance.id,
+        or_(HumanTask.assignee == user.username, HumanTask.claimed_by == user.username,
+            HumanTask.completed_by == user.username,
+            (HumanTask.role_id.in_(set(user.roles) or {""})) & (HumanTask.status == "ready"))))))
+
+
+def deny(message: str, *, instance_id: int | None = None, task_id: str | None = None,
+         element_id: str | None = None, attempted: str = "view") -> Forbidden:
+    """Record an access.denied audit event (its own transaction) and return the Forbidden to raise."""
+    gov = current_app.extensions["govflow"]
+    with gov.db.write() as db:
+        audit.record(db, gov.clock.now(), g.user.username, "access.denied", instance_id=instance_id,
+                     task_id=task_id, element_id=element_id, attempted=attempted, reason=message)
+    return Forbidden(message)

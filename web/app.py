@@ -1,0 +1,83 @@
+"""The Flask application factory: wires the engine, sessions, CSRF, security headers and one blueprint per area."""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
+
+from engine.platform import Govflow
+
+from . import auth, csrf, errors, inbox, requests, tasks
+from .display import register_filters
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Signed cookie sessions whose Secure flag follows the request: always on HTTPS, or when configured."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+
+def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
+    """Build the web application over one Govflow (made from the environment when not given)."""
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    govflow = govflow or Govflow()
+    app.extensions["govflow"] = govflow
+    app.config.update(
+        SECRET_KEY=os.environ.get("GOVFLOW_SECRET_KEY") or _instance_secret(govflow.config.instance_dir),
+        SESSION_COOKIE_NAME="govflow_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("GOVFLOW_SECURE_COOKIES") == "1",
+        IDLE_TIMEOUT=timedelta(minutes=30),
+        ABSOLUTE_TIMEOUT=timedelta(hours=12),
+        LOGIN_FAILURE_LIMIT=5,
+        LOGIN_FAILURE_WINDOW=timedelta(minutes=15),
+        INBOX_PAGE_SIZE=25,
+        MAX_CONTENT_LENGTH=govflow.config.max_upload_bytes,
+        WALL_CLOCK=time.time,  # sessions age on real time even when the engine clock is frozen
+    )
+    app.config.update(overrides)
+    app.session_interface = _SessionInterface()
+    if os.environ.get("GOVFLOW_BEHIND_PROXY") == "1":
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)
+
+    csrf.init_app(app)
+    auth.init_app(app)
+    register_filters(app)
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, requests.bp):
+        app.register_blueprint(blueprint)
+    errors.init_app(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def _instance_secret(instance_dir: Path) -> str:
+    """A random key made once per install and kept (mode 0600) in the instance folder, never in the repository."""
+    path = Path(instance_dir) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                                "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response

@@ -1,0 +1,205 @@
+"""Sign-in and sign-out with local accounts, session timeouts, the signed-in user, and a failed-login rate limit.
+
+The rate limit is kept in memory, per process: with several gunicorn workers each counts on its own (so the
+effective limit is workers × LOGIN_FAILURE_LIMIT per window). A shared store (the database) is the next step.
+"""
+from __future__ import annotations
+
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session,
+                   url_for)
+
+from engine import audit
+from engine.identity import find_user, hash_password, verify_password
+
+bp = Blueprint("auth", __name__)
+
+# Roles that only read: never shown an action.
+OBSERVER_ROLES = {"ofgem_observer"}
+# Roles that see every instance (programme staff); participants see their own and those they work on.
+STAFF_ROLES = {"change_control_manager", "workstream", "pmo", "chair", "sro", "ipa", "analyst", "admin",
+               "ofgem_observer"}
+PUBLIC_ENDPOINTS = {"auth.login", "static"}
+_DUMMY_HASH = hash_password("not a real password")
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    username: str
+    name: str
+    roles: frozenset[str]
+
+    @property
+    def observer_only(self) -> bool:
+        """Reads everything, acts on nothing (an Ofgem observer without any acting role)."""
+        return bool(self.roles) and self.roles <= OBSERVER_ROLES
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.roles & STAFF_ROLES)
+
+    @property
+    def can_reassign(self) -> bool:
+        return bool(self.roles & {"pmo", "admin"})
+
+
+class LoginThrottle:
+    """Counts failed sign-ins per (username, IP) in a sliding window; in memory, per process."""
+
+    def __init__(self):
+        self._failures: dict[tuple[str, str], deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _recent(self, key, now: float, window: float) -> deque:
+        entries = self._failures[key]
+        while entries and entries[0] <= now - window:
+            entries.popleft()
+        return entries
+
+    def blocked(self, key, now: float, window: float, limit: int) -> bool:
+        with self._lock:
+            return len(self._recent(key, now, window)) >= limit
+
+    def fail(self, key, now: float, window: float) -> None:
+        with self._lock:
+            self._recent(key, now, window).append(now)
+
+    def clear(self, key) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+def govflow():
+    return current_app.extensions["govflow"]
+
+
+def _now() -> float:
+    return current_app.config["WALL_CLOCK"]()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["login_throttle"] = LoginThrottle()
+    app.before_request(_load_user)
+    app.jinja_env.globals["current_user"] = lambda: g.get("user")
+
+
+def _load_user():
+    """Expire idle or too-old sessions, then load the signed-in person (with their current roles) into g.user."""
+    g.user = None
+    username = session.get("user")
+    if not username:
+        return None
+    now = _now()
+    idle = current_app.config["IDLE_TIMEOUT"].total_seconds()
+    absolute = current_app.config["ABSOLUTE_TIMEOUT"].total_seconds()
+    if now - session.get("seen_at", 0) > idle or now - session.get("signed_in_at", 0) > absolute:
+        session.clear()
+        flash("You were signed out because your session timed out. Sign in again to continue.", "info")
+        return _to_login()
+    with govflow().db.read() as db:
+        user = find_user(db, username)
+        if user is None or not user.active:
+            session.clear()
+            return _to_login()
+        g.user = CurrentUser(user.username, user.display_name, frozenset(user.role_ids))
+    session["seen_at"] = now
+    return None
+
+
+def _to_login():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+
+
+def login_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if g.get("user") is None:
+            return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths: never redirect to another site after sign-in."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc \
+            and "\\" not in target:
+        return target.rstrip("?")
+    return url_for("inbox.index")
+
+
+@bp.route("/sign-in", methods=["GET", "POST"], endpoint="login")
+def login():
+    if g.get("user") is not None and request.method == "GET":
+        return redirect(url_for("inbox.index"))
+    error = None
+    username = ""
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        password = request.form.get("password", "")
+        key = (username.lower(), request.remote_addr or "")
+        throttle: LoginThrottle = current_app.extensions["login_throttle"]
+        window = current_app.config["LOGIN_FAILURE_WINDOW"].total_seconds()
+        limit = current_app.config["LOGIN_FAILURE_LIMIT"]
+        if throttle.blocked(key, _now(), window, limit):
+            minutes = int(window // 60)
+            return render_template("auth/login.html", username=username, too_many=True, minutes=minutes,
+                                   error=None), 429
+        if not username or not password:
+            error = "Enter your username and password"
+        else:
+            with govflow().db.read() as db:
+                user = find_user(db, username)
+                ok = verify_password(user, password) if user is not None else _burn_time(password)
+                name = user.display_name if user is not None else ""
+            if ok:
+                throttle.clear(key)
+                target = _safe_next(request.args.get("next"))
+                session.clear()  # a fresh session: nothing from before sign-in survives
+                session["user"] = user.username
+                session["signed_in_at"] = session["seen_at"] = _now()
+                _record(user.username, "user.signed_in")
+                flash(f"Signed in as {name}.", "success")
+                return redirect(target)
+            throttle.fail(key, _now(), window)
+            _record(username[:80], "user.sign_in_failed")
+            error = "The username or password is not right"
+    return render_template("auth/login.html", username=username, error=error, too_many=False), \
+        (401 if error and request.method == "POST" else 200)
+
+
+def _burn_time(password: str) -> bool:
+    """Spend as long as a real check, so response times do not reveal which usernames exist."""
+    from argon2 import PasswordHasher
+    try:
+        PasswordHasher().verify(_DUMMY_HASH, password)
+    except Exception:
+        pass
+    return False
+
+
+def _record(actor: str, action: str) -> None:
+    gov = govflow()
+    with gov.db.write() as db:
+        audit.record(db, gov.clock.now(), actor or "anonymous", action, ip=request.remote_addr)
+
+
+@bp.post("/sign-out", endpoint="logout")
+def logout():
+    if g.get("user") is not None:
+        _record(g.user.username, "user.signed_out")
+    session.clear()
+    flash("You have signed out.", "success")
+    return redirect(url_for("auth.login"))
+
+
+def require_actor():
+    """Refuse an action to people who only observe."""
+    if g.user.observer_only:
+        abort(403, description="Observers can read but not act.")

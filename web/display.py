@@ -1,0 +1,63 @@
+"""How dates, deadlines and names are shown on pages: UK local time, working days left, plain labels."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+
+from engine.calendar import ENGLAND_AND_WALES
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def local(moment: datetime | str | None) -> datetime | None:
+    if moment is None or moment == "":
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(LONDON)
+
+
+def day_text(moment) -> str:
+    value = local(moment)
+    return f"{value.day} {value:%B %Y}" if value else ""
+
+
+def moment_text(moment) -> str:
+    value = local(moment)
+    if value is None:
+        return ""
+    hour = value.strftime("%I:%M%p").lstrip("0").lower()
+    return f"{value.day} {value:%B %Y} at {hour}"
+
+
+def today() -> date:
+    return current_app.extensions["govflow"].clock.now().astimezone(LONDON).date()
+
+
+def deadline(due_at) -> dict | None:
+    """{text, days, overdue} for a due moment: working days left from today (England and Wales)."""
+    due = local(due_at)
+    if due is None:
+        return None
+    now = current_app.extensions["govflow"].clock.now()
+    days = ENGLAND_AND_WALES.working_days_between(today(), due.date())
+    overdue = due < now
+    if overdue:
+        late = max(-days, 0)
+        text = "due today" if late == 0 else f"{late} working day{'s' if late != 1 else ''} late"
+    elif days == 0:
+        text = "due today"
+    else:
+        text = f"{days} working day{'s' if days != 1 else ''} left"
+    return {"text": text, "days": days, "overdue": overdue, "date": day_text(due)}
+
+
+def humanise(name: str | None) -> str:
+    return (name or "").replace("_", " ").replace(".", " ").strip().capitalize()
+
+
+def register_filters(app: Flask) -> None:
+    app.jinja_env.filters.update(day=day_text, moment=moment_text, humanise=humanise)
+    app.jinja_env.globals.update(deadline=deadline)

@@ -1,0 +1,133 @@
+"""What a task form's JSON Schema means for the page: each property's widget, label, hint, options and path."""
+from __future__ import annotations
+
+from typing import Any
+
+WIDGET_KEY = "x-govflow-widget"
+LABELS_KEY = "x-govflow-enum-labels"
+MAX_ROWS = 200
+
+
+def type_of(prop: dict) -> str:
+    kind = prop.get("type", "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if "enum" in prop and "type" not in prop:
+        return "enum"
+    return kind
+
+
+def widget_of(prop: dict) -> str:
+    """text | textarea | email | url | number | money | date | iso-date | datetime | select | radios | boolean |
+    checkboxes | list | group"""
+    explicit = prop.get(WIDGET_KEY)
+    kind = type_of(prop)
+    if "enum" in prop:
+        return "radios" if explicit == "radios" else "select"
+    if kind == "boolean":
+        return "boolean"
+    if kind in ("number", "integer"):
+        return "money" if explicit == "money" else "number"
+    if kind == "array":
+        items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
+        return "checkboxes" if "enum" in items or explicit == "checkboxes" else "list"
+    if kind == "object":
+        return "group"
+    fmt = prop.get("format")
+    if fmt == "date":
+        return "iso-date" if explicit in ("iso-date", "date-single") else "date"
+    if fmt == "date-time":
+        return "datetime"
+    if fmt == "email":
+        return "email"
+    if fmt in ("uri", "url"):
+        return "url"
+    if explicit == "textarea" or (prop.get("maxLength") or 0) > 500:
+        return "textarea"
+    return "text"
+
+
+def enum_options(prop: dict) -> list[tuple[str, str]]:
+    """(raw value, label) of a choice: an enum, a list of enum items (checkboxes) or a yes/no."""
+    labels = prop.get(LABELS_KEY) or {}
+    if type_of(prop) == "boolean":
+        values = [True, False]
+        labels = {"true": "Yes", "false": "No", **{str(k).lower(): v for k, v in dict(labels).items()}}
+    elif type_of(prop) == "array":
+        items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
+        values = items.get("enum") or []
+        labels = labels or items.get(LABELS_KEY) or {}
+    else:
+        values = prop.get("enum") or []
+    if isinstance(labels, list):
+        labels = {str(v): label for v, label in zip(values, labels)}
+    return [(_raw_scalar(v), str(labels.get(_raw_scalar(v), labels.get(str(v), v)))) for v in values]
+
+
+def label_of(name: str, prop: dict) -> str:
+    return str(prop.get("title") or name.replace("_", " ").capitalize())
+
+
+def html_id(path: str) -> str:
+    return "f-" + path.replace(".", "-").replace("_", "-")
+
+
+def rows_key(path: str) -> str:
+    return f"{path}[rows]"
+
+
+def date_key(path: str, part: str) -> str:
+    return f"{path}[{part}]"
+
+
+def _raw_scalar(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def to_raw(schema: dict | None, data: dict | None, prefix: str = "") -> dict[str, str]:
+    """Typed data (a saved record) → the flat field values a form shows (the inverse of form_parse)."""
+    raw: dict[str, str] = {}
+    if not schema or not isinstance(data, dict):
+        return raw
+    for name, prop in (schema.get("properties") or {}).items():
+        if name not in data or not isinstance(prop, dict):
+            continue
+        _value_to_raw(prop, data[name], prefix + name, raw)
+    return raw
+
+
+def _value_to_raw(prop: dict, value: Any, path: str, raw: dict[str, str]) -> None:
+    widget = widget_of(prop)
+    if widget == "checkboxes":
+        chosen = {_raw_scalar(v) for v in value} if isinstance(value, list) else set()
+        for i, (option, _label) in enumerate(enum_options(prop)):
+            if option in chosen:
+                raw[f"{path}.{i}"] = option
+    elif widget == "list":
+        items = value if isinstance(value, list) else []
+        raw[rows_key(path)] = str(len(items))
+        for i, item in enumerate(items[:MAX_ROWS]):
+            _value_to_raw(prop.get("items") or {}, item, f"{path}.{i}", raw)
+    elif widget == "group":
+        raw.update(to_raw(prop, value if isinstance(value, dict) else {}, path + "."))
+    elif widget == "date" and isinstance(value, str) and len(value) >= 10:
+        year, month, day = value[:10].split("-") if value[:10].count("-") == 2 else ("", "", "")
+        raw[date_key(path, "day")] = day.lstrip("0")
+        raw[date_key(path, "month")] = month.lstrip("0")
+        raw[date_key(path, "year")] = year
+    elif widget == "datetime" and isinstance(value, str):
+        from .display import local
+        try:
+            raw[path] = local(value).strftime("%Y-%m-%dT%H:%M")
+        except ValueError:
+            raw[path] = value
+    else:
+        raw[path] = _raw_scalar(value)

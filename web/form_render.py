@@ -1,0 +1,128 @@
+"""A task form as a tree of fields for the templates: built from the JSON Schema, the raw input and the errors."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .form_fields import (MAX_ROWS, date_key, enum_options, html_id, label_of, rows_key, widget_of)
+
+
+@dataclass
+class Field:
+    path: str
+    id: str
+    label: str
+    hint: str
+    required: bool
+    widget: str
+    value: str = ""
+    parts: dict[str, str] = field(default_factory=dict)  # day/month/year of a date
+    options: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None
+    children: list["Field"] = field(default_factory=list)  # a group's fields
+    rows: list[list["Field"]] = field(default_factory=list)  # a list's rows (each one or more fields)
+    item_label: str = "Item"
+    rows_name: str = ""
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def first_input_id(self) -> str:
+        """Where the error summary's link should land."""
+        if self.widget == "date":
+            return self.id + "-day"
+        if self.widget == "group" and self.children:
+            return self.children[0].first_input_id
+        if self.widget == "list":
+            return self.rows[0][0].first_input_id if self.rows and self.rows[0] else self.id + "-add"
+        return self.id
+
+
+def build_fields(schema: dict | None, raw: dict[str, str], errors: dict[str, str], prefix: str = "") -> list[Field]:
+    """The fields of an object schema, filled with the user's raw input and the error beside each."""
+    if not schema:
+        return []
+    required = set(schema.get("required") or [])
+    fields = []
+    for name, prop in (schema.get("properties") or {}).items():
+        if not isinstance(prop, dict) or prop.get("readOnly") or name.startswith("_"):
+            continue
+        fields.append(_field(name, prop, prefix + name, name in required, raw, errors))
+    return fields
+
+
+def _field(name: str, prop: dict, path: str, required: bool, raw: dict[str, str], errors: dict[str, str]) -> Field:
+    widget = widget_of(prop)
+    made = Field(path=path, id=html_id(path), label=label_of(name, prop), hint=str(prop.get("description") or ""),
+                 required=required, widget=widget, error=_worded(errors.get(path), widget, label_of(name, prop)))
+    if widget in ("select", "radios"):
+        made.options = enum_options(prop)
+        made.value = raw.get(path, "")
+    elif widget == "boolean":
+        made.options = enum_options(prop)
+        made.value = raw.get(path, "")
+    elif widget == "checkboxes":
+        made.options = enum_options(prop)
+        made.attrs["chosen"] = {raw.get(f"{path}.{i}") for i in range(len(made.options))} - {None}
+    elif widget == "date":
+        made.parts = {part: raw.get(date_key(path, part), "") for part in ("day", "month", "year")}
+    elif widget == "group":
+        made.children = build_fields(prop, raw, errors, path + ".")
+    elif widget == "list":
+        items = prop.get("items") if isinstance(prop.get("items"), dict) else {"type": "string"}
+        made.item_label = str(items.get("title") or "Item")
+        made.rows_name = rows_key(path)
+        try:
+            count = int(raw.get(rows_key(path), "") or 0)
+        except ValueError:
+            count = 0
+        count = max(count, int(prop.get("minItems") or 0), 1)
+        for i in range(min(count, MAX_ROWS)):
+            row_path = f"{path}.{i}"
+            if widget_of(items) == "group":
+                row = build_fields(items, raw, errors, row_path + ".")
+            else:
+                row = [_field(made.item_label, items, row_path, False, raw, errors)]
+                row[0].label = f"{made.item_label} {i + 1}"
+            made.rows.append(row)
+    else:
+        made.value = raw.get(path, "")
+        if widget in ("number", "money"):
+            made.attrs["inputmode"] = "numeric" if prop.get("type") == "integer" else "decimal"
+    return made
+
+
+def error_summary(fields: list[Field], errors: dict[str, str]) -> list[tuple[str, str]]:
+    """(link target, message) for every error, in page order; errors with no field link to the form's top."""
+    found: list[tuple[str, str]] = []
+    placed: set[str] = set()
+
+    def walk(items: list[Field]):
+        for f in items:
+            if f.error:
+                found.append((f.first_input_id, f.error))
+                placed.add(f.path)
+            walk(f.children)
+            for row in f.rows:
+                walk(row)
+            if f.widget == "list":
+                for key in errors:
+                    if key.startswith(f.path + ".") and key not in placed and key.count(".") == f.path.count(".") + 1:
+                        found.append((f.first_input_id, errors[key]))
+                        placed.add(key)
+
+    walk(fields)
+    for key, message in errors.items():
+        if key not in placed:
+            found.append(("task-form", message))
+    return found
+
+
+CHOICE_WIDGETS = {"select", "radios", "boolean", "checkboxes"}
+
+
+def _worded(message: str | None, widget: str, label: str) -> str | None:
+    """The engine says "Enter …" for any missing answer; a choice is selected, not entered (GOV.UK wording)."""
+    if message and widget in CHOICE_WIDGETS and message.startswith("Enter "):
+        return f"Select an answer for ‘{label}’" if widget != "checkboxes" else \
+            f"Select at least one option for ‘{label}’"
+    return message

@@ -1,0 +1,176 @@
+"""Change requests: raise one (start a process with its start form), list mine, and read one's record."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import func, select, true
+
+from engine import audit
+from engine.errors import FormInvalid, NotFound
+from engine.forms import clean_submission
+from engine.models import HumanTask, Instance
+
+from .access import deny, may_act_on, may_view_instance
+from .auth import login_required, require_actor
+from .form_parse import add_row, parse_form, remove_row
+from .form_render import build_fields, error_summary
+from .inbox import process_names
+
+bp = Blueprint("requests", __name__, url_prefix="/requests")
+
+RAISE_PROCESS = "change_control"
+CONTROL_FIELDS = {"csrf_token", "_add", "_remove", "_action"}
+
+
+def _gov():
+    return current_app.extensions["govflow"]
+
+
+def _start_form(process_id: str):
+    """(compiled process, start form schema) of the latest version; 403 when my roles cannot start it."""
+    gov = _gov()
+    with gov.db.read() as db:
+        version = gov.repository.latest(db, process_id)
+        compiled = gov.repository.compiled(db, version.id)
+    start = next((e for e in compiled.elements.values() if e.kind == "start"), None)
+    if start is not None and start.role_id and start.role_id not in g.user.roles:
+        raise deny(f"Only a {start.lane} can start ‘{compiled.name}’.", attempted="start")
+    return compiled, compiled.form_schema(compiled.start_form)
+
+
+def _startable() -> list[tuple[str, str]]:
+    """(process id, name) of the processes a person starts from a form."""
+    gov = _gov()
+    found = []
+    with gov.db.read() as db:
+        names = process_names(db)
+        for process_id, name in sorted(names.items(), key=lambda kv: (kv[0] != RAISE_PROCESS, kv[1])):
+            compiled = gov.repository.compiled(db, gov.repository.latest(db, process_id).id)
+            start = next((e for e in compiled.elements.values() if e.kind == "start"), None)
+            if start is not None and (not start.role_id or start.role_id in g.user.roles):
+                found.append((process_id, name))
+    return found
+
+
+@bp.get("/", endpoint="mine")
+@login_required
+def mine():
+    gov = _gov()
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    size = current_app.config["INBOX_PAGE_SIZE"]
+    everything = request.args.get("scope") == "all" and g.user.is_staff
+    with gov.db.read() as db:
+        condition = true() if everything else Instance.started_by == g.user.username
+        total = db.scalar(select(func.count()).select_from(Instance).where(condition)) or 0
+        rows = db.scalars(select(Instance).where(condition).order_by(Instance.started_at.desc(), Instance.id.desc())
+                          .limit(size).offset((page - 1) * size)).all()
+        names = process_names(db)
+    return render_template("requests/mine.html", rows=rows, total=total, page=page, everything=everything,
+                           pages=max(1, -(-total // size)), process_names=names)
+
+
+@bp.get("/new", endpoint="choose")
+@login_required
+def choose():
+    require_actor()
+    startable = _startable()
+    if len(startable) == 1:
+        return redirect(url_for("requests.new", process_id=startable[0][0]))
+    return render_template("requests/choose.html", startable=startable)
+
+
+@bp.route("/new/<process_id>", methods=["GET", "POST"], endpoint="new")
+@login_required
+def new(process_id: str):
+    require_actor()
+    compiled, schema = _start_form(process_id)
+    raw: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        raw = {k: v for k, v in request.form.to_dict().items() if k not in CONTROL_FIELDS}
+        if request.form.get("_add"):
+            raw = add_row(raw, request.form["_add"])
+        elif request.form.get("_remove"):
+            path, _, index = request.form["_remove"].rpartition(".")
+            raw = remove_row(raw, path, int(index)) if index.isdigit() else raw
+        else:
+            parsed = parse_form(schema, raw)
+            errors = dict(parsed.errors)
+            try:
+                if errors:
+                    clean_submission(schema, parsed.data)
+                else:
+                    result = _gov().start(process_id, g.user.username, parsed.data)
+                    what = result.reference or parsed.data.get("title") or compiled.name
+                    flash(f"You raised ‘{what}’. It is with the {_next_holder(result.instance_id)} now.", "success")
+                    return redirect(url_for("requests.show", instance_id=result.instance_id))
+            except FormInvalid as err:
+                for key, message in parsed.engine_errors(err.errors).items():
+                    errors.setdefault(key, message)
+            status = 422
+    fields = build_fields(schema, raw, errors)
+    return render_template("requests/new.html", process_id=process_id, process_name=compiled.name, fields=fields,
+                           errors=errors, summary=error_summary(fields, errors) if errors else []), status
+
+
+def _next_holder(instance_id: int) -> str:
+    with _gov().db.read() as db:
+        lanes = sorted({lane or "team" for lane in db.scalars(select(HumanTask.lane).where(
+            HumanTask.instance_id == instance_id, HumanTask.status == "ready"))})
+    return " and ".join(lanes) if lanes else "programme"
+
+
+@bp.get("/<int:instance_id>", endpoint="show")
+@login_required
+def show(instance_id: int):
+    gov = _gov()
+    with gov.db.read() as db:
+        instance = db.get(Instance, instance_id)
+        if instance is None:
+            raise NotFound(f"There is no change request {instance_id}")
+        allowed = may_view_instance(db, g.user, instance)
+    if not allowed:
+        raise deny(f"You cannot see {instance.reference or 'this request'}: it is not yours and you have no "
+                   "task on it.", instance_id=instance_id)
+    record = gov.show(instance_id)
+    open_tasks = [t for t in record["tasks"] if t["status"] == "ready"]
+    actionable = {t["id"] for t in open_tasks if may_act_on(g.user, gov.task(t["id"]))}
+    return render_template("requests/show.html", record=record, open_tasks=open_tasks, actionable=actionable,
+                           process_name=process_names_for(record["process_id"]))
+
+
+MAX_COMMENT = 5000
+
+
+@bp.post("/<int:instance_id>/comments", endpoint="comment")
+@login_required
+def comment(instance_id: int):
+    """Add a comment to a request, seen by everyone who can see the request (kept as an audit event)."""
+    require_actor()
+    gov = _gov()
+    with gov.db.read() as db:
+        instance = db.get(Instance, instance_id)
+        if instance is None:
+            raise NotFound(f"There is no change request {instance_id}")
+        allowed = may_view_instance(db, g.user, instance)
+    if not allowed:
+        raise deny("You cannot comment on a request you cannot see.", instance_id=instance_id, attempted="comment")
+    text = request.form.get("comment", "").replace("\r\n", "\n").strip()
+    back = request.form.get("next", "")
+    back = back if back.startswith("/") and not back.startswith("//") and "\\" not in back else \
+        url_for("requests.show", instance_id=instance_id)
+    if not text or len(text) > MAX_COMMENT:
+        flash("Enter a comment" if not text else f"A comment must be {MAX_COMMENT} characters or fewer", "info")
+        return redirect(back + "#comments")
+    with gov.db.write() as db:
+        audit.record(db, gov.clock.now(), g.user.username, "comment.added", instance_id=instance_id, text=text)
+    flash("Your comment was added.", "success")
+    return redirect(back + "#comments")
+
+
+def process_names_for(process_id: str) -> str:
+    with _gov().db.read() as db:
+        return process_names(db).get(process_id, process_id)

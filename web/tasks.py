@@ -1,0 +1,189 @@
+"""The task page: instructions, the change request's facts and history, and the task's form (claim, draft, submit)."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+
+from engine.errors import Conflict, FormInvalid
+from engine.forms import clean_submission
+from engine.models import Instance
+
+from . import instructions
+from .access import deny, may_act_on
+from .auth import login_required, require_actor
+from .form_fields import to_raw, widget_of
+from .form_parse import add_row, parse_form, remove_row
+from .form_render import build_fields, error_summary
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+CONTROL_FIELDS = {"csrf_token", "_action", "_add", "_remove"}
+MAX_DRAFTS = 20
+MAX_DRAFT_BYTES = 2500
+
+
+def _gov():
+    return current_app.extensions["govflow"]
+
+
+def _load(task_id: str):
+    """The task, its instance record, the form schema and the element's instructions; 403 unless allowed to see."""
+    gov = _gov()
+    task = gov.task(task_id)
+    user = g.user
+    if not (user.observer_only or may_act_on(user, task)):
+        need = f"it is assigned to {task.assignee}" if task.assignee else f"it needs the {task.lane} role"
+        raise deny(f"You cannot see '{task.name}': {need}.", instance_id=task.instance_id, task_id=task.id,
+                   element_id=task.element_id)
+    with gov.db.read() as db:
+        version_id = db.get(Instance, task.instance_id).process_version_id
+        compiled = gov.repository.compiled(db, version_id)
+    info = compiled.elements.get(task.element_id)
+    form_path = (info.form if info else None)
+    schema = compiled.form_schema(form_path)
+    record = gov.show(task.instance_id)
+    return task, record, schema, info, compiled
+
+
+def _drafts() -> dict:
+    return session.get("drafts") or {}
+
+
+def _prefill(schema: dict | None, facts: dict) -> dict[str, str]:
+    """Start a form from the record's current text values (e.g. the title to fix), never from past decisions."""
+    if not schema:
+        return {}
+    keep = {name: facts[name] for name, prop in (schema.get("properties") or {}).items()
+            if name in facts and isinstance(prop, dict)
+            and widget_of(prop) in ("text", "textarea", "list", "money", "number", "date", "iso-date")}
+    return to_raw(schema, keep)
+
+
+def _render(task, record, schema, info, compiled, raw, errors, status=200):
+    fields = build_fields(schema, raw, errors)
+    user = g.user
+    can_act = task.status == "ready" and may_act_on(user, task) and task.claimed_by in (None, user.username)
+    eligible_people = []
+    if user.can_reassign and task.status == "ready":
+        eligible_people = [p for p in _gov().users() if p["active"] and
+                           ((task.assignee and p["username"] == task.assignee) or
+                            (not task.assignee and task.role_id in p["roles"]))]
+    return render_template(
+        "tasks/task.html", task=task, record=record, fields=fields, errors=errors,
+        summary=error_summary(fields, errors) if errors else [],
+        instructions=instructions.render(info.instructions if info else "", record["data"]),
+        can_act=can_act, has_draft=task.id in _drafts(), process_name=compiled.name,
+        eligible_people=eligible_people,
+    ), status
+
+
+@bp.get("/<task_id>", endpoint="show")
+@login_required
+def show(task_id: str):
+    task, record, schema, info, compiled = _load(task_id)
+    raw = _drafts().get(task_id) or _prefill(schema, record["data"])
+    return _render(task, record, schema, info, compiled, raw, {})
+
+
+@bp.post("/<task_id>", endpoint="submit")
+@login_required
+def submit(task_id: str):
+    require_actor()
+    gov = _gov()
+    task, record, schema, info, compiled = _load(task_id)
+    if task.status != "ready":
+        raise Conflict(f"'{task.name}' was already {task.status}" +
+                       (f" by {task.completed_by}" if task.completed_by else ""))
+    raw = {k: v for k, v in request.form.to_dict().items() if k not in CONTROL_FIELDS}
+    if request.form.get("_add"):
+        raw = add_row(raw, request.form["_add"])
+        return _render(task, record, schema, info, compiled, raw, {})
+    if request.form.get("_remove"):
+        path, _, index = request.form["_remove"].rpartition(".")
+        if index.isdigit():
+            raw = remove_row(raw, path, int(index))
+        return _render(task, record, schema, info, compiled, raw, {})
+    if task.claimed_by is None:
+        gov.claim(task_id, g.user.username)  # first save claims it, so the group sees it is taken
+        task = gov.task(task_id)
+    if request.form.get("_action") == "draft":
+        drafts = dict(_drafts())
+        drafts.pop(task_id, None)
+        drafts[task_id] = raw
+        while len(drafts) > MAX_DRAFTS:
+            drafts.pop(next(iter(drafts)))
+        if len(json.dumps(drafts)) > MAX_DRAFT_BYTES:
+            # drafts live in the signed session cookie for now (browsers drop cookies over 4 KB)
+            flash("This draft is too long to keep between visits. Submit it, or keep a copy of your longer "
+                  "answers before you leave the page.", "info")
+            return _render(task, record, schema, info, compiled, raw, {})
+        session["drafts"] = drafts
+        flash("Your draft was saved. Nobody else sees it; submit when you are ready.", "success")
+        return redirect(url_for("tasks.show", task_id=task_id))
+    parsed = parse_form(schema, raw)
+    if parsed.errors:
+        errors = dict(parsed.errors)
+        try:
+            clean_submission(schema, parsed.data)
+        except FormInvalid as err:
+            for key, message in parsed.engine_errors(err.errors).items():
+                errors.setdefault(key, message)
+        return _render(task, record, schema, info, compiled, raw, errors, 422)
+    try:
+        result = gov.complete(task_id, g.user.username, parsed.data)
+    except FormInvalid as err:
+        return _render(task, record, schema, info, compiled, raw, parsed.engine_errors(err.errors), 422)
+    drafts = dict(_drafts())
+    if drafts.pop(task_id, None) is not None:
+        session["drafts"] = drafts
+    what = result.reference or record.get("title") or f"instance {result.instance_id}"
+    flash(f"You completed ‘{task.name}’ for {what}.", "success")
+    if result.next_task_id:
+        return redirect(url_for("tasks.show", task_id=result.next_task_id))
+    return redirect(url_for("inbox.index"))
+
+
+def _back(task_id: str):
+    target = request.form.get("next", "")
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return redirect(target)
+    return redirect(url_for("tasks.show", task_id=task_id))
+
+
+@bp.post("/<task_id>/claim", endpoint="claim")
+@login_required
+def claim(task_id: str):
+    require_actor()
+    task = _gov().task(task_id)
+    _gov().claim(task_id, g.user.username)
+    flash(f"You claimed ‘{task.name}’. Others in the group now see it is yours.", "success")
+    return _back(task_id)
+
+
+@bp.post("/<task_id>/unclaim", endpoint="unclaim")
+@login_required
+def unclaim(task_id: str):
+    require_actor()
+    task = _gov().task(task_id)
+    _gov().unclaim(task_id, g.user.username)
+    drafts = dict(_drafts())
+    if drafts.pop(task_id, None) is not None:
+        session["drafts"] = drafts
+    flash(f"You released ‘{task.name}’ back to the group.", "success")
+    return _back(task_id) if request.form.get("next") else redirect(url_for("inbox.index"))
+
+
+@bp.post("/<task_id>/reassign", endpoint="reassign")
+@login_required
+def reassign(task_id: str):
+    require_actor()
+    if not g.user.can_reassign:
+        raise deny("Only a PMO or an admin can reassign tasks.", task_id=task_id, attempted="reassign")
+    target = request.form.get("to", "").strip()
+    if not target:
+        abort(400, description="Choose who should do the task.")
+    task = _gov().task(task_id)
+    _gov().runtime.reassign(task_id, g.user.username, target)
+    flash(f"‘{task.name}’ is now with {target}.", "success")
+    return redirect(url_for("tasks.show", task_id=task_id))
