@@ -42,3 +42,25 @@ def load_groups(session: Session, groups_file: Path) -> int:
         session.add(group)
         count += 1
     return count
+
+
+def group_functions(session: Session) -> dict:
+    """Functions diagrams call to walk the governance structure (escalations go to the parent group only)."""
+
+    def group(group_id: str) -> GovernanceGroup:
+        found = session.get(GovernanceGroup, group_id)
+        if found is None:
+            raise KeyError(f"there is no governance group '{group_id}'")
+        return found
+
+    def parent_group(group_id: str) -> str | None:
+        """The group a group escalates to (None above PSG: PSG escalates to the SRO, then Ofgem)."""
+        parent = group(group_id).parent_id
+        return parent if parent and group(parent).level > 1 else None
+
+    return {
+        "parent_group": parent_group,
+        "group_level": lambda group_id: group(group_id).level,
+        "group_name": lambda group_id: group(group_id).name,
+        "group_exists": lambda group_id: session.get(GovernanceGroup, group_id) is not None,
+    }

@@ -112,15 +112,22 @@ class Runtime:
 
     def start(self, process_id: str, username: str, data: dict | None = None) -> CommandResult:
         """Start the latest version of a process with the start form's data."""
+        return self._start(process_id, username, data, started_by_process=False)
+
+    def _start(self, process_id: str, username: str, data: dict | None, started_by_process: bool) -> CommandResult:
+        """A person's start is checked against the start lane and form; a process's follow-up start is trusted."""
         now = self.clock.now()
         with self._command("instance.started", username) as (session, change):
-            user = require_user(session, username)
             version = self.repository.latest(session, process_id)
             compiled = self.repository.compiled(session, version.id)
-            start = next((e for e in compiled.elements.values() if e.kind == "start"), None)
-            if start is not None and start.role_id and start.role_id not in user.role_ids:
-                raise self._deny(session, user, "start", f"Only a {start.lane} can start '{compiled.name}'")
-            clean = clean_submission(compiled.form_schema(compiled.start_form), data)
+            if started_by_process:
+                clean = dict(data or {})
+            else:
+                user = require_user(session, username)
+                start = next((e for e in compiled.elements.values() if e.kind == "start"), None)
+                if start is not None and start.role_id and start.role_id not in user.role_ids:
+                    raise self._deny(session, user, "start", f"Only a {start.lane} can start '{compiled.name}'")
+                clean = clean_submission(compiled.form_schema(compiled.start_form), data)
             instance = Instance(process_version_id=version.id, process_id=process_id, status="running",
                                 started_by=username, started_at=now, updated_at=now, workflow_state="", facts={})
             session.add(instance)
@@ -131,7 +138,8 @@ class Runtime:
                                            instance_id=instance.id)
             self._run(workflow.do_engine_steps)
             audit.record(session, now, username, "instance.started", instance_id=instance.id,
-                         process_id=process_id, version=version.version, data=clean)
+                         process_id=process_id, version=version.version, data=clean,
+                         by_process=started_by_process or None)
             change.instance_id = instance.id
             return self._save(session, instance, workflow, compiled, username, now, change)
 
@@ -354,10 +362,11 @@ class Runtime:
 
         def __enter__(self):
             self._ctx = self.runtime.db.write()
-            session = self._ctx.__enter__()
-            return session, self.change
+            self._session = self._ctx.__enter__()
+            return self._session, self.change
 
         def __exit__(self, exc_type, exc, tb):
+            followups = self._session.info.pop("followups", [])
             try:
                 suppressed = self._ctx.__exit__(exc_type, exc, tb)
             except StaleDataError:
@@ -369,6 +378,8 @@ class Runtime:
                 raise Conflict("Someone else changed this process at the same moment; nothing of yours was "
                                "saved. Reload and try again.") from exc
             if exc_type is None:
+                for process_id, data in followups:
+                    self.runtime._start(process_id, self.change.actor, data, started_by_process=True)
                 for listener in self.runtime.listeners:
                     try:
                         listener(self.change)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from .calendar import ENGLAND_AND_WALES
 from .clock import Clock
+from .governance import group_functions
 from .models import Instance, ReferenceCounter
 
 LONDON = ZoneInfo("Europe/London")
@@ -57,6 +58,16 @@ def script_functions(session: Session, clock: Clock, settings: dict[str, Any], p
     def end_of_working_day(day: Any) -> datetime:
         return ENGLAND_AND_WALES.end_of_working_day(parse_date(day))
 
+    def count_instances(process: str, **facts: Any) -> int:
+        """How many instances of a process have these facts (e.g. appeals of one decision)."""
+        query = select(Instance.facts).where(Instance.process_id == process,
+                                             Instance.status.in_(("running", "completed")))
+        return sum(1 for row in session.scalars(query) if all(row.get(k) == v for k, v in facts.items()))
+
+    def start_process(process: str, data: dict) -> None:
+        """Start another process once this command has committed (e.g. the SRO reopening a change request)."""
+        session.info.setdefault("followups", []).append((process, dict(data)))
+
     return {
         "now": now,
         "today": today,
@@ -68,6 +79,9 @@ def script_functions(session: Session, clock: Clock, settings: dict[str, Any], p
         "working_days_between": working_days_between,
         "end_of_working_day": end_of_working_day,
         "is_working_day": lambda day: ENGLAND_AND_WALES.is_working_day(parse_date(day)),
+        "count_instances": count_instances,
+        "start_process": start_process,
+        **group_functions(session),
     }
 
 
