@@ -343,6 +343,26 @@ def timers_run_due(ctx: Context) -> None:
         for f in fired) or "No timers were due.")
 
 
+@command(timers, "incidents")
+def timers_incidents(ctx: Context) -> None:
+    """List incidents: timers whose step kept failing, with their error (retry one with `timers retry ID`)."""
+    rows = ctx.govflow.incidents()
+    ctx.emit(rows, lambda: "\n".join(
+        f"timer {t['id']}  due {t['due_at']}  {t['reference'] or '#' + str(t['instance_id'])}  "
+        f"{t['name'] or t['element_id']}  after {t['attempts']} attempt(s)\n    {t['last_error']}"
+        for t in rows) or "No incidents.")
+
+
+@command(timers, "retry")
+@click.argument("timer_id", type=int)
+@click.option("--as", "username", required=True, help="The admin retrying it.")
+def timers_retry(ctx: Context, timer_id: int, username: str) -> None:
+    """Put a failed timer back in the queue; a running scheduler fires it on its next sweep."""
+    ctx.govflow.retry_timer(timer_id, username)
+    ctx.emit({"retried": timer_id}, f"Timer {timer_id} is waiting again; the scheduler fires it on its next sweep "
+             "(or run `govflow timers run-due`).")
+
+
 # --- services ----------------------------------------------------------------------------------------------------
 
 

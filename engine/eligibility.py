@@ -6,6 +6,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from .models import GovernanceGroup, HumanTask, Seat, User
+from .seats import seat_tokens_of
 
 OPEN_MEMBERSHIP = "open_all_programme_parties"
 
@@ -16,7 +17,7 @@ def groups_of(session: Session, user: User) -> set[str]:
                                                              Seat.alternate_id == user.id))).all()
     open_groups = [g.id for g in session.scalars(select(GovernanceGroup)) if
                    (g.details or {}).get("membership") == OPEN_MEMBERSHIP]
-    return set(seated) | set(open_groups)
+    return set(seated) | set(open_groups) | seat_tokens_of(session, user)  # GROUP:SEAT tasks (engine/seats.py)
 
 
 def may_act(user: User, task: HumanTask, user_groups: set[str] | None) -> bool:

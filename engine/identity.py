@@ -55,6 +55,11 @@ def role_pairs(session: Session) -> list[tuple[str, str]]:
     return [(r.id, r.name) for r in session.scalars(select(Role))]
 
 
+def role_pairs_in_file(roles_file: Path) -> list[tuple[str, str]]:
+    """The roles a roles.yaml defines, for checking diagrams before any database exists."""
+    return [(r["id"], r["name"]) for r in (yaml.safe_load(roles_file.read_text()) or {}).get("roles", [])]
+
+
 def find_user(session: Session, username: str) -> User | None:
     """The user with their roles and organisation, in one query."""
     return session.scalars(select(User).options(joinedload(User.roles)).where(User.username == username)).unique().first()

@@ -319,3 +319,93 @@ class Notification(Base):
         Index("ix_notification_user_read", "user_id", "read_at"),
         Index("ix_notification_email_status", "email_status", "created_at"),
     )
+
+
+# --- process library: drafts that analysts edit before publishing (migration 0005) ------------------------------
+
+
+class ProcessDraft(Base):
+    """An analyst's unpublished edit of one process: its files (path -> sha256 in `blob`), based on a version.
+
+    Paths are as a version's `file_hashes` name them: BPMN, DMN and settings relative to processes/, forms as
+    `forms/<process>/<name>.schema.json`. `revision` guards against two editors overwriting each other."""
+
+    __tablename__ = "process_draft"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(120), unique=True)
+    base_version_id: Mapped[Optional[int]] = mapped_column(ForeignKey("process_version.id"))
+    files: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(80))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": revision}
+
+
+# --- inbox drafts, comments and saved filters (migration 0003) --------------------------------------------------
+
+
+class TaskDraft(Base):
+    """One person's unfinished answers to one open task; deleted when the task is completed or cancelled."""
+
+    __tablename__ = "task_draft"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id"))
+    username: Mapped[str] = mapped_column(String(80))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("task_id", "username", name="uq_task_draft_task_user"),)
+
+
+class Comment(Base):
+    """A comment on an instance, read by everyone who can see the instance."""
+
+    __tablename__ = "comment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    author: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    __table_args__ = (Index("ix_comment_instance_created", "instance_id", "created_at"),)
+
+
+class SavedFilter(Base):
+    """An inbox view saved under a name by its owner, optionally shared with a role or a governance group."""
+
+    __tablename__ = "saved_filter"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(120))
+    query: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    shared_with_group: Mapped[Optional[str]] = mapped_column(String(60))  # a role id or a governance group id
+    created_at: Mapped[datetime]
+    __table_args__ = (
+        UniqueConstraint("owner", "name", name="uq_saved_filter_owner_name"),
+        Index("ix_saved_filter_shared", "shared_with_group"),
+    )
+
+
+# --- managers' saved register views (migration 0004) -------------------------------------------------------------
+
+
+class ManagerView(Base):
+    """A register filter saved under a name by a manager; a shared one is listed for every manager."""
+
+    __tablename__ = "manager_view"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(120))
+    query: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    shared: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("owner", "name", name="uq_manager_view_owner_name"),)
+
+
+# The inbox's tabs answered from these indexes alone (counts, and a page's ids in due or completion order).
+# Open tasks are few beside completed ones, so status leads: "My tasks" and "My groups" scan only the open entries.
+Index("ix_human_task_inbox_open", HumanTask.status, HumanTask.role_id, HumanTask.claimed_by, HumanTask.assignee,
+      HumanTask.due_at, HumanTask.created_at, HumanTask.id, HumanTask.instance_id)
+Index("ix_human_task_inbox_completed", HumanTask.completed_by, HumanTask.status, HumanTask.completed_at,
+      HumanTask.created_at, HumanTask.id)

@@ -5,16 +5,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from . import audit, governance, identity, inbox, schema
 from .clock import Clock
+from .collaboration import Collaboration
 from .config import Config
 from .db import Database
 from .definitions import collect_sources
 from .errors import NotFound
 from .models import AuditEvent, HumanTask, Instance, MessageWait, Timer
 from .repository import DeploymentResult, Repository, validate_sources
+from .mailer import Mailer
+from .notifications import Notifier
 from .runtime import Runtime
 
 DEMO_USERS_FILE = Path(__file__).resolve().parent / "demo_users.yaml"
@@ -41,6 +44,9 @@ class Govflow:
         self.db = Database(self.config.database_url)
         self.repository = Repository(self.config.max_upload_bytes)
         self.runtime = Runtime(self.db, self.repository, self.clock, self.config.script_time_limit)
+        self.notifier = Notifier(self.db, self.repository, self.clock, Mailer.from_env())
+        self.notifier.attach(self.runtime)  # notices after each commit; the scheduler finds it on the runtime
+        self.collaboration = Collaboration(self.db, self.repository, self.clock)
 
     # --- set-up --------------------------------------------------------------------------------------------
 
@@ -96,9 +102,14 @@ class Govflow:
         return collect_sources(paths, forms_dir or self.config.forms_dir)
 
     def validate(self, paths: list[Path | str], forms_dir: Path | None = None) -> list[str]:
-        """Check files as a deployment would, without storing anything; returns the process ids."""
+        """Check files as a deployment would, without storing anything; returns the process ids. Works before
+        `init` too: the roles then come from processes/roles.yaml."""
+        sources = self.sources(paths, forms_dir)
+        if not inspect(self.db.engine).has_table("role"):
+            roles = identity.role_pairs_in_file(self.config.processes_dir / "roles.yaml")
+            return sorted(validate_sources(None, sources, self.config.max_upload_bytes, roles=roles))
         with self.db.read() as session:
-            return sorted(validate_sources(session, self.sources(paths, forms_dir), self.config.max_upload_bytes))
+            return sorted(validate_sources(session, sources, self.config.max_upload_bytes))
 
     def deploy(self, paths: list[Path | str], by: str = "system", note: str = "",
                forms_dir: Path | None = None) -> DeploymentResult:
@@ -182,3 +193,103 @@ class Govflow:
                 "history": [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                              "element_id": e.element_id, "details": e.details} for e in events],
             }
+
+    # --- timer incidents and notifications (issue 4) --------------------------------------------------------
+
+    def incidents(self) -> list[dict]:
+        """Timers whose step kept failing (status failed), with their error: what an admin retries."""
+        return self.timers("failed")
+
+    def retry_timer(self, timer_id: int, username: str) -> None:
+        self.runtime.retry_timer(timer_id, username)
+
+    def notifications(self, username: str, unread_only: bool = False, limit: int = 50) -> list[dict]:
+        """My notifications, newest first."""
+        return self.notifier.list_for(username, unread_only, limit)
+
+    def unread_count(self, username: str) -> int:
+        return self.notifier.unread_count(username)
+
+    def mark_read(self, username: str, notification_ids: list[int] | None = None) -> int:
+        """Mark these of my notifications (default: all) read."""
+        return self.notifier.mark_read(username, notification_ids)
+
+    def notification_preference(self, username: str) -> str:
+        return self.notifier.preference(username)
+
+    def set_notification_preference(self, username: str, preference: str) -> None:
+        """immediate | digest | none."""
+        self.notifier.set_preference(username, preference)
+
+    # --- drafts, comments, saved filters and who sees what (issue 3) ---------------------------------------
+
+    def save_draft(self, task_id: str, username: str, data: dict) -> None:
+        """Keep my unfinished answers to an open task I may act on (private to me; gone when the task ends)."""
+        self.collaboration.save_draft(task_id, username, data)
+
+    def draft(self, task_id: str, username: str) -> dict | None:
+        return self.collaboration.draft(task_id, username)
+
+    def discard_draft(self, task_id: str, username: str) -> bool:
+        return self.collaboration.discard_draft(task_id, username)
+
+    def add_comment(self, instance_id: int, username: str, body: str) -> dict:
+        """Comment on an instance I can see (never as an observer)."""
+        return self.collaboration.add_comment(instance_id, username, body)
+
+    def comments(self, instance_id: int) -> list[dict]:
+        return self.collaboration.comments(instance_id)
+
+    def may_view(self, instance_id: int, username: str) -> bool:
+        """Staff and observers see every instance; a participant their own, those open to the industry and those
+        they work on."""
+        return self.collaboration.may_view(instance_id, username)
+
+    def instances(self, username: str, scope: str = "mine", page: int = 1, size: int = 25):
+        """(a page of instances as dicts, total): scope `mine` or `visible`."""
+        return self.collaboration.instances(username, scope, page, size)
+
+    def saved_filters(self, username: str) -> list[dict]:
+        """My saved inbox filters and those shared with my roles and groups."""
+        return self.collaboration.saved_filters(username)
+
+    def inbox_views(self, username: str) -> tuple[list[dict], list[tuple[str, str]]]:
+        """(my saved filters and those shared with me, whom I may share with): what the inbox shows."""
+        return self.collaboration.inbox_views(username)
+
+    def saved_filter(self, filter_id: int, username: str) -> dict:
+        return self.collaboration.saved_filter(filter_id, username)
+
+    def save_filter(self, username: str, name: str, query: dict, shared_with: str | None = None) -> dict:
+        return self.collaboration.save_filter(username, name, query, shared_with)
+
+    def delete_filter(self, filter_id: int, username: str) -> None:
+        self.collaboration.delete_filter(filter_id, username)
+
+    def share_targets(self, username: str) -> list[tuple[str, str]]:
+        """(id, name) of my roles and governance groups: whom I may share a saved filter with."""
+        return self.collaboration.share_targets(username)
+
+    def open_messages(self, instance_id: int, username: str) -> list[dict]:
+        """The messages this instance waits for that I may send now (a consultation response, a withdrawal),
+        each with its form's JSON Schema."""
+        from .identity import require_user
+        from .visibility import is_observer_only
+        with self.db.read() as session:
+            user = require_user(session, username)
+            instance = session.get(Instance, instance_id)
+            if instance is None:
+                raise NotFound(f"There is no instance {instance_id}")
+            waits = session.scalars(select(MessageWait).where(MessageWait.instance_id == instance_id)
+                                    .order_by(MessageWait.id)).all()
+            allowed = [w for w in waits if self.runtime._eligible_for_wait(user, w)]
+            if not allowed or is_observer_only(user.role_ids):  # observers read, never act
+                return []
+            compiled = self.repository.compiled(session, instance.process_version_id)
+            found: dict[str, dict] = {}
+            for wait in allowed:
+                schema = compiled.form_schema(wait.form) if wait.form else None
+                found.setdefault(wait.message, {"message": wait.message, "name": wait.name,
+                                                "element_id": wait.element_id, "form": wait.form, "schema": schema,
+                                                "title": (schema or {}).get("title") or wait.name})
+            return list(found.values())

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
@@ -28,6 +29,7 @@ from .db import Database
 from .definitions import CompiledProcess, ElementInfo
 from .eligibility import groups_of, may_act
 from .errors import Conflict, Forbidden, GovflowError, NotFound
+from .collaboration import drop_drafts
 from .forms import clean_submission
 from .identity import require_user
 from .models import HumanTask, Instance, MessageWait, Timer, User
@@ -133,7 +135,7 @@ class Runtime:
             session.add(instance)
             session.flush()
             workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs,
-                                    script_engine=self._script_engine(session, compiled, now))
+                                    script_engine=self._script_engine(session, compiled, now, instance.id))
             workflow.task_tree.data.update(clean, started_by=username, started_at=now.isoformat(),
                                            instance_id=instance.id)
             self._run(workflow.do_engine_steps)
@@ -191,6 +193,7 @@ class Runtime:
             previous, row.claimed_by = row.claimed_by, to_username
             change.instance_id = row.instance_id
             change.details["assigned_to"] = to_username
+            change.details["task_id"] = task_id
             audit.record(session, now, username, "task.reassigned", instance_id=row.instance_id, task_id=task_id,
                          element_id=row.element_id, previous_holder=previous, new_holder=to_username)
 
@@ -259,6 +262,7 @@ class Runtime:
                 workflow.send_event(BpmnEvent(SpiffMessage(message), payload=payload))
             except SpiffWorkflowException:
                 raise Conflict(f"{instance.reference or instance_id} stopped waiting for '{message}'")
+            carry_subprocess_data(workflow)
             self._run(workflow.do_engine_steps)
             audit.record(session, now, username, "message.received", instance_id=instance_id,
                          element_id=allowed[0].element_id, message=message, data=clean)
@@ -396,10 +400,11 @@ class Runtime:
     def _command(self, action: str, actor: str) -> "_CommandScope":
         return Runtime._CommandScope(self, action, actor)
 
-    def _script_engine(self, session: Session, compiled: CompiledProcess, now: datetime):
+    def _script_engine(self, session: Session, compiled: CompiledProcess, now: datetime,
+                       instance_id: int | None = None):
         clock = Clock(now)
         engine = make_script_engine(
-            script_functions(session, clock, compiled.settings, compiled.process_id),
+            script_functions(session, clock, compiled.settings, compiled.process_id, instance_id=instance_id),
             time_limit=self.script_time_limit)
         engine.clock = clock
         return engine
@@ -409,12 +414,13 @@ class Runtime:
         if instance.status not in ("running",):
             raise Conflict(f"{instance.reference or 'Instance ' + str(instance.id)} is {instance.status}")
         workflow = load_state(instance.workflow_state, compiled.spec, compiled.subprocess_specs,
-                              self._script_engine(session, compiled, now))
+                              self._script_engine(session, compiled, now, instance.id))
         change.before = snapshot(workflow)
         return workflow
 
     def _fire_due(self, workflow: BpmnWorkflow) -> None:
         self._run(workflow.refresh_timers)
+        carry_subprocess_data(workflow)
         self._run(workflow.do_engine_steps)
 
     @staticmethod
@@ -474,6 +480,7 @@ class Runtime:
         change.created_tasks = self._sync_human_tasks(session, instance, workflow, compiled, now, actor,
                                                       change.before, after, completed_task_id)
         change.new_task_ids = [row.id for row in change.created_tasks]
+        drop_drafts(session, [task_id for task_id in change.before.ready if task_id not in after.ready])
         change.timers_changed = self._sync_timers(session, instance, workflow, now, actor, change.before, after)
         self._sync_message_waits(session, instance, workflow, compiled, change.before, after)
         prune_history(workflow)
@@ -587,6 +594,20 @@ def current_data(workflow: BpmnWorkflow) -> dict:
     data_objects = data.pop("data_objects", None) or workflow.data.get("data_objects") or {}
     data.update({k: v for k, v in data_objects.items() if v is not None})
     return data
+
+
+def carry_subprocess_data(workflow: BpmnWorkflow) -> None:
+    """An interrupting boundary event that has just caught on a subprocess (a withdrawal, a deadline) takes the
+    subprocess's latest data with it; Spiff would continue with the data the subprocess started with."""
+    for task in workflow.get_tasks(state=TaskState.READY):
+        spec = task.task_spec
+        if not isinstance(spec, BoundaryEvent) or not spec.cancel_activity or task.parent is None:
+            continue
+        for sibling in task.parent.children:
+            subprocess = workflow.subprocesses.get(sibling.id)
+            if subprocess is None or subprocess.completed:
+                continue
+            task.data = {**task.data, **current_data(subprocess)}  # the payload is added when the event runs
 
 
 def _find_task(workflow: BpmnWorkflow, task_id: str):

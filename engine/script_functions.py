@@ -11,13 +11,16 @@ from sqlalchemy.orm import Session
 from .calendar import ENGLAND_AND_WALES
 from .clock import Clock
 from .governance import group_functions
+from .records import record_functions
+from .seats import seat_functions
 from .models import Instance, ReferenceCounter
 
 LONDON = ZoneInfo("Europe/London")
 
 
-def script_functions(session: Session, clock: Clock, settings: dict[str, Any], process_id: str) -> dict[str, Callable]:
-    """Build the sandbox's function table for one command."""
+def script_functions(session: Session, clock: Clock, settings: dict[str, Any], process_id: str,
+                     instance_id: int | None = None) -> dict[str, Callable]:
+    """Build the sandbox's function table for one command (`instance_id`: the instance it runs, when known)."""
 
     def now() -> datetime:
         return clock.now()
@@ -68,8 +71,15 @@ def script_functions(session: Session, clock: Clock, settings: dict[str, Any], p
         """Start another process once this command has committed (e.g. the SRO reopening a change request)."""
         session.info.setdefault("followups", []).append((process, dict(data)))
 
+    def notify(audience: str, subject: str, message: str) -> int:
+        """Tell 'participants', a role (by id) or one person (by username) something, in the app and by e-mail.
+        Queued in this command's transaction; the e-mails go out after it commits. Returns how many were told."""
+        from .notifications import queue_process_notice
+        return queue_process_notice(session, clock.now(), instance_id, audience, subject, message)
+
     return {
         "now": now,
+        "notify": notify,
         "today": today,
         "setting": setting,
         "next_reference": next_reference,
@@ -82,6 +92,8 @@ def script_functions(session: Session, clock: Clock, settings: dict[str, Any], p
         "count_instances": count_instances,
         "start_process": start_process,
         **group_functions(session),
+        **seat_functions(session),  # group_members(group_id)
+        **record_functions(session),  # process_record(reference)
     }
 
 

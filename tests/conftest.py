@@ -93,3 +93,18 @@ def gov(database_url, tmp_path, clock):
     govflow.deploy([FIXTURES / "processes"], forms_dir=FIXTURES / "forms", note="test fixtures")
     yield govflow
     govflow.db.dispose()
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; tests never download a browser
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium per test process, driven by Playwright (a second Playwright in the same thread fails)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

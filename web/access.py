@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 from flask import current_app, g
-from sqlalchemy import exists, or_, select
 
 from engine import audit
 from engine.errors import Forbidden
-from engine.models import HumanTask, Instance
 
 
 def may_act_on(user, task) -> bool:
@@ -18,15 +16,10 @@ def may_act_on(user, task) -> bool:
     return task.role_id is not None and task.role_id in user.roles
 
 
-def may_view_instance(db, user, instance: Instance) -> bool:
-    """Programme staff and observers see every instance; a participant sees their own and those they work on."""
-    if user.is_staff or instance.started_by == user.username:
-        return True
-    return bool(db.scalar(select(exists().where(
-        HumanTask.instance_id == instance.id,
-        or_(HumanTask.assignee == user.username, HumanTask.claimed_by == user.username,
-            HumanTask.completed_by == user.username,
-            (HumanTask.role_id.in_(set(user.roles) or {""})) & (HumanTask.status == "ready"))))))
+def may_view_instance(user, instance_id: int) -> bool:
+    """The engine's rule: staff and observers see every instance; a participant their own, those open to the
+    industry (issued for consultation) and those they work on."""
+    return current_app.extensions["govflow"].may_view(instance_id, user.username)
 
 
 def deny(message: str, *, instance_id: int | None = None, task_id: str | None = None,

@@ -53,6 +53,11 @@ def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
     register_filters(app)
     for blueprint in (auth.bp, inbox.bp, tasks.bp, requests.bp):
         app.register_blueprint(blueprint)
+    from . import manage
+    app.register_blueprint(manage.bp)
+    from . import library  # the process library and its editors (issue 7)
+    app.register_blueprint(library.bp)
+    from . import seats; app.register_blueprint(seats.bp)  # noqa: E702 (the seat register, issue 5)
     errors.init_app(app)
     app.after_request(_security_headers)
     return app

@@ -16,14 +16,10 @@ from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, ren
 
 from engine import audit
 from engine.identity import find_user, hash_password, verify_password
+from engine.visibility import OBSERVER_ROLES, STAFF_ROLES  # who only reads; who sees every instance
 
 bp = Blueprint("auth", __name__)
 
-# Roles that only read: never shown an action.
-OBSERVER_ROLES = {"ofgem_observer"}
-# Roles that see every instance (programme staff); participants see their own and those they work on.
-STAFF_ROLES = {"change_control_manager", "workstream", "pmo", "chair", "sro", "ipa", "analyst", "admin",
-               "ofgem_observer"}
 PUBLIC_ENDPOINTS = {"auth.login", "static"}
 _DUMMY_HASH = hash_password("not a real password")
 

@@ -1,10 +1,9 @@
 """Change requests: raise one (start a process with its start form), list mine, and read one's record."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import func, select, true
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
 
-from engine import audit
 from engine.errors import FormInvalid, NotFound
 from engine.forms import clean_submission
 from engine.models import HumanTask, Instance
@@ -54,18 +53,17 @@ def _startable() -> list[tuple[str, str]]:
 @bp.get("/", endpoint="mine")
 @login_required
 def mine():
+    """Mine (the ones I raised) or, with scope=all, every one I may read: all for staff, and for a participant
+    theirs, those open to the industry and those they work on."""
     gov = _gov()
     try:
-        page = max(1, int(request.args.get("page", "1")))
+        page = max(1, min(int(request.args.get("page", "1")), 100_000))
     except ValueError:
         page = 1
     size = current_app.config["INBOX_PAGE_SIZE"]
-    everything = request.args.get("scope") == "all" and g.user.is_staff
+    everything = request.args.get("scope") == "all"
+    rows, total = gov.instances(g.user.username, "visible" if everything else "mine", page, size)
     with gov.db.read() as db:
-        condition = true() if everything else Instance.started_by == g.user.username
-        total = db.scalar(select(func.count()).select_from(Instance).where(condition)) or 0
-        rows = db.scalars(select(Instance).where(condition).order_by(Instance.started_at.desc(), Instance.id.desc())
-                          .limit(size).offset((page - 1) * size)).all()
         names = process_names(db)
     return render_template("requests/mine.html", rows=rows, total=total, page=page, everything=everything,
                            pages=max(1, -(-total // size)), process_names=names)
@@ -127,46 +125,87 @@ def _next_holder(instance_id: int) -> str:
 @login_required
 def show(instance_id: int):
     gov = _gov()
-    with gov.db.read() as db:
-        instance = db.get(Instance, instance_id)
-        if instance is None:
-            raise NotFound(f"There is no change request {instance_id}")
-        allowed = may_view_instance(db, g.user, instance)
-    if not allowed:
-        raise deny(f"You cannot see {instance.reference or 'this request'}: it is not yours and you have no "
-                   "task on it.", instance_id=instance_id)
+    _visible(instance_id)
     record = gov.show(instance_id)
     open_tasks = [t for t in record["tasks"] if t["status"] == "ready"]
     actionable = {t["id"] for t in open_tasks if may_act_on(g.user, gov.task(t["id"]))}
+    messages = [] if g.user.observer_only else gov.open_messages(instance_id, g.user.username)
     return render_template("requests/show.html", record=record, open_tasks=open_tasks, actionable=actionable,
-                           process_name=process_names_for(record["process_id"]))
+                           process_name=process_names_for(record["process_id"]), notes=gov.comments(instance_id),
+                           messages=messages)
 
 
-MAX_COMMENT = 5000
-
-
-@bp.post("/<int:instance_id>/comments", endpoint="comment")
-@login_required
-def comment(instance_id: int):
-    """Add a comment to a request, seen by everyone who can see the request (kept as an audit event)."""
-    require_actor()
+def _visible(instance_id: int) -> None:
+    """404 for an unknown request, 403 (with an audit event) for one I may not read."""
     gov = _gov()
     with gov.db.read() as db:
         instance = db.get(Instance, instance_id)
         if instance is None:
             raise NotFound(f"There is no change request {instance_id}")
-        allowed = may_view_instance(db, g.user, instance)
-    if not allowed:
-        raise deny("You cannot comment on a request you cannot see.", instance_id=instance_id, attempted="comment")
-    text = request.form.get("comment", "").replace("\r\n", "\n").strip()
+        reference = instance.reference
+    if not may_view_instance(g.user, instance_id):
+        raise deny(f"You cannot see {reference or 'this request'}: it is not yours, not open to the industry, "
+                   "and you have no task on it.", instance_id=instance_id)
+
+
+@bp.route("/<int:instance_id>/messages/<message>", methods=["GET", "POST"], endpoint="message")
+@login_required
+def message(instance_id: int, message: str):
+    """Send a message the request is waiting for (a consultation response, a withdrawal) with its form."""
+    require_actor()
+    gov = _gov()
+    _visible(instance_id)
+    found = next((m for m in gov.open_messages(instance_id, g.user.username) if m["message"] == message), None)
+    if found is None:
+        record = gov.show(instance_id)
+        if any(m["message"] == message for m in record["messages"]):
+            raise deny(f"You cannot send ‘{message.replace('_', ' ')}’ to {record['reference'] or 'this request'}.",
+                       instance_id=instance_id, attempted=message)
+        abort(404, description="This request is not waiting for that now.")
+    schema = found["schema"]
+    raw: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        raw = {k: v for k, v in request.form.to_dict().items() if k not in CONTROL_FIELDS}
+        if request.form.get("_add"):
+            raw = add_row(raw, request.form["_add"])
+        elif request.form.get("_remove"):
+            path, _, index = request.form["_remove"].rpartition(".")
+            raw = remove_row(raw, path, int(index)) if index.isdigit() else raw
+        else:
+            parsed = parse_form(schema, raw)
+            errors = dict(parsed.errors)
+            try:
+                if errors:
+                    clean_submission(schema, parsed.data)
+                else:
+                    result = gov.send_message(instance_id, message, g.user.username, parsed.data)
+                    flash(f"You sent ‘{found['title']}’ for {result.reference or 'the request'}.", "success")
+                    return redirect(url_for("requests.show", instance_id=instance_id))
+            except FormInvalid as err:
+                for key, text in parsed.engine_errors(err.errors).items():
+                    errors.setdefault(key, text)
+            status = 422
+    record = gov.show(instance_id)
+    fields = build_fields(schema, raw, errors)
+    return render_template("requests/message.html", record=record, found=found, fields=fields, errors=errors,
+                           summary=error_summary(fields, errors) if errors else []), status
+
+
+@bp.post("/<int:instance_id>/comments", endpoint="comment")
+@login_required
+def comment(instance_id: int):
+    """Add a comment to a request, seen by everyone who can see the request."""
+    require_actor()
     back = request.form.get("next", "")
     back = back if back.startswith("/") and not back.startswith("//") and "\\" not in back else \
         url_for("requests.show", instance_id=instance_id)
-    if not text or len(text) > MAX_COMMENT:
-        flash("Enter a comment" if not text else f"A comment must be {MAX_COMMENT} characters or fewer", "info")
+    try:
+        _gov().add_comment(instance_id, g.user.username, request.form.get("comment", ""))
+    except FormInvalid as err:
+        flash(next(iter(err.errors.values())), "info")
         return redirect(back + "#comments")
-    with gov.db.write() as db:
-        audit.record(db, gov.clock.now(), g.user.username, "comment.added", instance_id=instance_id, text=text)
     flash("Your comment was added.", "success")
     return redirect(back + "#comments")
 

@@ -1,9 +1,7 @@
 """The task page: instructions, the change request's facts and history, and the task's form (claim, draft, submit)."""
 from __future__ import annotations
 
-import json
-
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import Conflict, FormInvalid
 from engine.forms import clean_submission
@@ -19,16 +17,15 @@ from .form_render import build_fields, error_summary
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 CONTROL_FIELDS = {"csrf_token", "_action", "_add", "_remove"}
-MAX_DRAFTS = 20
-MAX_DRAFT_BYTES = 2500
 
 
 def _gov():
     return current_app.extensions["govflow"]
 
 
-def _load(task_id: str):
-    """The task, its instance record, the form schema and the element's instructions; 403 unless allowed to see."""
+def _load(task_id: str, with_record: bool = True):
+    """The task, its instance record (None unless asked for: a POST that completes does not need it), the form
+    schema and the element's instructions; 403 unless allowed to see."""
     gov = _gov()
     task = gov.task(task_id)
     user = g.user
@@ -42,12 +39,8 @@ def _load(task_id: str):
     info = compiled.elements.get(task.element_id)
     form_path = (info.form if info else None)
     schema = compiled.form_schema(form_path)
-    record = gov.show(task.instance_id)
+    record = gov.show(task.instance_id) if with_record else None
     return task, record, schema, info, compiled
-
-
-def _drafts() -> dict:
-    return session.get("drafts") or {}
 
 
 def _prefill(schema: dict | None, facts: dict) -> dict[str, str]:
@@ -60,7 +53,8 @@ def _prefill(schema: dict | None, facts: dict) -> dict[str, str]:
     return to_raw(schema, keep)
 
 
-def _render(task, record, schema, info, compiled, raw, errors, status=200):
+def _render(task, record, schema, info, compiled, raw, errors, status=200, has_draft=False):
+    record = record if record is not None else _gov().show(task.instance_id)
     fields = build_fields(schema, raw, errors)
     user = g.user
     can_act = task.status == "ready" and may_act_on(user, task) and task.claimed_by in (None, user.username)
@@ -73,8 +67,8 @@ def _render(task, record, schema, info, compiled, raw, errors, status=200):
         "tasks/task.html", task=task, record=record, fields=fields, errors=errors,
         summary=error_summary(fields, errors) if errors else [],
         instructions=instructions.render(info.instructions if info else "", record["data"]),
-        can_act=can_act, has_draft=task.id in _drafts(), process_name=compiled.name,
-        eligible_people=eligible_people,
+        can_act=can_act, has_draft=has_draft, process_name=compiled.name,
+        eligible_people=eligible_people, notes=_gov().comments(task.instance_id),
     ), status
 
 
@@ -82,8 +76,9 @@ def _render(task, record, schema, info, compiled, raw, errors, status=200):
 @login_required
 def show(task_id: str):
     task, record, schema, info, compiled = _load(task_id)
-    raw = _drafts().get(task_id) or _prefill(schema, record["data"])
-    return _render(task, record, schema, info, compiled, raw, {})
+    draft = _gov().draft(task_id, g.user.username) if task.status == "ready" else None
+    raw = draft if draft is not None else _prefill(schema, record["data"])
+    return _render(task, record, schema, info, compiled, raw, {}, has_draft=draft is not None)
 
 
 @bp.post("/<task_id>", endpoint="submit")
@@ -91,7 +86,7 @@ def show(task_id: str):
 def submit(task_id: str):
     require_actor()
     gov = _gov()
-    task, record, schema, info, compiled = _load(task_id)
+    task, record, schema, info, compiled = _load(task_id, with_record=False)
     if task.status != "ready":
         raise Conflict(f"'{task.name}' was already {task.status}" +
                        (f" by {task.completed_by}" if task.completed_by else ""))
@@ -108,17 +103,10 @@ def submit(task_id: str):
         gov.claim(task_id, g.user.username)  # first save claims it, so the group sees it is taken
         task = gov.task(task_id)
     if request.form.get("_action") == "draft":
-        drafts = dict(_drafts())
-        drafts.pop(task_id, None)
-        drafts[task_id] = raw
-        while len(drafts) > MAX_DRAFTS:
-            drafts.pop(next(iter(drafts)))
-        if len(json.dumps(drafts)) > MAX_DRAFT_BYTES:
-            # drafts live in the signed session cookie for now (browsers drop cookies over 4 KB)
-            flash("This draft is too long to keep between visits. Submit it, or keep a copy of your longer "
-                  "answers before you leave the page.", "info")
-            return _render(task, record, schema, info, compiled, raw, {})
-        session["drafts"] = drafts
+        try:
+            gov.save_draft(task_id, g.user.username, raw)
+        except FormInvalid as err:
+            return _render(task, record, schema, info, compiled, raw, {"": next(iter(err.errors.values()))}, 422)
         flash("Your draft was saved. Nobody else sees it; submit when you are ready.", "success")
         return redirect(url_for("tasks.show", task_id=task_id))
     parsed = parse_form(schema, raw)
@@ -134,10 +122,7 @@ def submit(task_id: str):
         result = gov.complete(task_id, g.user.username, parsed.data)
     except FormInvalid as err:
         return _render(task, record, schema, info, compiled, raw, parsed.engine_errors(err.errors), 422)
-    drafts = dict(_drafts())
-    if drafts.pop(task_id, None) is not None:
-        session["drafts"] = drafts
-    what = result.reference or record.get("title") or f"instance {result.instance_id}"
+    what = result.reference or task.title or f"instance {result.instance_id}"
     flash(f"You completed ‘{task.name}’ for {what}.", "success")
     if result.next_task_id:
         return redirect(url_for("tasks.show", task_id=result.next_task_id))
@@ -167,9 +152,7 @@ def unclaim(task_id: str):
     require_actor()
     task = _gov().task(task_id)
     _gov().unclaim(task_id, g.user.username)
-    drafts = dict(_drafts())
-    if drafts.pop(task_id, None) is not None:
-        session["drafts"] = drafts
+    _gov().discard_draft(task_id, g.user.username)
     flash(f"You released ‘{task.name}’ back to the group.", "success")
     return _back(task_id) if request.form.get("next") else redirect(url_for("inbox.index"))
 

@@ -93,3 +93,11 @@ def test_validate_refuses_unsafe_xml_with_file_and_line(run, tmp_path):
     assert as_json["problems"][0]["line"] == 2
     good = run.json("validate", FIXTURES / "processes", "--forms", FIXTURES / "forms")
     assert good == {"valid": True, "processes": ["loop"]}
+
+
+def test_validate_works_before_init(tmp_path, monkeypatch):
+    monkeypatch.setenv("GOVFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'never-initialised.db'}")
+    monkeypatch.setenv("GOVFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
+    result = CliRunner().invoke(govflow, ["validate", "processes", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "change_control" in json.loads(result.stdout)["processes"]

@@ -1,0 +1,212 @@
+"""Administrative actions on one instance, each with a reason and an audit event: suspend, resume, terminate,
+retry a failed timer, and move a stuck token back to an earlier task still held in the instance's state.
+
+Suspending parks the instance's open tasks and waiting timers (status `suspended`), so the inbox no longer offers the
+tasks, the scheduler no longer fires the timers, and every command is refused (the runtime runs only `running`
+instances). Resuming puts them back as they were; a timer that fell due meanwhile fires at the next scheduler tick.
+Terminating ends the instance for good: open tasks and timers are cancelled, message waits dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+from sqlalchemy import delete, select, update
+from SpiffWorkflow.util.task import TaskState
+
+from . import audit
+from .errors import Conflict, GovflowError, NotFound
+from .identity import require_user
+from .models import HumanTask, Instance, MessageWait, Timer
+from .runtime import CommandResult, Runtime
+from .state import load_state
+
+ADMIN_ROLES = frozenset({"admin", "pmo", "sro", "change_control_manager"})
+MAX_REASON = 2000
+
+
+class ReasonMissing(GovflowError):
+    status = 422
+
+
+@dataclass(frozen=True)
+class MoveTarget:
+    task_id: str
+    element_id: str
+    name: str
+
+
+def may_administer(role_ids) -> bool:
+    """Whether someone with these roles may take administrative actions (Ofgem observers and the IPA never do)."""
+    roles = set(role_ids)
+    return bool(roles & ADMIN_ROLES) and "ofgem_observer" not in roles
+
+
+class InstanceAdmin:
+    """The administrative commands over a runtime; each is one transaction, like the runtime's own."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    # --- status ------------------------------------------------------------------------------------------
+
+    def suspend(self, instance_id: int, username: str, reason: str) -> str:
+        return self._set_status(instance_id, username, reason, "instance.suspended", frm=("running",),
+                                to="suspended", tasks=("ready", "suspended"), timers=("waiting", "suspended"))
+
+    def resume(self, instance_id: int, username: str, reason: str) -> str:
+        return self._set_status(instance_id, username, reason, "instance.resumed", frm=("suspended",),
+                                to="running", tasks=("suspended", "ready"), timers=("suspended", "waiting"))
+
+    def terminate(self, instance_id: int, username: str, reason: str) -> str:
+        return self._set_status(instance_id, username, reason, "instance.terminated", frm=("running", "suspended"),
+                                to="terminated", tasks=None, timers=None)
+
+    def _set_status(self, instance_id: int, username: str, reason: str, action: str, *, frm: tuple[str, ...],
+                    to: str, tasks: tuple[str, str] | None, timers: tuple[str, str] | None) -> str:
+        reason = _reason(reason)
+        now = self.runtime.clock.now()
+        with self.runtime._command(action, username) as (session, change):
+            self._authorise(session, username, action, instance_id)
+            instance = self.runtime._lock_instance(session, instance_id)
+            if instance.status not in frm:
+                raise Conflict(f"{_name(instance)} is {instance.status}: it cannot be "
+                               f"{action.split('.')[1]}")
+            details: dict = {}
+            if to == "terminated":
+                open_tasks = session.scalars(select(HumanTask).where(
+                    HumanTask.instance_id == instance_id, HumanTask.status.in_(("ready", "suspended")))).all()
+                for row in open_tasks:
+                    row.status, row.completed_at = "cancelled", now
+                    audit.record(session, now, username, "task.cancelled", instance_id=instance_id, task_id=row.id,
+                                 element_id=row.element_id, reason=reason)
+                open_timers = session.scalars(select(Timer).where(
+                    Timer.instance_id == instance_id,
+                    Timer.status.in_(("waiting", "suspended", "failed", "firing")))).all()
+                for timer in open_timers:
+                    timer.status = "cancelled"
+                    audit.record(session, now, username, "timer.cancelled", instance_id=instance_id,
+                                 task_id=timer.task_id, element_id=timer.element_id, reason=reason)
+                session.execute(delete(MessageWait).where(MessageWait.instance_id == instance_id))
+                instance.ended_at = now
+                details = {"tasks_cancelled": len(open_tasks), "timers_cancelled": len(open_timers)}
+                change.timers_changed = bool(open_timers)
+            else:
+                moved = session.execute(update(HumanTask).where(HumanTask.instance_id == instance_id,
+                                                                HumanTask.status == tasks[0])
+                                        .values(status=tasks[1])).rowcount
+                parked = session.execute(update(Timer).where(Timer.instance_id == instance_id,
+                                                             Timer.status == timers[0])
+                                         .values(status=timers[1])).rowcount
+                details = {"tasks": moved, "timers": parked}
+                change.timers_changed = bool(parked)
+            previous, instance.status, instance.updated_at = instance.status, to, now
+            change.instance_id = instance_id
+            audit.record(session, now, username, action, instance_id=instance_id, reason=reason,
+                         previous_status=previous, **details)
+            session.flush()
+            return instance.status
+
+    # --- timers ------------------------------------------------------------------------------------------
+
+    def retry_timer(self, timer_id: int, username: str, reason: str) -> None:
+        """Put a failed timer (an incident) back in the queue with a fresh count of attempts."""
+        reason = _reason(reason)
+        now = self.runtime.clock.now()
+        with self.runtime._command("timer.retried", username) as (session, change):
+            row = session.get(Timer, timer_id)
+            if row is None:
+                raise NotFound(f"There is no timer {timer_id}")
+            self._authorise(session, username, "timer.retried", row.instance_id)
+            if row.status != "failed":
+                raise Conflict(f"Timer {timer_id} is {row.status}, not failed")
+            instance = self.runtime._lock_instance(session, row.instance_id)
+            row.status = "waiting" if instance.status == "running" else "suspended"
+            row.next_attempt_at, row.attempts, row.last_error = None, 0, None
+            change.instance_id, change.timers_changed = row.instance_id, True
+            audit.record(session, now, username, "timer.retried", instance_id=row.instance_id,
+                         task_id=row.task_id, element_id=row.element_id, reason=reason)
+
+    # --- moving a token back -----------------------------------------------------------------------------
+
+    def move_targets(self, instance_id: int) -> list[MoveTarget]:
+        """The completed user tasks still held in the instance's state, which a token can be moved back to.
+
+        The engine prunes finished history after every command (engine/state.py, `prune_history`), so only the
+        tasks since the latest branching point are there: usually the task just before the current one, or none.
+        """
+        runtime = self.runtime
+        with runtime.db.read() as session:
+            instance = session.get(Instance, instance_id)
+            if instance is None:
+                raise NotFound(f"There is no instance {instance_id}")
+            if instance.status != "running":
+                return []
+            compiled = runtime.repository.compiled(session, instance.process_version_id)
+            workflow = load_state(instance.workflow_state, compiled.spec, compiled.subprocess_specs,
+                                  runtime._script_engine(session, compiled, runtime.clock.now(), instance.id))
+        found = []
+        for task in workflow.get_tasks(state=TaskState.COMPLETED, manual=True):
+            info = compiled.elements.get(task.task_spec.bpmn_id)
+            found.append(MoveTarget(str(task.id), task.task_spec.bpmn_id,
+                                    info.name if info else (task.task_spec.bpmn_name or task.task_spec.name)))
+        return found
+
+    def move_back(self, instance_id: int, task_id: str, username: str, reason: str) -> CommandResult:
+        """Reset the instance to an earlier user task (SpiffWorkflow's reset_from_task_id): the tasks after it are
+        dropped (their open rows cancelled) and it is open again, with the data it had when it was first reached."""
+        reason = _reason(reason)
+        runtime = self.runtime
+        now = runtime.clock.now()
+        with runtime._command("instance.moved_back", username) as (session, change):
+            self._authorise(session, username, "instance.moved_back", instance_id)
+            instance = runtime._lock_instance(session, instance_id)
+            compiled = runtime.repository.compiled(session, instance.process_version_id)
+            workflow = runtime._load(session, instance, compiled, now, change)
+            try:
+                task = workflow.get_task_from_id(UUID(task_id))
+            except Exception:
+                task = None
+            if task is None or task.state != TaskState.COMPLETED or not task.task_spec.manual:
+                raise Conflict("That task is no longer held in this instance's state; choose one of those offered")
+            element_id = task.task_spec.bpmn_id
+            runtime._run(lambda: workflow.reset_from_task_id(task.id))
+            _forget_dropped_events(workflow)
+            runtime._run(workflow.do_engine_steps)
+            # the task keeps its Spiff id; its completed row keeps its history under a fresh id
+            session.execute(update(HumanTask).where(HumanTask.id == task_id).values(id=str(uuid4())))
+            audit.record(session, now, username, "instance.moved_back", instance_id=instance_id, task_id=task_id,
+                         element_id=element_id, reason=reason)
+            change.instance_id = instance_id
+            return runtime._save(session, instance, workflow, compiled, username, now, change)
+
+    # --- internals ---------------------------------------------------------------------------------------
+
+    def _authorise(self, session, username: str, action: str, instance_id: int | None) -> None:
+        user = require_user(session, username)
+        if not may_administer(user.role_ids):
+            raise self.runtime._deny(session, user, action, "Only an admin, the PMO, the SRO or the Change Control "
+                                     "Manager can do this", instance_id=instance_id)
+
+
+def _forget_dropped_events(workflow) -> None:
+    """Spiff's reset drops the tasks after the target but leaves their event waits (a boundary timer of a
+    dropped task); forget those, or the next step would refresh a timer whose task no longer exists."""
+    live = set(workflow.tasks)
+    for sp in workflow.subprocesses.values():
+        live.update(sp.tasks)
+    for task_id in [tid for tid in workflow.event_manager.tasks if tid not in live]:
+        del workflow.event_manager.tasks[task_id]
+
+
+def _reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ReasonMissing("Give a reason: it is kept in the audit trail")
+    if len(text) > MAX_REASON:
+        raise ReasonMissing(f"A reason must be {MAX_REASON} characters or fewer")
+    return text
+
+
+def _name(instance: Instance) -> str:
+    return instance.reference or f"Instance {instance.id}"

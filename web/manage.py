@@ -1,0 +1,361 @@
+"""Managers' views: the dashboard, the change-request register (filters, exports), an instance's live diagram and
+record with administrative actions, and a process version's heatmap. Programme managers only."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+
+from flask import (Blueprint, Response, current_app, flash, g, redirect, render_template, request,
+                   stream_with_context, url_for)
+from sqlalchemy import select
+
+from engine import metrics, register
+from engine.admin import InstanceAdmin, may_administer
+from engine.errors import GovflowError, NotFound
+from engine.models import Instance, ProcessVersion, Timer
+from engine.trail import bpmn_of, instance_trail
+
+from .access import deny
+from .auth import login_required
+from .display import LONDON
+from .inbox import process_names
+
+bp = Blueprint("manage", __name__, url_prefix="/manage")
+
+MANAGER_ROLES = frozenset({"sro", "pmo", "ipa", "ofgem_observer", "admin", "change_control_manager"})
+PAGE_SIZES = (25, 50, 100, 200)
+
+
+def _gov():
+    return current_app.extensions["govflow"]
+
+
+def is_manager(user) -> bool:
+    return user is not None and bool(set(user.roles) & MANAGER_ROLES)
+
+
+def shows_admin_actions(user) -> bool:
+    return may_administer(user.roles)
+
+
+@bp.before_request
+@login_required
+def _managers_only():
+    if not is_manager(g.user):
+        raise deny("The management pages are for the SRO, PMO, IPA, Ofgem observers, the Change Control Manager "
+                   "and admins. Your own requests are under ‘My change requests’.", attempted="manage")
+    return None
+
+
+# --- reading filters ----------------------------------------------------------------------------------------------
+
+
+def _date(args, key: str, problems: dict) -> date | None:
+    raw = args.get(key, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        problems[key] = "Enter the date as year-month-day, for example 2026-12-31"
+        return None
+
+
+def _text(args, key: str, limit: int = 120) -> str | None:
+    value = args.get(key, "").strip()[:limit]
+    return value or None
+
+
+def metric_filters(args) -> tuple[metrics.MetricFilters, dict, dict]:
+    problems: dict[str, str] = {}
+    since, until = metrics.end_of_day_range(_date(args, "from", problems), _date(args, "to", problems))
+    f = metrics.MetricFilters(process_id=_text(args, "process"), group=_text(args, "group"), since=since, until=until)
+    values = {k: args.get(k, "") for k in ("process", "group", "from", "to")}
+    return f, values, problems
+
+
+def register_query(args) -> tuple[register.RegisterQuery, dict, dict]:
+    problems: dict[str, str] = {}
+    started_from, started_to = metrics.end_of_day_range(_date(args, "started_from", problems),
+                                                        _date(args, "started_to", problems))
+    ended_from, ended_to = metrics.end_of_day_range(_date(args, "ended_from", problems),
+                                                    _date(args, "ended_to", problems))
+    try:
+        page = max(1, int(args.get("page", "1")))
+    except ValueError:
+        page = 1
+    try:
+        size = int(args.get("size", "50"))
+    except ValueError:
+        size = 50
+    size = size if size in PAGE_SIZES else 50
+    sort = args.get("sort") if args.get("sort") in register.SORTS else "started"
+    q = register.RegisterQuery(
+        process_id=_text(args, "process"), state=_text(args, "state"), status=_text(args, "status", 20),
+        group=_text(args, "group"), organisation=_text(args, "organisation", 200),
+        constituency=_text(args, "constituency"), started_from=started_from, started_to=started_to,
+        ended_from=ended_from, ended_to=ended_to, overdue=args.get("overdue") == "1", text=_text(args, "q", 200),
+        sort=sort, descending=args.get("dir", "desc") != "asc", page=page, page_size=size)
+    keys = ("process", "state", "status", "group", "organisation", "constituency", "started_from", "started_to",
+            "ended_from", "ended_to", "overdue", "q", "sort", "dir", "size")
+    values = {k: args.get(k, "") for k in keys}
+    return q, values, problems
+
+
+# --- dashboard ----------------------------------------------------------------------------------------------------
+
+
+@bp.get("/", endpoint="dashboard")
+def dashboard():
+    gov = _gov()
+    f, values, problems = metric_filters(request.args)
+    with gov.db.read() as db:
+        figures = metrics.dashboard(db, gov.clock.now(), f)
+        names = process_names(db)
+        choices = register.choices(db)
+        versions = metrics.versions(db)
+    charts = {
+        "throughput": {"labels": [m["month"] for m in figures["throughput"]],
+                       "started": [m["started"] for m in figures["throughput"]],
+                       "completed": [m["completed"] for m in figures["throughput"]]},
+        "stages": {"labels": [s["name"] for s in figures["stages"]],
+                   "median": [round(s["median"], 2) if s["median"] is not None else None for s in figures["stages"]],
+                   "p90": [round(s["p90"], 2) if s["p90"] is not None else None for s in figures["stages"]]},
+        "overdue": {"labels": [r["group"] for r in figures["overdue"]["by_group"]],
+                    "counts": [r["count"] for r in figures["overdue"]["by_group"]]},
+    }
+    return render_template("manage/dashboard.html", figures=figures, values=values, problems=problems,
+                           process_names=names, choices=choices, versions=versions,
+                           charts_json=json.dumps(charts))
+
+
+# --- the register -------------------------------------------------------------------------------------------------
+
+
+@bp.get("/instances", endpoint="instances")
+def instances():
+    gov = _gov()
+    q, values, problems = register_query(request.args)
+    export = request.args.get("format")
+    if export in ("csv", "xlsx"):
+        return _export(q, export)
+    with gov.db.read() as db:
+        rows, total = register.page(db, q, gov.clock.now())
+        choices = register.choices(db)
+        names = process_names(db)
+        views = register.views_for(db, g.user.username)
+    pages = max(1, -(-total // q.page_size))
+    return render_template("manage/instances.html", rows=rows, total=total, q=q, pages=pages, values=values,
+                           views=views, may_save=not g.user.observer_only,
+                           problems=problems, choices=choices, process_names=names,
+                           statuses=("running", "suspended", "completed", "terminated"),
+                           sorts=[("started", "Raised"), ("updated", "Last changed"), ("ended", "Closed"),
+                                  ("reference", "Number"), ("title", "Title"), ("state", "State"),
+                                  ("process", "Process")])
+
+
+@bp.post("/views", endpoint="save_view")
+def save_view():
+    if g.user.observer_only:
+        raise deny("Observers can read but not save views.", attempted="save view")
+    gov = _gov()
+    query = {k: v for k, v in request.form.items() if k in register.VIEW_KEYS}
+    try:
+        with gov.db.write() as db:
+            register.save_view(db, g.user.username, request.form.get("name", ""), query,
+                               request.form.get("shared") == "1", gov.clock.now())
+    except GovflowError as err:
+        if err.status in (403, 404):
+            raise
+        flash(str(err).split(": ", 1)[-1], "info")
+        return redirect(url_for("manage.instances", **query))
+    flash("The view was saved.", "success")
+    return redirect(url_for("manage.instances", **query))
+
+
+@bp.post("/views/<int:view_id>/delete", endpoint="delete_view")
+def delete_view(view_id: int):
+    gov = _gov()
+    with gov.db.write() as db:
+        register.delete_view(db, g.user.username, view_id, gov.clock.now())
+    flash("The view was deleted.", "success")
+    return redirect(url_for("manage.instances"))
+
+
+def _cell(value):
+    if isinstance(value, datetime):
+        return value.astimezone(LONDON).strftime("%Y-%m-%d %H:%M")
+    return value
+
+
+def _export(q: register.RegisterQuery, kind: str) -> Response:
+    gov = _gov()
+    now = gov.clock.now()
+    headings = [h for _k, h in register.COLUMNS]
+    keys = [k for k, _h in register.COLUMNS]
+    stamp = now.astimezone(LONDON).strftime("%Y%m%d-%H%M")
+    with gov.db.write() as db:  # an export of the register is a disclosure: audited
+        from engine import audit
+        audit.record(db, now, g.user.username, "register.exported", format=kind,
+                     filters={k: v for k, v in request.args.items() if k != "format"})
+    if kind == "csv":
+        def generate():
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(headings)
+            with gov.db.read() as db:
+                for n, row in enumerate(register.rows(db, q, now), 1):
+                    writer.writerow([_csv_safe(_cell(row[k])) for k in keys])
+                    if n % 500 == 0:
+                        yield buffer.getvalue()
+                        buffer.seek(0)
+                        buffer.truncate()
+            yield buffer.getvalue()
+        return Response(stream_with_context(generate()), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="cr-register-{stamp}.csv"'})
+    from .spreadsheet import write_xlsx
+    with gov.db.read() as db:
+        content = write_xlsx("CR register", headings,
+                             ([_xlsx_value(row[k]) for k in keys] for row in register.rows(db, q, now)))
+    return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="cr-register-{stamp}.xlsx"'})
+
+
+def _csv_safe(value):
+    """Text that a spreadsheet would run as a formula is quoted with a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _xlsx_value(value):
+    if isinstance(value, datetime):
+        return value.astimezone(LONDON).replace(tzinfo=None)
+    return _csv_safe(value)
+
+
+# --- one instance -------------------------------------------------------------------------------------------------
+
+
+@bp.get("/instances/<int:instance_id>", endpoint="instance")
+def instance(instance_id: int):
+    gov = _gov()
+    record = gov.show(instance_id)
+    now = gov.clock.now()
+    with gov.db.read() as db:
+        trail = instance_trail(db, gov.repository, instance_id, now)
+        names = process_names(db)
+        failed_timers = db.scalars(select(Timer).where(Timer.instance_id == instance_id,
+                                                       Timer.status == "failed")).all()
+        version = db.get(ProcessVersion, record["version_id"])
+    admin = shows_admin_actions(g.user)
+    targets = InstanceAdmin(gov.runtime).move_targets(instance_id) if admin and record["status"] == "running" else []
+    return render_template("manage/instance.html", record=record, trail=trail, process_name=names.get(
+        record["process_id"], record["process_id"]), admin=admin, targets=targets, failed_timers=failed_timers,
+        version=version, diagram_json=json.dumps({
+            "url": url_for("manage.diagram", version_id=record["version_id"]), **trail.as_dict()}))
+
+
+@bp.get("/versions/<int:version_id>/diagram.bpmn", endpoint="diagram")
+def diagram(version_id: int):
+    gov = _gov()
+    with gov.db.read() as db:
+        if db.get(ProcessVersion, version_id) is None:
+            raise NotFound(f"There is no process version {version_id}")
+        content = bpmn_of(db, gov.repository, version_id)
+    return Response(content, mimetype="application/xml")
+
+
+ACTIONS = {"suspend": "suspended", "resume": "resumed", "terminate": "terminated"}
+
+
+@bp.post("/instances/<int:instance_id>/<any(suspend, resume, terminate):action>", endpoint="act")
+def act(instance_id: int, action: str):
+    admin = _admin_or_403(instance_id, action)
+    try:
+        getattr(admin, action)(instance_id, g.user.username, request.form.get("reason", ""))
+    except GovflowError as err:
+        if err.status in (403, 404):
+            raise
+        flash(str(err), "info")
+        return redirect(url_for("manage.instance", instance_id=instance_id) + "#admin")
+    flash(f"The instance was {ACTIONS[action]}.", "success")
+    return redirect(url_for("manage.instance", instance_id=instance_id))
+
+
+@bp.post("/instances/<int:instance_id>/timers/<int:timer_id>/retry", endpoint="retry")
+def retry(instance_id: int, timer_id: int):
+    admin = _admin_or_403(instance_id, "retry")
+    with _gov().db.read() as db:
+        timer = db.get(Timer, timer_id)
+    if timer is None or timer.instance_id != instance_id:
+        raise NotFound(f"There is no timer {timer_id} on this instance")
+    try:
+        admin.retry_timer(timer_id, g.user.username, request.form.get("reason", ""))
+    except GovflowError as err:
+        if err.status in (403, 404):
+            raise
+        flash(str(err), "info")
+        return redirect(url_for("manage.instance", instance_id=instance_id) + "#admin")
+    flash("The timer will be tried again at the next scheduler run.", "success")
+    return redirect(url_for("manage.instance", instance_id=instance_id))
+
+
+@bp.post("/instances/<int:instance_id>/move", endpoint="move")
+def move(instance_id: int):
+    admin = _admin_or_403(instance_id, "move")
+    try:
+        admin.move_back(instance_id, request.form.get("task_id", ""), g.user.username,
+                        request.form.get("reason", ""))
+    except GovflowError as err:
+        if err.status in (403, 404):
+            raise
+        flash(str(err), "info")
+        return redirect(url_for("manage.instance", instance_id=instance_id) + "#admin")
+    flash("The token was moved back; the earlier task is open again.", "success")
+    return redirect(url_for("manage.instance", instance_id=instance_id))
+
+
+def _admin_or_403(instance_id: int, attempted: str) -> InstanceAdmin:
+    if not shows_admin_actions(g.user):
+        raise deny("Administrative actions are for an admin, the PMO, the SRO or the Change Control Manager.",
+                   instance_id=instance_id, attempted=attempted)
+    return InstanceAdmin(_gov().runtime)
+
+
+# --- heatmap ------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/versions/<int:version_id>/heatmap", endpoint="heatmap")
+def heatmap(version_id: int):
+    gov = _gov()
+    with gov.db.read() as db:
+        version = db.get(ProcessVersion, version_id)
+        if version is None:
+            raise NotFound(f"There is no process version {version_id}")
+        cells = metrics.heatmap(db, version_id)
+        instances = db.query(Instance).filter(Instance.process_version_id == version_id).count()
+    rows = sorted(({"element_id": k, **v} for k, v in cells.items()), key=lambda r: (-r["passed"], r["element_id"]))
+    return render_template("manage/heatmap.html", version=version, rows=rows, instances=instances,
+                           heatmap_json=json.dumps({"url": url_for("manage.diagram", version_id=version_id),
+                                                    "cells": cells, "instances": instances}))
+
+
+@bp.app_template_global("is_manager")
+def _is_manager_global() -> bool:
+    return is_manager(g.get("user"))
+
+
+@bp.app_template_filter("days")
+def _days(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1f}"
+
+
+@bp.app_template_filter("share")
+def _share(value) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
