@@ -43,18 +43,6 @@ def signed_in(client):
 
 
 @pytest.fixture
-def live_server(app):
-    import threading
-    from werkzeug.serving import make_server
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture
 def page(browser):
     # the library's own Content-Security-Policy stays on: the editors must work under it
     context = browser.new_context()

@@ -1,54 +1,22 @@
-"""Web fixtures: the Flask app over the shared `gov` fixture (tests/conftest.py), a test client, and sign-in helpers.
-
-If `govflow.init()` cannot deploy processes/ yet (the change-control diagram is still being drawn), `web_gov` falls
-back to the same set-up without init's deploy of processes/: roles, groups, the test people and the fixture processes.
-"""
+"""Web fixtures: the Flask app over the shared `gov` fixture (tests/conftest.py), a test client, and sign-in helpers."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from engine.definitions import DeploymentError
-from engine.identity import NewUser
-
-ROOT_CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
-
-
-def _root(config):
-    for plugin in config.pluginmanager.get_plugins():
-        if getattr(plugin, "__file__", None) and Path(plugin.__file__).resolve() == ROOT_CONFTEST:
-            return plugin
-    raise RuntimeError("tests/conftest.py is not loaded")
+import tests.conftest as shared_conftest
 
 
 @pytest.fixture
-def shared(request):
+def shared():
     """tests/conftest.py as a module: TEST_PASSWORD, PEOPLE, FIXTURES, make_govflow."""
-    return _root(request.config)
+    return shared_conftest
 
 
 @pytest.fixture
-def web_gov(request, database_url, tmp_path, clock, shared):
-    try:
-        return request.getfixturevalue("gov")
-    except DeploymentError:
-        pass
-    from engine import governance, identity, schema
-    govflow = shared.make_govflow(database_url, tmp_path, clock)
-    schema.upgrade(govflow.db)
-    processes = govflow.config.processes_dir
-    with govflow.db.write() as session:
-        identity.load_roles(session, processes / "roles.yaml")
-    with govflow.db.write() as session:
-        governance.load_groups(session, processes / "governance-groups.yaml")
-    for username, name, roles, organisation, constituency in shared.PEOPLE:
-        govflow.add_user(NewUser(username, name, f"{username}@example.org", shared.TEST_PASSWORD, tuple(roles),
-                                 organisation, constituency))
-    govflow.deploy([shared.FIXTURES / "processes"], forms_dir=shared.FIXTURES / "forms", note="test fixtures")
-    request.addfinalizer(govflow.db.dispose)
-    return govflow
+def web_gov(gov):
+    return gov
 
 
 @pytest.fixture
