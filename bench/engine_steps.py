@@ -9,6 +9,7 @@ import json
 import platform
 import statistics
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -46,9 +47,11 @@ def open_task(gov: Govflow, username: str, element_id: str, instance_id: int) ->
 @contextmanager
 def counting_statements(gov: Govflow):
     counter = {"n": 0}
+    caller = threading.get_ident()
 
     def count(*_args, **_kwargs):
-        counter["n"] += 1
+        if threading.get_ident() == caller:  # the command's own statements, not the notification worker's
+            counter["n"] += 1
 
     event.listen(gov.db.engine, "before_cursor_execute", count)
     try:

@@ -1,7 +1,7 @@
 """The database tables, as SQLAlchemy 2.0 typed models. Alembic migrations in engine/migrations mirror them."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Optional
 
 from sqlalchemy import (
@@ -409,3 +409,78 @@ Index("ix_human_task_inbox_open", HumanTask.status, HumanTask.role_id, HumanTask
       HumanTask.due_at, HumanTask.created_at, HumanTask.id, HumanTask.instance_id)
 Index("ix_human_task_inbox_completed", HumanTask.completed_by, HumanTask.status, HumanTask.completed_at,
       HumanTask.created_at, HumanTask.id)
+
+
+# --- meeting cycle and the PMO's logs (issue 5, migration 0006) -------------------------------------------------
+
+
+class Meeting(Base):
+    """One meeting of a governance group: a usual one (on the group's usual day) or an extraordinary one."""
+
+    __tablename__ = "meeting"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("governance_group.id"))
+    held_on: Mapped[date]
+    kind: Mapped[str] = mapped_column(String(20), default="usual")  # usual | extraordinary
+    papers_due_on: Mapped[date]
+    headline_due_on: Mapped[date]
+    status: Mapped[str] = mapped_column(String(30), default="planned")
+    note: Mapped[str] = mapped_column(Text, default="")
+    instance_id: Mapped[Optional[int]] = mapped_column(ForeignKey("instance.id"))
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("group_id", "held_on", name="uq_meeting_group_day"),)
+
+
+class AgendaItem(Base):
+    """An item (a change request awaiting decision, an escalation) on a meeting's agenda."""
+
+    __tablename__ = "agenda_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id"))
+    instance_id: Mapped[Optional[int]] = mapped_column(ForeignKey("instance.id"))
+    reference: Mapped[str] = mapped_column(String(40), default="")
+    title: Mapped[str] = mapped_column(String(300), default="")
+    kind: Mapped[str] = mapped_column(String(30), default="change_request")
+    ready_on: Mapped[date]
+    placed_at: Mapped[datetime]
+    placed_by: Mapped[str] = mapped_column(String(80))
+    __table_args__ = (UniqueConstraint("meeting_id", "instance_id", name="uq_agenda_item_meeting_instance"),)
+
+
+class LogAction(Base):
+    """A manual entry in a group's action log (conditions of approvals and meeting actions are read, not copied)."""
+
+    __tablename__ = "log_action"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[Optional[str]] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    due_on: Mapped[Optional[date]]
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | done | cancelled
+    notes: Mapped[str] = mapped_column(Text, default="")
+    reminders_sent: Mapped[int] = mapped_column(default=0)
+    last_reminded_at: Mapped[Optional[datetime]]
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class RaidItem(Base):
+    """A risk, assumption, issue or dependency in a group's RAID log."""
+
+    __tablename__ = "raid_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[Optional[str]] = mapped_column(String(40))
+    type: Mapped[str] = mapped_column(String(20))  # risk | assumption | issue | dependency
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    rag: Mapped[str] = mapped_column(String(10), default="amber")  # red | amber | green
+    mitigation: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
+    escalation: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    __table_args__ = (Index("ix_raid_item_type_status", "type", "status"),)

@@ -176,6 +176,8 @@ class Notifier:
         self._executor: ThreadPoolExecutor | None = None
         self._pending_flush = threading.Lock()
         self._flush_queued = False
+        self._idle = threading.Condition()
+        self._pending = 0
 
     @property
     def email_on(self) -> bool:
@@ -189,12 +191,45 @@ class Notifier:
     # --- after a command ----------------------------------------------------------------------------------------
 
     def after_commit(self, change) -> None:
+        """Announce new and reassigned tasks — on the worker thread, so the command returns at once."""
+        if not (change.new_task_ids or change.details.get("assigned_to")):
+            self.kick()
+            return
+        if self.background:
+            self._submit(self._announce_safely, change)
+        else:
+            self._announce(change)
+
+    def _announce(self, change) -> None:
         if change.new_task_ids:
             self.announce_tasks(change.new_task_ids, actor=change.actor)
         assigned_to = change.details.get("assigned_to")
         if assigned_to:
             self.announce_assignment(change.instance_id, assigned_to, change.details.get("task_id"), change.actor)
         self.kick()
+
+    def _announce_safely(self, change) -> None:
+        try:
+            self._announce(change)
+        except Exception:  # the sweep announces whatever this missed
+            log.exception("announcing the tasks of %s failed", change.action)
+
+    def _submit(self, fn, *args) -> None:
+        with self._idle:
+            self._pending += 1
+        future = self._worker().submit(fn, *args)
+        future.add_done_callback(self._done)
+
+    def _done(self, _future) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    def _worker(self) -> ThreadPoolExecutor:
+        with self._pending_flush:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="govflow-notify")
+            return self._executor
 
     def kick(self) -> None:
         """Send pending immediate e-mails soon (on the worker) or now."""
@@ -207,9 +242,7 @@ class Notifier:
             if self._flush_queued:
                 return
             self._flush_queued = True
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix="govflow-mail")
-        self._executor.submit(self._flush)
+        self._submit(self._flush)
 
     def _flush(self) -> None:
         with self._pending_flush:
@@ -220,9 +253,10 @@ class Notifier:
             log.exception("sending notification e-mails failed")
 
     def wait_idle(self, timeout: float = 10.0) -> None:
-        """Block until the e-mail worker has nothing queued (tests, shutdown)."""
-        if self._executor is not None:
-            self._executor.submit(lambda: None).result(timeout)
+        """Block until the worker has nothing queued or running, follow-up work included (tests, shutdown)."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._pending == 0, timeout):
+                raise TimeoutError("the notification worker is still busy")
 
     def close(self) -> None:
         if self._executor is not None:

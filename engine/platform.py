@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import inspect, select
 
-from . import audit, governance, identity, inbox, schema
+from . import audit, eligibility, governance, identity, inbox, schema
 from .clock import Clock
 from .collaboration import Collaboration
 from .config import Config
@@ -153,6 +153,22 @@ class Govflow:
         if found is None:
             raise NotFound(f"There is no task {task_id}")
         return found
+
+    def may_act(self, task_id: str, username: str) -> bool:
+        """The engine's rule for one task: its assignee, or a holder of its role (in its group, if it has one)."""
+        with self.db.read() as session:
+            row = session.get(HumanTask, task_id)
+            user = identity.find_user(session, username)
+            if row is None or user is None or not user.active:
+                return False
+            groups = eligibility.groups_of(session, user) if row.group_id and not row.assignee else None
+            return eligibility.may_act(user, row, groups)
+
+    def acting_groups(self, username: str) -> set[str]:
+        """The governance groups a person may act for (seats held or stood in for, and open groups)."""
+        with self.db.read() as session:
+            user = identity.find_user(session, username)
+            return eligibility.groups_of(session, user) if user else set()
 
     def timers(self, status: str = "waiting") -> list[dict]:
         with self.db.read() as session:

@@ -12,6 +12,7 @@ from .calendar import ENGLAND_AND_WALES
 from .clock import Clock
 from .governance import group_functions
 from .records import record_functions
+from .meetings import meeting_functions
 from .seats import seat_functions
 from .models import Instance, ReferenceCounter
 
@@ -94,6 +95,7 @@ def script_functions(session: Session, clock: Clock, settings: dict[str, Any], p
         **group_functions(session),
         **seat_functions(session),  # group_members(group_id)
         **record_functions(session),  # process_record(reference)
+        **meeting_functions(session, clock, settings, instance_id),  # next_meeting(group_id, ready_on) …
     }
 
 

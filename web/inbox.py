@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.eligibility import actionable_by
 from engine.errors import FormInvalid
 from engine.models import HumanTask, Instance, ProcessVersion, Role
 
@@ -74,10 +75,10 @@ class InboxFilters:
         return {k: v for k, v in values.items() if v not in ("", None)}
 
 
-def _tab_condition(tab: str, username: str, role_ids: set[str]):
+def _tab_condition(tab: str, username: str, role_ids: set[str], user_groups: set[str] = frozenset()):
     if tab == "groups":
-        return and_(HumanTask.status == "ready", HumanTask.claimed_by.is_(None), HumanTask.assignee.is_(None),
-                    HumanTask.role_id.in_(role_ids or {""}))
+        return and_(HumanTask.status == "ready", HumanTask.claimed_by.is_(None),
+                    actionable_by(role_ids, set(user_groups)))
     if tab == "completed":
         return and_(HumanTask.completed_by == username, HumanTask.status == "completed")
     return and_(HumanTask.status == "ready",
@@ -85,8 +86,9 @@ def _tab_condition(tab: str, username: str, role_ids: set[str]):
                     and_(HumanTask.assignee == username, HumanTask.claimed_by.is_(None))))
 
 
-def _filtered(filters: InboxFilters, username: str, role_ids: set[str], now: datetime):
-    conditions = [_tab_condition(filters.tab, username, role_ids)]
+def _filtered(filters: InboxFilters, username: str, role_ids: set[str], now: datetime,
+              user_groups: set[str] = frozenset()):
+    conditions = [_tab_condition(filters.tab, username, role_ids, user_groups)]
     if filters.process:
         conditions.append(HumanTask.process_id == filters.process)
     if filters.group:
@@ -104,12 +106,13 @@ def _filtered(filters: InboxFilters, username: str, role_ids: set[str], now: dat
 
 
 def inbox_page(db: Session, filters: InboxFilters, username: str, role_ids: set[str], now: datetime,
-               page_size: int, tab_total: int | None = None) -> tuple[list[tuple[HumanTask, Instance]], int]:
+               page_size: int, tab_total: int | None = None,
+               user_groups: set[str] = frozenset()) -> tuple[list[tuple[HumanTask, Instance]], int]:
     """One page of the chosen tab with the filters applied, and how many rows match in all.
 
     The page's task ids are found first from the indexes alone (the instance joined only for a text search or a
     sort by reference), then those rows are loaded: sorting 10,000 open or 100,000 completed tasks stays cheap."""
-    conditions = _filtered(filters, username, role_ids, now)
+    conditions = _filtered(filters, username, role_ids, now, user_groups)
     needs_instance = bool(filters.text) or filters.sort == "reference"
     narrowed = len(conditions) > 1
     if narrowed or tab_total is None:
@@ -146,9 +149,9 @@ def _never_blank(column, tab: str) -> bool:
     return any(column is c for c in always) or (tab == "completed" and column is HumanTask.completed_at)
 
 
-def tab_counts(db: Session, username: str, role_ids: set[str]) -> dict[str, int]:
-    return {tab: db.scalar(select(func.count()).select_from(HumanTask).where(_tab_condition(tab, username, role_ids)))
-            or 0 for tab in TABS}
+def tab_counts(db: Session, username: str, role_ids: set[str], user_groups: set[str] = frozenset()) -> dict[str, int]:
+    return {tab: db.scalar(select(func.count()).select_from(HumanTask)
+                           .where(_tab_condition(tab, username, role_ids, user_groups))) or 0 for tab in TABS}
 
 
 def process_names(db: Session) -> dict[str, str]:
@@ -173,9 +176,11 @@ def index():
     page_size = current_app.config["INBOX_PAGE_SIZE"]
     user = g.user
     now = gov.clock.now()
+    user_groups = gov.acting_groups(user.username)
     with gov.db.read() as db:
-        counts = tab_counts(db, user.username, set(user.roles))
-        rows, total = inbox_page(db, filters, user.username, set(user.roles), now, page_size, counts[filters.tab])
+        counts = tab_counts(db, user.username, set(user.roles), user_groups)
+        rows, total = inbox_page(db, filters, user.username, set(user.roles), now, page_size, counts[filters.tab],
+                                 user_groups)
         names = process_names(db)
         groups = group_names(db, set(user.roles))
     saved_views, share_targets = gov.inbox_views(user.username)

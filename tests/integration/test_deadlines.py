@@ -21,6 +21,7 @@ UTC = timezone.utc
 @pytest.fixture
 def tgov(gov):
     gov.deploy([FIXTURES / "timing"], forms_dir=FIXTURES / "timing_forms", note="timing fixtures")
+    gov.notifier.background = False  # announce new tasks in the command's thread, so the test can read them
     return gov
 
 

@@ -213,5 +213,6 @@ def test_email_off_without_an_smtp_host_keeps_notices_in_the_app(gov, smtp):
     gov.deploy([FIXTURES / "timing"], forms_dir=FIXTURES / "timing_forms")
     assert not gov.notifier.email_on  # GOVFLOW_SMTP_HOST is not set in the tests
     start(gov)
+    gov.notifier.wait_idle()  # new tasks are announced on the worker thread, after the command returned
     assert smtp.mails == []
     assert [n["email_status"] for n in gov.notifications("carol")] == ["none"]
