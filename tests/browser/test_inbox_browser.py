@@ -123,3 +123,21 @@ def test_raise_review_and_complete_in_the_browser(page, live_server, web_gov, pa
     assert "You do not have access" in page.inner_text("h1")
     sign_out(page, base)
 
+
+
+@pytest.mark.browser
+def test_notifications_page_in_the_browser(page, live_server, web_gov, password):
+    from tests.web.cc_answers import RAISE
+    web_gov.notifier.background = False
+    web_gov.start("change_control", "alice", RAISE)
+    sign_in(page, live_server, "carol", password)
+    assert page.locator("#notifications-link").inner_text().startswith("Notifications 1")
+    visit(page, live_server + "/notifications/")
+    page.check("input[name=notification]")
+    page.click("#mark-selected")
+    page.wait_for_url(re.compile(r"/notifications/$"))
+    check_accessibility(page)
+    assert "0 unread" in page.inner_text("h1")
+    page.check("#preference-digest")
+    page.click("#save-preference")
+    assert web_gov.notification_preference("carol") == "digest"
