@@ -36,8 +36,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 system-test-deps:
 	bash scripts/install-test-deps
 
-bench: setup
+bench: setup assets
 	$(BIN)/python -m bench.engine_steps
+	$(BIN)/python -m bench.http_inbox
+	$(BIN)/python -m bench.timer_lag
+	$(BIN)/python -m bench.manager_views
 
 clean:
 	rm -rf $(VENV) node_modules web/static/vendor instance
