@@ -55,7 +55,9 @@ def deadline(due_at) -> dict | None:
 
 
 def humanise(name: str | None) -> str:
-    return (name or "").replace("_", " ").replace(".", " ").strip().capitalize()
+    """'in_consultation' → 'In consultation'; only the first letter changes, so 'with PSG' keeps its acronym."""
+    text = (name or "").replace("_", " ").replace(".", " ").strip()
+    return text[:1].upper() + text[1:]
 
 
 def register_filters(app: Flask) -> None:

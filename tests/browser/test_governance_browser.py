@@ -135,12 +135,15 @@ def test_a_working_group_escalation_is_passed_up_to_psg(page, live_server, web_g
     complete(page, gov, task_id, {"group_decision": "escalate", "group_outcome": "SITAG cannot agree a rule.",
                                   "group_views": "No consensus.", "decided_on": "2026-12-01"})
     assert gov.show(iid)["state"] == "with PSG"
-    # PSG's task is not his: he holds no PSG seat, and the engine refuses his claim
-    # (the web inbox's 'My groups' tab still lists it for every chair: see the report on web/inbox.py)
+    # PSG's task is not his: he holds no PSG seat, so his inbox does not list it, its page refuses him and so does
+    # a claim
     assert [t for t in gov.tasks("chris") if t.instance_id == iid] == []
+    assert not group_row(page, base, "Test environment booking rules", "Consider the escalation").count()
     [psg_task] = [t for t in gov.tasks("sam") if t.instance_id == iid]
     assert psg_task.group_id == "PSG"
     token = page.locator('input[name="csrf_token"]').first.get_attribute("value")
+    response = visit(page, f"{base}/tasks/{psg_task.id}")
+    assert response.status == 403 and "You do not have access" in page.inner_text("h1")
     refused = page.request.post(f"{base}/tasks/{psg_task.id}/claim", form={"csrf_token": token})
     assert refused.status == 403
     assert gov.task(psg_task.id).claimed_by is None
@@ -149,8 +152,8 @@ def test_a_working_group_escalation_is_passed_up_to_psg(page, live_server, web_g
     # PSG's chair (its seat holder) has it in the inbox, for PSG
     sign_in(page, base, "sam", password)
     row = group_row(page, base, "Test environment booking rules", "Consider the escalation")
-    # (the row's Group column shows the lane, "Chair", not PSG; the stage reads "With psg")
-    assert row.count() == 1 and "ESC001" in row.inner_text() and "with psg" in row.inner_text().lower()
+    assert row.count() == 1 and "ESC001" in row.inner_text()
+    assert "With PSG" in row.inner_text() and "PSG · Chair" in row.inner_text()  # stage, and the group of the task
     with page.expect_navigation():
         row.get_by_role("link", name="Consider the escalation").click()
     check_accessibility(page)
