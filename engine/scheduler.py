@@ -79,10 +79,15 @@ class TimerScheduler:
                                     replace_existing=True)
 
     def shutdown(self) -> None:
+        """Stop taking work, then let a wake or deadline check that is running finish. (APScheduler's own
+        shutdown(wait=True) holds its job-store lock while it waits, and a running job that reschedules would
+        need that lock: a deadlock.)"""
         if self._on_change in self.runtime.listeners:
             self.runtime.listeners.remove(self._on_change)
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=True)
+            self._scheduler.shutdown(wait=False)
+        with self._lock, self._deadline_lock:
+            pass
 
     @property
     def running(self) -> bool:
