@@ -28,6 +28,7 @@ from .clock import Clock
 from .definitions import (BPMN_NS, DeploymentError, Problem, SourceFile, compile_process, load_bundle,
                           roles_by_lane)
 from .diff import VersionDiff, diff_files
+from .runtime import INSTANCE_ROW_LOCK
 from .errors import Conflict, Forbidden, GovflowError, NotFound
 from .forms import schema_problem
 from .identity import require_user, role_pairs
@@ -42,6 +43,8 @@ EDITOR_ROLES = {"analyst"}  # who edits drafts and publishes
 MIGRATOR_ROLES = {"analyst"}  # who moves running instances between versions
 FORMS_PREFIX = "forms/"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
 
 
 class FileRefused(GovflowError):
@@ -510,7 +513,7 @@ class Library:
     def _migrate_one(self, instance_id: int, to_version_id: int, username: str, dry_run: bool):
         now = self.clock.now()
         with self.db.write() as session:
-            instance = session.get(Instance, instance_id, with_for_update=not self.db.is_sqlite)
+            instance = session.get(Instance, instance_id, with_for_update=INSTANCE_ROW_LOCK if not self.db.is_sqlite else False)
             target = session.get(ProcessVersion, to_version_id)
             if instance is None:
                 raise NotFound(f"There is no instance {instance_id}")

@@ -459,6 +459,7 @@ class LogAction(Base):
     due_on: Mapped[Optional[date]]
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | done | cancelled
     notes: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(120), default="")  # "manual", or the meeting that agreed it
     reminders_sent: Mapped[int] = mapped_column(default=0)
     last_reminded_at: Mapped[Optional[datetime]]
     created_by: Mapped[str] = mapped_column(String(80))

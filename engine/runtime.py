@@ -41,6 +41,10 @@ from .timers import waiting_timers
 
 log = logging.getLogger(__name__)
 
+# FOR NO KEY UPDATE: it serialises commands on an instance, yet lets the notification worker insert rows that refer
+# to the instance (a plain FOR UPDATE would block those foreign-key checks and deadlock with the worker).
+INSTANCE_ROW_LOCK = {"key_share": True}
+
 MAX_TIMER_ATTEMPTS = 5
 
 
@@ -431,7 +435,7 @@ class Runtime:
             raise ProcessError(_describe_process_error(err)) from err
 
     def _lock_instance(self, session: Session, instance_id: int) -> Instance:
-        instance = session.get(Instance, instance_id, with_for_update=not self.db.is_sqlite)
+        instance = session.get(Instance, instance_id, with_for_update=INSTANCE_ROW_LOCK if not self.db.is_sqlite else False)
         if instance is None:
             raise NotFound(f"There is no instance {instance_id}")
         return instance

@@ -13,6 +13,7 @@ from .clock import Clock
 from .governance import group_functions
 from .records import record_functions
 from .meetings import meeting_functions
+from .logs import log_functions
 from .seats import seat_functions
 from .models import Instance, ReferenceCounter
 
@@ -96,6 +97,7 @@ def script_functions(session: Session, clock: Clock, settings: dict[str, Any], p
         **seat_functions(session),  # group_members(group_id)
         **record_functions(session),  # process_record(reference)
         **meeting_functions(session, clock, settings, instance_id),  # next_meeting(group_id, ready_on) …
+        **log_functions(session, clock),  # log_action(group_id, title, owner, due_on, source)
     }
 
 

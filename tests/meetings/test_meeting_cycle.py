@@ -98,6 +98,8 @@ def test_the_meeting_cycle_from_papers_to_the_amended_report(gov, clock):
     # next meeting 3 Feb: amendment requests until 27 Jan (5 working days before), end of day
     facts = gov.show(iid)["data"]
     assert (facts["next_meeting_on"], facts["amendment_cutoff_on"]) == ("2027-02-03", "2027-01-27")
+    assert gov.may_view(iid, "bob")  # every party reads the meeting once its papers are out, and may ask
+    assert [m["message"] for m in gov.open_messages(iid, "bob")] == ["amendment_request"]
     clock.set(datetime(2027, 1, 27, 16, 0, tzinfo=UTC))
     gov.send_message(iid, "amendment_request", "alice", {"about": "decision", "agenda_item": "CR001",
                                                           "requested_change": "Record our abstention"})

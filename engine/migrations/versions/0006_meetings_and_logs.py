@@ -1,7 +1,7 @@
 """meetings, agenda items, and the PMO's action and RAID logs (issue 5)
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-03
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0006'
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
@@ -55,6 +55,7 @@ def upgrade() -> None:
     sa.Column('due_on', sa.Date(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('notes', sa.Text(), nullable=False),
+    sa.Column('source', sa.String(length=120), nullable=False),
     sa.Column('reminders_sent', sa.Integer(), nullable=False),
     sa.Column('last_reminded_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_by', sa.String(length=80), nullable=False),

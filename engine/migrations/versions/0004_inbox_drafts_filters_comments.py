@@ -1,7 +1,7 @@
 """inbox: task drafts kept on the server, comments on instances, saved inbox filters, inbox indexes
 
-Revision ID: 0003
-Revises: 0005
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01
 
 Comments made before this migration were kept only as `comment.added` audit events; they are copied into the new
@@ -14,8 +14,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003'
-down_revision = '0005'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,186 @@
+"""The PMO's logs: decision log, action log and RAID log — searchable, exportable to CSV and .xlsx (the register's
+exporters, web/manage.py and web/spreadsheet.py), editable by the PMO and admins (audited)."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
+
+from engine import audit, logs
+from engine.errors import FormInvalid, GovflowError
+
+from .access import deny
+from .auth import login_required
+from .display import LONDON
+from .manage import _cell, _csv_safe, _xlsx_value, is_manager
+
+bp = Blueprint("logs", __name__, url_prefix="/logs")
+READERS = frozenset({"chair"})
+LOGS = {"decisions": ("Decision log", logs.DECISION_COLUMNS), "actions": ("Action log", logs.ACTION_COLUMNS),
+        "raid": ("RAID log", logs.RAID_COLUMNS)}
+
+
+def _gov():
+    return current_app.extensions["govflow"]
+
+
+def may_edit(user) -> bool:
+    return user is not None and bool(set(user.roles) & logs.EDITING_ROLES)
+
+
+@bp.before_request
+@login_required
+def _readers_only():
+    if not (is_manager(g.user) or set(g.user.roles) & READERS):
+        raise deny("The logs are for the PMO, chairs, the SRO, the IPA, the Change Control Manager, Ofgem observers "
+                   "and admins.", attempted="logs")
+    return None
+
+
+def _query(args) -> tuple[logs.LogQuery, dict]:
+    values = {k: args.get(k, "").strip()[:200] for k in ("q", "group", "kind", "status")}
+    return logs.LogQuery(text=values["q"] or None, group=values["group"] or None, kind=values["kind"] or None,
+                         status=values["status"] or None), values
+
+
+def _rows(name: str, q: logs.LogQuery) -> list[dict]:
+    gov = _gov()
+    with gov.db.read() as db:
+        if name == "decisions":
+            return logs.decisions(db, q)
+        if name == "actions":
+            return logs.actions(db, gov.clock.now().astimezone(LONDON).date(), q)
+        return logs.raid(db, q)
+
+
+def _export(name: str, rows: list[dict], kind: str) -> Response:
+    gov = _gov()
+    title, columns = LOGS[name]
+    headings, keys = [h for _k, h in columns], [k for k, _h in columns]
+    now = gov.clock.now()
+    stamp = now.astimezone(LONDON).strftime("%Y%m%d-%H%M")
+    with gov.db.write() as db:  # an export is a disclosure: audited, as the register's are
+        audit.record(db, now, g.user.username, "log.exported", log=name, format=kind,
+                     filters={k: v for k, v in request.args.items() if k != "format"})
+    filename = f"{name}-log-{stamp}.{kind}"
+    if kind == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(headings)
+        for row in rows:
+            writer.writerow([_csv_safe(_cell(row.get(k))) for k in keys])
+        return Response(buffer.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    from .spreadsheet import write_xlsx
+    content = write_xlsx(title, headings, ([_xlsx_value(row.get(k)) for k in keys] for row in rows))
+    return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/", endpoint="index")
+def index():
+    return redirect(url_for("logs.view", name="decisions"))
+
+
+@bp.get("/<any(decisions, actions, raid):name>", endpoint="view")
+def view(name: str):
+    q, values = _query(request.args)
+    rows = _rows(name, q)
+    if request.args.get("format") in ("csv", "xlsx"):
+        return _export(name, rows, request.args["format"])
+    title, columns = LOGS[name]
+    return render_template("logs/log.html", name=name, title=title, columns=columns, rows=rows, values=values,
+                           may_edit=may_edit(g.user), logs=LOGS, raid_types=logs.RAID_TYPES, rags=logs.RAGS,
+                           raid_statuses=logs.RAID_STATUSES, action_statuses=logs.ACTION_STATUSES)
+
+
+@bp.get("/<any(actions, raid):name>/new", endpoint="new", defaults={"item_id": None})
+@bp.get("/<any(actions, raid):name>/<int:item_id>", endpoint="edit")
+def edit(name: str, item_id: int | None):
+    if not may_edit(g.user):
+        raise deny("Only the PMO or an admin can edit the logs.", attempted=f"edit {name} log")
+    item = {}
+    if item_id is not None:
+        rows = [r for r in _rows(name, logs.LogQuery()) if r.get("id") == item_id and r.get("editable", True)]
+        if not rows:
+            from engine.errors import NotFound
+            raise NotFound(f"There is no {name} entry {item_id}")
+        item = rows[0]
+    return render_template("logs/edit.html", name=name, title=LOGS[name][0], item=item, item_id=item_id, errors={},
+                           raid_types=logs.RAID_TYPES, rags=logs.RAGS, raid_statuses=logs.RAID_STATUSES,
+                           action_statuses=logs.ACTION_STATUSES)
+
+
+@bp.post("/<any(actions, raid):name>/new", endpoint="create", defaults={"item_id": None})
+@bp.post("/<any(actions, raid):name>/<int:item_id>", endpoint="save")
+def save(name: str, item_id: int | None):
+    if not may_edit(g.user):
+        raise deny("Only the PMO or an admin can edit the logs.", attempted=f"edit {name} log")
+    fields = logs.ACTION_FIELDS if name == "actions" else logs.RAID_FIELDS
+    values = {k: request.form.get(k, "") for k in fields if k in request.form}
+    gov = _gov()
+    try:
+        if name == "actions":
+            saved = (logs.add_action(gov, g.user.username, **values) if item_id is None
+                     else logs.update_action(gov, item_id, g.user.username, **values))
+        else:
+            saved = (logs.add_raid(gov, g.user.username, **values) if item_id is None
+                     else logs.update_raid(gov, item_id, g.user.username, **values))
+    except FormInvalid as err:
+        return render_template("logs/edit.html", name=name, title=LOGS[name][0], item=values, item_id=item_id,
+                               errors=err.errors, raid_types=logs.RAID_TYPES, rags=logs.RAGS,
+                               raid_statuses=logs.RAID_STATUSES, action_statuses=logs.ACTION_STATUSES), 422
+    except GovflowError as err:
+        if err.status in (403, 404):
+            raise
+        flash(str(err), "info")
+        return redirect(url_for("logs.view", name=name))
+    flash(f"{saved['reference']} was saved.", "success")
+    return redirect(url_for("logs.view", name=name))
+
+
+# --- the meeting calendar: usual and extraordinary meetings with their agendas --------------------------------------
+
+
+@bp.get("/meetings", endpoint="meetings")
+def meeting_list():
+    from datetime import date, timedelta
+
+    from engine import meetings
+    gov = _gov()
+    group = request.args.get("group", "").strip()[:40] or None
+    today = gov.clock.now().astimezone(LONDON).date()
+    rows = meetings.meetings(gov, group, today - timedelta(days=31), None)
+    return render_template("logs/meetings.html", rows=rows, group=group or "", may_edit=may_edit(g.user),
+                           today=today, until=date(today.year + (today.month == 12), today.month % 12 + 1, 28),
+                           logs=LOGS)
+
+
+@bp.post("/meetings", endpoint="add_meeting")
+def add_meeting():
+    from datetime import date
+
+    from engine import meetings
+    if not may_edit(g.user):
+        raise deny("Only the PMO or an admin can add meetings.", attempted="add meeting")
+    gov = _gov()
+    group = request.form.get("group_id", "").strip()
+    try:
+        if request.form.get("kind") == "usual":
+            made = meetings.schedule_usual_meetings(gov, date.fromisoformat(request.form.get("from", "")),
+                                                    date.fromisoformat(request.form.get("to", "")),
+                                                    by=g.user.username, group_id=group or None)
+            flash(f"{len(made)} usual meeting{'s' if len(made) != 1 else ''} planned.", "success")
+        else:
+            made = meetings.add_extraordinary_meeting(gov, group, request.form.get("held_on", ""), g.user.username,
+                                                      request.form.get("note", "").strip()[:500])
+            flash(f"Extraordinary {group} meeting on {made['held_on'].isoformat()} added; papers due "
+                  f"{made['papers_due_on'].isoformat()}.", "success")
+    except ValueError:
+        flash("Enter the dates as year-month-day, for example 2027-01-20.", "info")
+    except GovflowError as err:
+        if err.status == 403:
+            raise
+        flash(str(err), "info")
+    return redirect(url_for("logs.meetings", group=group or None))
