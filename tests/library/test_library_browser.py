@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from engine.models import HumanTask, Instance
@@ -96,7 +97,8 @@ def test_edit_publish_run_diff_and_dry_run_in_the_browser(page, live_server, gov
     assert page.locator(".govflow-problem").count() == 0
 
     page.click("#to-publish")
-    assert "check_duplicates" in page.inner_text("main")
+    page.wait_for_url("**/library/change_control/publish")
+    expect(page.locator("main")).to_contain_text("check_duplicates")  # waits for the page, unlike inner_text
     page.fill("#note", "Check for duplicates before validation")
     page.click("#publish")
     page.wait_for_selector("#version-2")
