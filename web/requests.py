@@ -84,34 +84,44 @@ def choose():
 def new(process_id: str):
     require_actor()
     compiled, schema = _start_form(process_id)
-    raw: dict[str, str] = {}
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        raw = {k: v for k, v in request.form.to_dict().items() if k not in CONTROL_FIELDS}
-        if request.form.get("_add"):
-            raw = add_row(raw, request.form["_add"])
-        elif request.form.get("_remove"):
-            path, _, index = request.form["_remove"].rpartition(".")
-            raw = remove_row(raw, path, int(index)) if index.isdigit() else raw
-        else:
-            parsed = parse_form(schema, raw)
-            errors = dict(parsed.errors)
-            try:
-                if errors:
-                    clean_submission(schema, parsed.data)
-                else:
-                    result = _gov().start(process_id, g.user.username, parsed.data)
-                    what = result.reference or parsed.data.get("title") or compiled.name
-                    flash(f"You raised ‘{what}’. It is with the {_next_holder(result.instance_id)} now.", "success")
-                    return redirect(url_for("requests.show", instance_id=result.instance_id))
-            except FormInvalid as err:
-                for key, message in parsed.engine_errors(err.errors).items():
-                    errors.setdefault(key, message)
-            status = 422
+    def raise_it(data: dict):
+        result = _gov().start(process_id, g.user.username, data)
+        what = result.reference or data.get("title") or compiled.name
+        flash(f"You raised ‘{what}’. It is with the {_next_holder(result.instance_id)} now.", "success")
+        return redirect(url_for("requests.show", instance_id=result.instance_id))
+
+    raw, errors, status, done = _submitted_form(schema, raise_it)
+    if done is not None:
+        return done
     fields = build_fields(schema, raw, errors)
     return render_template("requests/new.html", process_id=process_id, process_name=compiled.name, fields=fields,
                            errors=errors, summary=error_summary(fields, errors) if errors else []), status
+
+
+def _submitted_form(schema: dict, submit):
+    """Handle a form POST: add/remove list rows, or parse, validate and `submit(data)` (its response is returned as
+    `done`). Returns (raw input kept, errors per field, status, done) so the page re-renders with the user's input."""
+    raw: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    if request.method != "POST":
+        return raw, errors, 200, None
+    raw = {k: v for k, v in request.form.to_dict().items() if k not in CONTROL_FIELDS}
+    if request.form.get("_add"):
+        return add_row(raw, request.form["_add"]), errors, 200, None
+    if request.form.get("_remove"):
+        path, _, index = request.form["_remove"].rpartition(".")
+        return (remove_row(raw, path, int(index)) if index.isdigit() else raw), errors, 200, None
+    parsed = parse_form(schema, raw)
+    errors = dict(parsed.errors)
+    try:
+        if errors:
+            clean_submission(schema, parsed.data)  # adds the schema's own messages to the parser's
+        else:
+            return raw, errors, 200, submit(parsed.data)
+    except FormInvalid as err:
+        for key, text in parsed.engine_errors(err.errors).items():
+            errors.setdefault(key, text)
+    return raw, errors, 422, None
 
 
 def _next_holder(instance_id: int) -> str:
@@ -163,30 +173,14 @@ def message(instance_id: int, message: str):
                        instance_id=instance_id, attempted=message)
         abort(404, description="This request is not waiting for that now.")
     schema = found["schema"]
-    raw: dict[str, str] = {}
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        raw = {k: v for k, v in request.form.to_dict().items() if k not in CONTROL_FIELDS}
-        if request.form.get("_add"):
-            raw = add_row(raw, request.form["_add"])
-        elif request.form.get("_remove"):
-            path, _, index = request.form["_remove"].rpartition(".")
-            raw = remove_row(raw, path, int(index)) if index.isdigit() else raw
-        else:
-            parsed = parse_form(schema, raw)
-            errors = dict(parsed.errors)
-            try:
-                if errors:
-                    clean_submission(schema, parsed.data)
-                else:
-                    result = gov.send_message(instance_id, message, g.user.username, parsed.data)
-                    flash(f"You sent ‘{found['title']}’ for {result.reference or 'the request'}.", "success")
-                    return redirect(url_for("requests.show", instance_id=instance_id))
-            except FormInvalid as err:
-                for key, text in parsed.engine_errors(err.errors).items():
-                    errors.setdefault(key, text)
-            status = 422
+    def send_it(data: dict):
+        result = gov.send_message(instance_id, message, g.user.username, data)
+        flash(f"You sent ‘{found['title']}’ for {result.reference or 'the request'}.", "success")
+        return redirect(url_for("requests.show", instance_id=instance_id))
+
+    raw, errors, status, done = _submitted_form(schema, send_it)
+    if done is not None:
+        return done
     record = gov.show(instance_id)
     fields = build_fields(schema, raw, errors)
     return render_template("requests/message.html", record=record, found=found, fields=fields, errors=errors,
