@@ -236,13 +236,7 @@ def save_action(session: Session, now: datetime, by: str, values: dict, action_i
         row = session.get(LogAction, action_id)
         if row is None:
             raise NotFound(f"There is no action {action_id}")
-    before = {k: getattr(row, k) for k in ACTION_FIELDS}
-    for key, value in clean.items():
-        setattr(row, key, value)
-    row.updated_at = now
-    session.flush()
-    audit.record(session, now, by, "action_log.saved", action_id=row.id, created=action_id is None,
-                 changes={k: [before[k], getattr(row, k)] for k in ACTION_FIELDS if before[k] != getattr(row, k)})
+    _apply_audited(session, row, clean, ACTION_FIELDS, by, now, "action_log.saved", "action_id", action_id is None)
     return _action_dict(row, now.date())
 
 
@@ -312,13 +306,7 @@ def save_raid(session: Session, now: datetime, by: str, values: dict, item_id: i
         row = session.get(RaidItem, item_id)
         if row is None:
             raise NotFound(f"There is no RAID item {item_id}")
-    before = {k: getattr(row, k) for k in RAID_FIELDS}
-    for key, value in clean.items():
-        setattr(row, key, value)
-    row.updated_at = now
-    session.flush()
-    audit.record(session, now, by, "raid.saved", raid_id=row.id, created=item_id is None,
-                 changes={k: [before[k], getattr(row, k)] for k in RAID_FIELDS if before[k] != getattr(row, k)})
+    _apply_audited(session, row, clean, RAID_FIELDS, by, now, "raid.saved", "raid_id", item_id is None)
     return _raid_dict(row)
 
 
@@ -366,3 +354,14 @@ def log_functions(session: Session, clock) -> dict:
         return f"ACT{row.id:03d}"
 
     return {"log_action": log_action}
+
+
+def _apply_audited(session, row, clean: dict, fields, by: str, now, action: str, id_key: str, created: bool) -> None:
+    """Set the cleaned fields on a log row and record an audit event with what changed (before → after)."""
+    before = {k: getattr(row, k) for k in fields}
+    for key, value in clean.items():
+        setattr(row, key, value)
+    row.updated_at = now
+    session.flush()
+    audit.record(session, now, by, action, **{id_key: row.id}, created=created,
+                 changes={k: [before[k], getattr(row, k)] for k in fields if before[k] != getattr(row, k)})
