@@ -144,6 +144,36 @@ def validate(ctx: Context, paths: tuple[str, ...], forms_dir: str | None) -> Non
     ctx.emit({"valid": True, "processes": ids}, f"Valid: {', '.join(ids)}")
 
 
+@command(govflow, name="format")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--check", is_flag=True, help="Change nothing; fail if a file is not in its canonical text.")
+def format_files(ctx: Context, paths: tuple[str, ...], check: bool) -> None:
+    """Write BPMN/DMN files (or the .bpmn/.dmn files in folders) in the canonical text the library saves."""
+    from engine.safe_xml import UnsafeXmlError
+    from engine.xml_format import XML_KINDS, normalise
+    files = sorted({f for p in map(Path, paths) for f in ([p] if p.is_file() else p.rglob("*"))
+                    if f.is_file() and f.suffix in XML_KINDS})
+    changed, refused = [], {}
+    for file in files:
+        raw = file.read_bytes()
+        try:
+            text = normalise(raw, file.name)
+        except UnsafeXmlError as err:
+            refused[str(file)] = str(err)
+            continue
+        if text != raw:
+            changed.append(str(file))
+            if not check:
+                file.write_bytes(text)
+    payload = {"files": len(files), "changed": changed, "check": check, "refused": refused}
+    verb = "would change" if check else "changed"
+    if refused or (check and changed):
+        _fail(ctx, "\n".join([f"{f}: {r}" for f, r in refused.items()] + [f"{f} {verb}" for f in changed]),
+              payload | {"error": "not canonical" if changed else "refused"})
+    ctx.emit(payload, "\n".join([f"{f} {verb}" for f in changed] +
+                                 [f"{len(files)} file(s) checked, {len(changed)} {verb}"]))
+
+
 @command(govflow, timed=True)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--as", "username", default="system", help="Who deploys (recorded in the audit trail).")

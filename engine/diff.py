@@ -62,6 +62,7 @@ class DocumentDiff:
     removed: list[ElementDiff] = field(default_factory=list)
     changed: list[ElementDiff] = field(default_factory=list)
     error: str | None = None
+    tables: list["TableDiff"] = field(default_factory=list)  # decision tables side by side (DMN only)
 
     @property
     def empty(self) -> bool:
@@ -70,7 +71,7 @@ class DocumentDiff:
     def as_dict(self) -> dict:
         return {"path": self.path, "kind": self.kind, "error": self.error,
                 "added": [e.as_dict() for e in self.added], "removed": [e.as_dict() for e in self.removed],
-                "changed": [e.as_dict() for e in self.changed]}
+                "changed": [e.as_dict() for e in self.changed], "tables": [t.as_dict() for t in self.tables]}
 
 
 @dataclass
@@ -233,14 +234,247 @@ def dmn_elements(content: bytes, path: str = "decision.dmn") -> dict[str, dict[s
             for column in table.findall("{*}output"):
                 found[column.get("id")] = {"type": "output", "name": column.get("label") or column.get("name") or "",
                                            "variable": column.get("name")}
-            for rule in table.findall("{*}rule"):
+            for number, rule in enumerate(table.findall("{*}rule"), start=1):
                 props: dict[str, Any] = {"type": "rule", "name": (rule.findtext("{*}description") or "").strip()}
                 for i, entry in enumerate(rule.findall("{*}inputEntry")):
                     props[f"input {i + 1}"] = (entry.findtext("{*}text") or "").strip() or "-"
                 for i, entry in enumerate(rule.findall("{*}outputEntry")):
                     props[f"output {i + 1}"] = (entry.findtext("{*}text") or "").strip()
-                found[rule.get("id")] = props
+                found[rule.get("id") or f"{decision.get('id')} rule {number}"] = props
     return found
+
+
+# ---- decision tables side by side -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Column:
+    """An input or output column of one side of a table diff, and how it changed."""
+
+    key: str  # "input 2", "output 1" on this side
+    kind: str  # input | output
+    label: str
+    expression: str  # an input's expression, an output's variable name
+    status: str = "same"  # same | added | removed | changed
+    changes: list[PropertyChange] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"key": self.key, "kind": self.kind, "label": self.label, "expression": self.expression,
+                "status": self.status, "changes": [c.as_dict() for c in self.changes]}
+
+
+@dataclass
+class Cell:
+    text: str
+    changed: bool = False
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "changed": self.changed}
+
+
+@dataclass
+class Row:
+    """One rule as one side shows it, aligned with the other side (a placeholder where the other side has none)."""
+
+    rule_id: str | None
+    number: int | None  # the rule's position on this side (1-based), None for a placeholder
+    status: str  # same | added | removed | changed | absent (the placeholder)
+    cells: list[Cell] = field(default_factory=list)
+    description: str = ""
+    description_changed: bool = False
+
+    def as_dict(self) -> dict:
+        return {"rule_id": self.rule_id, "number": self.number, "status": self.status,
+                "cells": [c.as_dict() for c in self.cells], "description": self.description,
+                "description_changed": self.description_changed}
+
+
+@dataclass(frozen=True)
+class CellChange:
+    rule: str  # the rule's id, or "rule N"
+    column: str  # the column's label (or key)
+    before: str | None
+    after: str | None
+
+    def as_dict(self) -> dict:
+        return {"rule": self.rule, "column": self.column, "before": self.before, "after": self.after}
+
+
+@dataclass
+class TableSide:
+    columns: list[Column] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"columns": [c.as_dict() for c in self.columns], "rows": [r.as_dict() for r in self.rows]}
+
+
+@dataclass
+class TableDiff:
+    """One decision's table before and after, rows aligned (rules paired by id, else by position), and every cell
+    that changed in a rule both sides hold."""
+
+    decision_id: str
+    name: str
+    status: str  # same | added | removed | changed
+    before: TableSide
+    after: TableSide
+    hit_policy: tuple[str | None, str | None] = (None, None)
+    cell_changes: list[CellChange] = field(default_factory=list)
+    rules_added: int = 0
+    rules_removed: int = 0
+    rules_changed: int = 0
+
+    def as_dict(self) -> dict:
+        return {"decision_id": self.decision_id, "name": self.name, "status": self.status,
+                "hit_policy": list(self.hit_policy), "before": self.before.as_dict(), "after": self.after.as_dict(),
+                "cell_changes": [c.as_dict() for c in self.cell_changes], "rules_added": self.rules_added,
+                "rules_removed": self.rules_removed, "rules_changed": self.rules_changed}
+
+
+def _pairs(before: list[str | None], after: list[str | None]) -> dict[int, int]:
+    """before index -> after index: items with the same id pair; an item without an id pairs with the unpaired item
+    at the same position on the other side."""
+    after_index = {item: j for j, item in enumerate(after) if item}
+    pairs = {i: after_index[item] for i, item in enumerate(before) if item and item in after_index}
+    taken = set(pairs.values())
+    for i, item in enumerate(before):
+        if i in pairs or i >= len(after) or i in taken:
+            continue
+        if not item or not after[i]:
+            pairs[i] = i
+            taken.add(i)
+    return pairs
+
+
+def _aligned(pairs: dict[int, int], n_before: int, n_after: int) -> list[tuple[int | None, int | None]]:
+    """Both sides in one sequence: the after side's order, each removed item where it stood before."""
+    by_after = {j: i for i, j in pairs.items()}
+    out: list[tuple[int | None, int | None]] = []
+    next_before = 0
+
+    def removed_up_to(limit: int) -> None:
+        nonlocal next_before
+        while next_before < min(limit, n_before):
+            if next_before not in pairs:
+                out.append((next_before, None))
+            next_before += 1
+
+    for j in range(n_after):
+        i = by_after.get(j)
+        if i is not None:
+            removed_up_to(i)
+            next_before = max(next_before, i + 1)
+        else:  # an added item: what was removed at or before its position shows first
+            later = [by_after[k] for k in range(j + 1, n_after) if k in by_after]
+            removed_up_to(min([j + 1] + later))
+        out.append((i, j))
+    removed_up_to(n_before)
+    return out
+
+
+def _table(decision: etree._Element | None) -> dict[str, Any]:
+    """One decision's table as plain data: columns (id, label, expression) and rules (id, cells, description)."""
+    if decision is None:
+        return {"hit_policy": None, "inputs": [], "outputs": [], "rules": []}
+    table = next(decision.iter("{*}decisionTable"), None)
+    if table is None:
+        return {"hit_policy": None, "inputs": [], "outputs": [], "rules": []}
+    inputs = [{"id": c.get("id"), "label": c.get("label") or "",
+               "expression": (c.findtext("{*}inputExpression/{*}text") or "").strip()}
+              for c in table.findall("{*}input")]
+    outputs = [{"id": c.get("id"), "label": c.get("label") or c.get("name") or "", "expression": c.get("name") or ""}
+               for c in table.findall("{*}output")]
+    rules = [{"id": r.get("id"), "description": (r.findtext("{*}description") or "").strip(),
+              "inputs": [(e.findtext("{*}text") or "").strip() or "-" for e in r.findall("{*}inputEntry")],
+              "outputs": [(e.findtext("{*}text") or "").strip() for e in r.findall("{*}outputEntry")]}
+             for r in table.findall("{*}rule")]
+    return {"hit_policy": table.get("hitPolicy") or "UNIQUE", "inputs": inputs, "outputs": outputs, "rules": rules}
+
+
+def _columns(old: dict, new: dict, kind: str):
+    """(before columns, after columns, before index -> after index) for one kind of column."""
+    plural = kind + "s"
+    pairs = _pairs([c["id"] for c in old[plural]], [c["id"] for c in new[plural]])
+    before = [Column(f"{kind} {i + 1}", kind, c["label"], c["expression"]) for i, c in enumerate(old[plural])]
+    after = [Column(f"{kind} {j + 1}", kind, c["label"], c["expression"]) for j, c in enumerate(new[plural])]
+    for i, column in enumerate(before):
+        if i not in pairs:
+            column.status = "removed"
+            continue
+        other = after[pairs[i]]
+        changes = [PropertyChange(name, getattr(column, attr), getattr(other, attr))
+                   for name, attr in (("label", "label"), ("expression" if kind == "input" else "variable",
+                                                             "expression"))
+                   if getattr(column, attr) != getattr(other, attr)]
+        if changes:
+            column.status = other.status = "changed"
+            column.changes = other.changes = changes
+    for j, column in enumerate(after):
+        if j not in pairs.values():
+            column.status = "added"
+    return before, after, pairs
+
+
+def diff_table(before: etree._Element | None, after: etree._Element | None) -> TableDiff:
+    """Two versions of one decision's table, side by side."""
+    old, new = _table(before), _table(after)
+    source = after if after is not None else before
+    in_before, in_after, in_pairs = _columns(old, new, "input")
+    out_before, out_after, out_pairs = _columns(old, new, "output")
+    result = TableDiff(source.get("id") or "", source.get("name") or source.get("id") or "",
+                       "added" if before is None else "removed" if after is None else "same",
+                       TableSide(in_before + out_before), TableSide(in_after + out_after),
+                       (old["hit_policy"], new["hit_policy"]))
+    rule_pairs = _pairs([r["id"] for r in old["rules"]], [r["id"] for r in new["rules"]])
+    for i, j in _aligned(rule_pairs, len(old["rules"]), len(new["rules"])):
+        a = old["rules"][i] if i is not None else None
+        b = new["rules"][j] if j is not None else None
+        status = "added" if a is None else "removed" if b is None else "same"
+        left = [Cell(v) for v in (a["inputs"] + a["outputs"])] if a else []
+        right = [Cell(v) for v in (b["inputs"] + b["outputs"])] if b else []
+        described = bool(a and b and a["description"] != b["description"])
+        if a and b:
+            label = b["id"] or f"rule {j + 1}"
+            for kind, pairs, columns, offset_a, offset_b in (
+                    ("inputs", in_pairs, in_after, 0, 0),
+                    ("outputs", out_pairs, out_after, len(a["inputs"]), len(b["inputs"]))):
+                for ci, cj in pairs.items():
+                    va = a[kind][ci] if ci < len(a[kind]) else None
+                    vb = b[kind][cj] if cj < len(b[kind]) else None
+                    if va != vb:
+                        status = "changed"
+                        if offset_a + ci < len(left):
+                            left[offset_a + ci].changed = True
+                        if offset_b + cj < len(right):
+                            right[offset_b + cj].changed = True
+                        result.cell_changes.append(CellChange(label, columns[cj].label or columns[cj].key, va, vb))
+            if described:
+                status = "changed"
+                result.cell_changes.append(CellChange(label, "description", a["description"], b["description"]))
+        for cells, columns in ((left, result.before.columns), (right, result.after.columns)):
+            for cell, column in zip(cells, columns):
+                cell.changed = cell.changed or (bool(a and b) and column.status in ("added", "removed"))
+        result.before.rows.append(Row(a["id"], i + 1, status, left, a["description"], described) if a else
+                                  Row(None, None, "absent"))
+        result.after.rows.append(Row(b["id"], j + 1, status, right, b["description"], described) if b else
+                                 Row(None, None, "absent"))
+        if status in ("added", "removed", "changed"):
+            setattr(result, f"rules_{status}", getattr(result, f"rules_{status}") + 1)
+    if result.status == "same" and (result.cell_changes or result.rules_added or result.rules_removed
+                                    or old["hit_policy"] != new["hit_policy"]
+                                    or any(c.status != "same" for c in result.before.columns + result.after.columns)):
+        result.status = "changed"
+    return result
+
+
+def diff_tables(before: bytes | None, after: bytes | None, path: str = "decision.dmn") -> list[TableDiff]:
+    """Every decision table of two versions of a DMN file, side by side (decisions paired by id, else position)."""
+    old = [d for d in parse_xml(before, path).getroot().iter("{*}decision")] if before else []
+    new = [d for d in parse_xml(after, path).getroot().iter("{*}decision")] if after else []
+    pairs = _pairs([d.get("id") for d in old], [d.get("id") for d in new])
+    return [diff_table(old[i] if i is not None else None, new[j] if j is not None else None)
+            for i, j in _aligned(pairs, len(old), len(new))]
 
 
 def form_elements(content: bytes) -> dict[str, dict[str, Any]]:
@@ -284,6 +518,10 @@ def diff_files(before: Mapping[str, bytes], after: Mapping[str, bytes]) -> Versi
             old = reader(before[old_path], old_path) if old_path else {}
             new = reader(after[new_path], new_path) if new_path else {}
             document = diff_elements(old, new, path, kind)
+            if kind == "dmn":
+                document.tables = [t for t in diff_tables(before[old_path] if old_path else None,
+                                                          after[new_path] if new_path else None, path)
+                                   if t.status != "same"]
         except (UnsafeXmlError, ValueError) as err:
             document = DocumentDiff(path, kind, error=str(err))
         if not document.empty:

@@ -15,22 +15,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
+from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import audit
 from . import instance_migration
+from . import version_archive
 from .clock import Clock
 from .definitions import (BPMN_NS, DeploymentError, Problem, SourceFile, compile_process, load_bundle,
                           roles_by_lane)
 from .diff import VersionDiff, diff_files
-from .runtime import INSTANCE_ROW_LOCK
-from .errors import Conflict, Forbidden, GovflowError, NotFound
-from .forms import schema_problem
+from .runtime import INSTANCE_ROW_LOCK, carry_subprocess_data, current_data
+from .timers import waiting_timers
+from .errors import Conflict, Forbidden, FormInvalid, GovflowError, NotFound
+from .forms import clean_submission, schema_problem
 from .identity import require_user, role_pairs
 from .lint import lint
 from .models import (Blob, Deployment, HumanTask, Instance, MessageWait, ProcessDraft, ProcessVersion)
@@ -38,6 +44,7 @@ from .safe_xml import UnsafeXmlError, parse_xml
 from .sandbox import make_script_engine
 from .script_functions import script_functions
 from .state import dump_state, load_state
+from .xml_format import normalise
 
 EDITOR_ROLES = {"analyst"}  # who edits drafts and publishes
 MIGRATOR_ROLES = {"analyst"}  # who moves running instances between versions
@@ -77,12 +84,48 @@ class Draft:
 
 @dataclass
 class SimulationStep:
+    """One element the simulated run passed (or waits in), or a simulated event (`event` "message" or "timer")."""
+
     element_id: str
     name: str
     type: str
+    event: str | None = None
+    detail: str | None = None
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
+
+
+@dataclass(frozen=True)
+class SimulationEvent:
+    """An ordered step of a simulation: send a message (by its name, with data) or fire a timer (by its element id;
+    blank: the next one due)."""
+
+    kind: str  # message | timer
+    name: str = ""
+    data: dict = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: Any, number: int) -> "SimulationEvent":
+        if not isinstance(raw, dict):
+            raise GovflowError(f"step {number}: give an object with kind, name and data")
+        kind, name, data = raw.get("kind"), str(raw.get("name") or "").strip(), raw.get("data") or {}
+        if kind not in ("message", "timer"):
+            raise GovflowError(f"step {number}: the kind is 'message' or 'timer', not {kind!r}")
+        if kind == "message" and not name:
+            raise GovflowError(f"step {number}: say which message to send")
+        if not isinstance(data, dict):
+            raise GovflowError(f"step {number}: the data is a JSON object")
+        return cls(kind, name, dict(data))
+
+    def describe(self) -> str:
+        if self.kind == "message":
+            return f"send the message '{self.name}'"
+        return f"fire the timer '{self.name}'" if self.name else "fire the next timer"
+
+
+class SimulationStopped(GovflowError):
+    """A simulation step that cannot happen where the run is (shown as the run's error)."""
 
 
 @dataclass
@@ -92,10 +135,13 @@ class Simulation:
     completed: bool = False
     error: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    unused_events: list[str] = field(default_factory=list)  # steps not reached (the run ended or stopped first)
+    ended_at: str | None = None  # the simulated clock at the end (timers move it on)
 
     def as_dict(self) -> dict:
         return {"path": [s.as_dict() for s in self.path], "waiting": [s.as_dict() for s in self.waiting],
-                "completed": self.completed, "error": self.error, "data": self.data}
+                "completed": self.completed, "error": self.error, "data": self.data,
+                "unused_events": self.unused_events, "ended_at": self.ended_at}
 
 
 def kind_of_path(path: str) -> str | None:
@@ -255,6 +301,7 @@ class Library:
         """Put one file into the draft (parsed with the hardened parser first); `revision` guards lost updates."""
         path = self.check_path(process_id, path)
         self.check_file(path, content)
+        content = self.canonical(path, content)
         now = self.clock.now()
         try:
             with self.db.write() as session:
@@ -358,6 +405,17 @@ class Library:
                 raise FileRefused([Problem(path, f"not valid YAML: {err}",
                                            line=mark.line + 1 if mark is not None else None)])
 
+    def canonical(self, path: str, content: bytes) -> bytes:
+        """A BPMN or DMN file in its canonical text (engine.xml_format), other files as they are."""
+        if kind_of_path(path) in ("bpmn", "dmn"):
+            limit = self.gov.config.max_upload_bytes
+            text = normalise(content, path, max_bytes=limit)
+            if len(text) > limit:  # indentation can push a file that just fitted over the limit
+                raise FileRefused([Problem(path, f"the file is too large once laid out ({len(text):,} bytes; the "
+                                                 f"limit is {limit:,} bytes)")])
+            return text
+        return content
+
     @staticmethod
     def _check_process_id(process_id: str, path: str, content: bytes) -> None:
         root = parse_xml(content, path).getroot()
@@ -365,6 +423,76 @@ class Library:
         if process_id not in ids:
             raise FileRefused([Problem(path, f"this diagram holds process {', '.join(ids) or 'none'}, "
                                              f"not '{process_id}'")])
+
+    # --- a version as one zip --------------------------------------------------------------------------------
+
+    def version_archive(self, version_id: int) -> tuple[str, bytes]:
+        """A version's files (BPMN and DMN in their canonical text) and a manifest, as a zip: (file name, bytes)."""
+        with self.db.read() as session:
+            row = session.get(ProcessVersion, version_id)
+            if row is None:
+                raise NotFound(f"There is no process version {version_id}")
+            deployment = session.get(Deployment, row.deployment_id)
+            files = {p: self._canonical_or_stored(p, c) for p, c in self.repository.files_of(session, row.id).items()}
+            manifest = {"process_id": row.process_id, "name": row.name, "version": row.version,
+                        "published_by": deployment.deployed_by if deployment else None,
+                        "published_at": row.created_at.isoformat(), "note": deployment.note if deployment else None}
+            return f"{row.process_id}-v{row.version}.zip", version_archive.build(files, manifest)
+
+    def _canonical_or_stored(self, path: str, content: bytes) -> bytes:
+        try:
+            return self.canonical(path, content)
+        except UnsafeXmlError:
+            return content
+
+    def upload_archive(self, process_id: str, data: bytes, username: str) -> Draft:
+        """Make the draft exactly the zip's files (a version downloaded as a zip, perhaps edited): every file checked
+        as an upload is, the diagram must hold this process; all or nothing. Opens a draft when there is none."""
+        try:
+            archive = version_archive.read(data, max_bytes=self.gov.config.max_upload_bytes)
+        except version_archive.ArchiveRefused as err:
+            raise FileRefused([Problem("(zip)", str(err))])
+        if archive.manifest and archive.manifest.get("process_id") not in (None, process_id):
+            raise FileRefused([Problem(version_archive.MANIFEST, f"this zip holds process "
+                                                                 f"'{archive.manifest['process_id']}', not "
+                                                                 f"'{process_id}'")])
+        files: dict[str, bytes] = {}
+        problems: list[Problem] = []
+        for path, content in sorted(archive.files.items()):
+            try:
+                self.check_path(process_id, path)
+                self.check_file(path, content)
+                if path.endswith(".bpmn"):
+                    self._check_process_id(process_id, path, content)
+                files[path] = self.canonical(path, content)
+            except FileRefused as err:
+                problems.extend(err.problems)
+        diagrams = [p for p in files if p.endswith(".bpmn")]
+        if not problems and len(diagrams) != 1:
+            problems.append(Problem("(zip)", f"a process's zip holds one .bpmn diagram, not {len(diagrams)}"))
+        if problems:
+            raise FileRefused(problems)
+        self.open_draft(process_id, username)
+        now = self.clock.now()
+        try:
+            with self.db.write() as session:
+                self._require_editor(session, username)
+                row = self._draft_row(session, process_id)
+                hashes = {}
+                for path, content in files.items():
+                    sha = SourceFile(path, kind_of_path(path) or "", content).sha256
+                    if session.get(Blob, sha) is None:
+                        session.add(Blob(sha256=sha, content=content))
+                    hashes[path] = sha
+                if hashes != row.files:
+                    row.files = hashes
+                    row.updated_at, row.updated_by = now, username
+                audit.record(session, now, username, "draft.archive_uploaded", process_id=process_id,
+                             files=hashes, from_version=(archive.manifest or {}).get("version"))
+                session.flush()
+                return self._as_draft(session, row)
+        except StaleDataError:
+            raise Conflict("Someone else saved this draft at the same moment; reload it and try again")
 
     # --- validate, simulate, publish --------------------------------------------------------------------------
 
@@ -395,10 +523,12 @@ class Library:
         return self.validate(draft.files)
 
     def simulate(self, process_id: str, start_data: dict | None = None,
-                 answers: dict[str, dict] | None = None, max_steps: int = 200) -> Simulation:
+                 answers: dict[str, dict] | None = None, events: list[SimulationEvent] | None = None,
+                 max_steps: int = 200) -> Simulation:
         """Run the draft in memory with sample data: each user task with sample `answers[element_id]` is completed
-        with them, until the process ends or waits (for a task without answers, a message or a timer). Nothing is
-        stored."""
+        with them; whenever the run waits, the next of the ordered `events` is applied (a message sent with its
+        data, or a timer fired by moving the simulated clock to its due time), until the process ends or waits
+        with no event left. Nothing is stored; scripts run in the sandbox as in production."""
         draft = self.draft(process_id)
         if draft is None:
             raise NotFound(f"There is no draft of '{process_id}'")
@@ -411,44 +541,125 @@ class Library:
         with self.db.read() as session:
             lanes = roles_by_lane(role_pairs(session))
         compiled = compile_process(bundle, process_id, lanes)
-        now = self.clock.now()
-        engine = make_script_engine(_simulation_functions(compiled.settings, now, process_id),
+        clock = Clock(self.clock.now())
+        engine = make_script_engine(_simulation_functions(compiled.settings, clock, process_id),
                                     time_limit=self.gov.config.script_time_limit)
+        engine.clock = clock  # timers compare with the simulated clock, which firing a timer moves on
         workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs, script_engine=engine)
         workflow.task_tree.data.update(dict(start_data or {}), started_by="simulation",
-                                       started_at=now.isoformat(), instance_id=0)
+                                       started_at=clock.now().isoformat(), instance_id=0)
         answers = answers or {}
+        pending = list(events or [])
         seen: set = set()
-        try:
+        step_number = 0
+
+        def advance() -> None:
+            workflow.refresh_timers()
+            carry_subprocess_data(workflow)
             workflow.do_engine_steps()
+
+        try:
+            advance()
             for _ in range(max_steps):
                 _record_path(workflow, seen, result.path)
+                if workflow.completed:
+                    break
                 ready = workflow.get_tasks(state=TaskState.READY, manual=True)
-                if not ready:
-                    break
                 task = next((t for t in ready if t.task_spec.bpmn_id in answers), None)
-                if task is None:  # no sample answers for the open task(s): the path stops here
+                if task is not None:
+                    task.set_data(**dict(answers.get(task.task_spec.bpmn_id) or {}))
+                    task.run()
+                    advance()
+                    continue
+                if not pending:  # waiting, with no answers and no event left: the path stops here
                     break
-                task.set_data(**dict(answers.get(task.task_spec.bpmn_id) or {}))
-                task.run()
+                event = pending.pop(0)
+                step_number += 1
+                result.path.append(self._apply_event(workflow, compiled, clock, event, step_number))
+                carry_subprocess_data(workflow)
                 workflow.do_engine_steps()
             _record_path(workflow, seen, result.path)
+        except SimulationStopped as err:
+            _record_path(workflow, seen, result.path)
+            result.error = str(err)
         except (SpiffWorkflowException, GovflowError, Exception) as err:  # the draft's own failure, shown
             _record_path(workflow, seen, result.path)
             result.error = str(err).split("\n")[0]
+        result.unused_events = [e.describe() for e in pending]
         result.completed = workflow.completed
+        result.ended_at = clock.now().isoformat()
+        timers = {t.task_id: t for t in waiting_timers(workflow)}
         for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
             spec = task.task_spec
             if getattr(spec, "bpmn_id", None) and not type(spec).__name__.endswith(("SubWorkflowTask",
                                                                                    "SubprocessTask")):
+                definition = getattr(spec, "event_definition", None)
+                detail = None
+                if str(task.id) in timers:
+                    detail = f"timer due {timers[str(task.id)].due_at.isoformat()}"
+                elif isinstance(definition, MessageEventDefinition):
+                    detail = f"message {definition.name}"
                 result.waiting.append(SimulationStep(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
-                                                     type(spec).__name__))
-        from .runtime import current_data
+                                                     type(spec).__name__, detail=detail))
         try:
             result.data = json.loads(json.dumps(current_data(workflow), default=str))
         except Exception:
             result.data = {}
         return result
+
+    def simulation_catalogue(self, process_id: str) -> dict[str, list]:
+        """What a simulation step can name in the draft: the messages its diagram catches and its timer events."""
+        draft = self.draft(process_id)
+        if draft is None or draft.bpmn_path is None:
+            return {"messages": [], "timers": []}
+        try:
+            root = parse_xml(draft.files[draft.bpmn_path], draft.bpmn_path).getroot()
+        except UnsafeXmlError:
+            return {"messages": [], "timers": []}
+        b = f"{{{BPMN_NS}}}"
+        names = {m.get("id"): m.get("name") or m.get("id") for m in root.iter(b + "message")}
+        caught = [names.get(ref, ref) for node in root.iter(b + "receiveTask", b + "messageEventDefinition")
+                  if (ref := node.get("messageRef")) and (node.tag == b + "receiveTask" or etree.QName(
+                      node.getparent()).localname in ("startEvent", "intermediateCatchEvent", "boundaryEvent"))]
+        timers = [{"element_id": d.getparent().get("id"), "name": d.getparent().get("name") or ""}
+                  for d in root.iter(b + "timerEventDefinition") if d.getparent().get("id")]
+        return {"messages": sorted(set(caught)), "timers": timers}
+
+    @staticmethod
+    def _apply_event(workflow: BpmnWorkflow, compiled, clock: Clock, event: "SimulationEvent",
+                     number: int) -> SimulationStep:
+        """Send one simulated message or fire one timer; SimulationStopped says why it cannot happen here."""
+        if event.kind == "message":
+            waiting = [t for t in workflow.event_manager.tasks.values()
+                       if isinstance(t.task_spec.event_definition, MessageEventDefinition)
+                       and t.state == TaskState.WAITING]
+            catching = [t for t in waiting if t.task_spec.event_definition.name == event.name]
+            if not catching:
+                names = sorted({t.task_spec.event_definition.name for t in waiting})
+                raise SimulationStopped(f"step {number}: nothing waits for the message '{event.name}' here"
+                                        + (f" (it waits for: {', '.join(names)})" if names else ""))
+            info = compiled.elements.get(catching[0].task_spec.bpmn_id)
+            try:
+                data = clean_submission(compiled.form_schema(info.form) if info and info.form else None, event.data)
+            except FormInvalid as err:
+                raise SimulationStopped(f"step {number}: the message '{event.name}' does not fit its form: " +
+                                        "; ".join(f"{k or '(form)'}: {v}" for k, v in err.errors.items()))
+            workflow.send_event(BpmnEvent(SpiffMessage(event.name), payload=dict(
+                data, sent_by="simulation", sent_at=clock.now().isoformat())))
+            spec = catching[0].task_spec
+            return SimulationStep(spec.bpmn_id, f"Message '{event.name}' sent", "message", event="message",
+                                  detail=json.dumps(data, default=str, sort_keys=True))
+        timers = sorted(waiting_timers(workflow), key=lambda t: t.due_at)
+        chosen = [t for t in timers if not event.name or t.element_id == event.name][:1]
+        if not chosen:
+            raise SimulationStopped(f"step {number}: no timer '{event.name}' is waiting here" + (
+                f" (waiting: {', '.join(t.element_id for t in timers)})" if timers else " (no timer is waiting)")
+                if event.name else f"step {number}: no timer is waiting here")
+        timer = chosen[0]
+        clock.set(max(clock.now(), timer.due_at))
+        workflow.refresh_timers()
+        return SimulationStep(timer.element_id, f"Timer '{timer.name or timer.element_id}' fired", "timer",
+                              event="timer", detail=f"the clock moved to {clock.now().isoformat()}")
 
     def publish(self, process_id: str, username: str, note: str, allow_newer_base: bool = False):
         """Deploy the draft as the process's next version (analysts only); the draft is then closed."""
@@ -585,9 +796,10 @@ def _record_path(workflow: BpmnWorkflow, seen: set, path: list[SimulationStep]) 
             path.append(SimulationStep(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__))
 
 
-def _simulation_functions(settings: dict, now: datetime, process_id: str) -> dict[str, Callable]:
-    """govflow's script functions on the draft's settings with no database: references are made up, no totals."""
-    functions = script_functions(None, Clock(now), dict(settings), process_id)  # type: ignore[arg-type]
+def _simulation_functions(settings: dict, clock: Clock, process_id: str) -> dict[str, Callable]:
+    """govflow's script functions on the draft's settings and the simulated clock with no database: references are
+    made up, no totals."""
+    functions = script_functions(None, clock, dict(settings), process_id)  # type: ignore[arg-type]
     counter = {"n": 0}
 
     def next_reference(prefix: str) -> str:

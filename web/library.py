@@ -9,6 +9,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, r
 
 from engine.definitions import DeploymentError
 from engine.errors import Conflict, Forbidden, GovflowError, NotFound
+from engine.safe_xml import UnsafeXmlError
 from engine.library import EDITOR_ROLES, MIGRATOR_ROLES, FileRefused, Library, kind_of_path
 
 from .auth import login_required
@@ -112,7 +113,21 @@ def version_file(version_id: int, path: str):
     return _file_response(path, files[path], request.args.get("download") == "1")
 
 
+@bp.get("/versions/<int:version_id>/archive", endpoint="version_archive")
+def version_archive(version_id: int):
+    """A version's files and manifest as one zip."""
+    name, data = _library().version_archive(version_id)
+    response = Response(data, mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
 def _file_response(path: str, content: bytes, download: bool) -> Response:
+    """A file going out: BPMN and DMN in their canonical text, so a downloaded file diffs well in git."""
+    try:
+        content = _library().canonical(path, content)
+    except UnsafeXmlError:  # a stored file the parser now refuses goes out as it is stored
+        pass
     response = Response(content, mimetype=CONTENT_TYPES.get(kind_of_path(path) or "", "application/octet-stream"))
     name = path.rsplit("/", 1)[-1]
     response.headers["Content-Disposition"] = f'{"attachment" if download else "inline"}; filename="{name}"'
@@ -158,7 +173,8 @@ def remove_file(process_id: str):
 
 @bp.post("/<process_id>/draft/upload", endpoint="upload")
 def upload(process_id: str):
-    """Put an uploaded .bpmn, .dmn or form (.schema.json) into the draft, then show the lint on the draft."""
+    """Put an uploaded .bpmn, .dmn or form (.schema.json) into the draft, or make the draft a version's zip, then
+    show the lint on the draft."""
     _require_editor()
     library = _library()
     upload = request.files.get("file")
@@ -168,7 +184,10 @@ def upload(process_id: str):
     path = library.path_for_upload(process_id, upload.filename)
     content = upload.read(current_app.config["MAX_CONTENT_LENGTH"] + 1)
     try:
-        library.save_file(process_id, path, content, g.user.username)
+        if path.lower().endswith(".zip"):
+            library.upload_archive(process_id, content, g.user.username)
+        else:
+            library.save_file(process_id, path, content, g.user.username)
     except FileRefused as err:
         return _problems_page(process_id, [p.as_dict() for p in err.problems], 422, uploaded=path)
     problems = library.validate_draft(process_id)
@@ -197,13 +216,22 @@ def check(process_id: str):
                            stored=True, checked=True)
 
 
+STEP_KINDS = {"message": "Send a message", "timer": "Fire a timer"}
+
+
 @bp.route("/<process_id>/draft/simulate", methods=["GET", "POST"], endpoint="simulate")
 def simulate(process_id: str):
+    """Run the draft with sample data, answers by task and ordered steps (messages sent, timers fired)."""
     draft = _draft_or_404(process_id)
-    start_text = request.form.get("start_data", "{}") if request.method == "POST" else "{}"
-    answers_text = request.form.get("answers", "{}") if request.method == "POST" else "{}"
+    library = _library()
+    posted = request.method == "POST"
+    start_text = request.form.get("start_data", "{}") if posted else "{}"
+    answers_text = request.form.get("answers", "{}") if posted else "{}"
+    rows, step_errors = _step_rows(posted)
+    if posted and request.form.get("action") == "add-step":
+        rows.append({"kind": "", "name": "", "data": "{}"})
     result, error = None, None
-    if request.method == "POST":
+    if posted and request.form.get("action") != "add-step":
         try:
             start_data, answers = json.loads(start_text or "{}"), json.loads(answers_text or "{}")
             if not isinstance(start_data, dict) or not isinstance(answers, dict):
@@ -211,11 +239,60 @@ def simulate(process_id: str):
         except ValueError as err:
             error = f"The sample data is not a JSON object: {err}"
         else:
-            result = _library().simulate(process_id, start_data, answers)
+            events = _events(rows, step_errors)
+            if step_errors:
+                error = "Some steps are not right: see the steps below"
+            else:
+                result = library.simulate(process_id, start_data, answers, events)
     if result is not None and _wants_json():
         return jsonify(result.as_dict())
+    if error and _wants_json():
+        return jsonify(error=error, steps=step_errors), 422
+    while len(rows) < 2:
+        rows.append({"kind": "", "name": "", "data": "{}"})
     return render_template("library/simulate.html", process_id=process_id, draft=draft, result=result,
-                           error=error, start_text=start_text, answers_text=answers_text)
+                           error=error, start_text=start_text, answers_text=answers_text, rows=rows,
+                           step_errors=step_errors, step_kinds=STEP_KINDS,
+                           catalogue=library.simulation_catalogue(process_id)), 422 if error else 200
+
+
+def _step_rows(posted: bool) -> tuple[list[dict], dict[int, str]]:
+    """The steps as the form posted them (step_kind-N, step_name-N, step_data-N), or from a `steps` JSON list."""
+    if not posted:
+        return [], {}
+    if request.form.get("steps"):
+        try:
+            raw = json.loads(request.form["steps"])
+            if not isinstance(raw, list):
+                raise ValueError("give a JSON list")
+        except ValueError as err:
+            return [], {0: f"The steps are not a JSON list: {err}"}
+        return [{"kind": str(r.get("kind") or "") if isinstance(r, dict) else "",
+                 "name": str(r.get("name") or "") if isinstance(r, dict) else "",
+                 "data": json.dumps(r.get("data") or {}) if isinstance(r, dict) else "{}"} for r in raw], {}
+    count = min(request.form.get("step_count", 0, type=int), 50)
+    rows = [{"kind": request.form.get(f"step_kind-{n}", ""), "name": request.form.get(f"step_name-{n}", "").strip(),
+             "data": request.form.get(f"step_data-{n}", "").strip() or "{}"} for n in range(count)]
+    return rows, {}
+
+
+def _events(rows: list[dict], errors: dict[int, str]):
+    """The filled-in rows as engine events, in order; a row's problem goes in `errors` by row number."""
+    from engine.library import SimulationEvent
+    events = []
+    for n, row in enumerate(rows):
+        if not row["kind"]:
+            continue
+        try:
+            data = json.loads(row["data"] or "{}")
+        except ValueError as err:
+            errors[n] = f"The data is not JSON: {err}"
+            continue
+        try:
+            events.append(SimulationEvent.parse({"kind": row["kind"], "name": row["name"], "data": data}, n + 1))
+        except GovflowError as err:
+            errors[n] = str(err).capitalize()
+    return events
 
 
 @bp.route("/<process_id>/publish", methods=["GET", "POST"], endpoint="publish")

@@ -175,3 +175,32 @@ def test_simulate_page_shows_the_path(signed_in):
     text = response.data.decode()
     assert 'id="simulation-path"' in text and 'data-element-id="start_raise"' in text
     assert "Validate the change request (validate)" in text
+
+
+def test_diff_shows_decision_tables_side_by_side_with_changed_cells(signed_in, gov):
+    client = signed_in("ann")
+    open_draft(client)
+    dmn = client.get(f"/library/{PID}/draft/files/ofgem_threshold.dmn").data
+    edited = dmn.replace(b'<inputEntry id="rule_02_single">\n          <text>&lt; 5000000</text>',
+                         b'<inputEntry id="rule_02_single">\n          <text>&lt; 4000000</text>')
+    assert edited != dmn
+    response = client.post(f"/library/{PID}/draft/files/ofgem_threshold.dmn", json={"content": edited.decode()},
+                           headers={"X-CSRF-Token": client.csrf})
+    assert response.json["saved"] is True
+    version_id = _first_version_id(gov)
+    page = client.get(f"/library/{PID}/diff?from={version_id}&to=draft").data.decode()
+    section = page[page.index('id="table-diff-ofgem_threshold"'):]
+    assert "Rules added: 0, removed: 0, changed: 1." in section
+    assert section.count('data-changed="true"') == 2  # the cell, on both sides
+    cells = section[section.index('id="changed-cells-ofgem_threshold"'):]
+    assert "rule_02" in cells and "&lt; 5000000" in cells and "&lt; 4000000" in cells
+    data = client.get(f"/library/{PID}/diff?from={version_id}&to=draft", headers={"Accept": "application/json"}).json
+    table = data["documents"][0]["tables"][0]
+    assert table["cell_changes"] == [{"rule": "rule_02", "column": "Cost or benefit impact of this decision (£)",
+                                      "before": "< 5000000", "after": "< 4000000"}]
+
+
+def _first_version_id(gov):
+    from engine.models import ProcessVersion
+    with gov.db.read() as session:
+        return session.scalars(select(ProcessVersion.id).where(ProcessVersion.process_id == PID)).first()

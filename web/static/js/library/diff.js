@@ -1,6 +1,17 @@
 // Side-by-side diagrams of two versions with the added, removed and changed elements marked (the table says the same).
 (function () {
   'use strict'
+  // decision tables side by side: the two halves scroll sideways together
+  Array.prototype.forEach.call(document.querySelectorAll('.govflow-table-diff'), function (section) {
+    var panes = section.querySelectorAll('.govflow-table-scroll')
+    if (panes.length !== 2) return
+    Array.prototype.forEach.call(panes, function (pane, i) {
+      pane.addEventListener('scroll', function () {
+        var other = panes[1 - i]
+        if (other.scrollLeft !== pane.scrollLeft) other.scrollLeft = pane.scrollLeft
+      })
+    })
+  })
   var data = JSON.parse(document.getElementById('diff-data').textContent)
   if (typeof window.BpmnJS === 'undefined') return
   function draw (containerId, url, marks) {
