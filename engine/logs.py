@@ -3,7 +3,9 @@
 The decision log is a query over the instances' facts, never a copy: change requests (each decision round, with the
 Ofgem threshold result), escalations (every level that decided), appeals (the IPA's decision) and the decisions
 recorded at meetings (time-stamped to the recording). A meeting decision on a change request or an escalation enriches
-that row (meeting, recording time) instead of repeating it.
+that row (meeting, recording time) instead of repeating it. Each row names the meeting (`meeting_id`, and the agenda
+item `agenda_item_id`) it was taken at, when the item was placed on an agenda; a change request reopened after an
+appeal names the instance it was reopened from, and the earlier one names the reopening.
 The action log reads the conditions of conditional approvals from change requests (`conditions` /
 `closed_conditions`) and adds the manual actions and the actions agreed at meetings (table `log_action`).
 The RAID log is the table `raid_item`. The PMO and admins edit actions and RAID items; every change is audited.
@@ -11,16 +13,18 @@ The RAID log is the table `raid_item`. The PMO and admins edit actions and RAID 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timezone
 from typing import Any, Iterable
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from . import audit
 from .errors import Forbidden, FormInvalid, NotFound
 from .models import AgendaItem, Instance, LogAction, Meeting, RaidItem, User
 
+LONDON = ZoneInfo("Europe/London")
 EDITING_ROLES = frozenset({"pmo", "admin"})
 DECISION_PROCESSES = ("change_control", "escalation", "appeal", "meeting")
 OUTCOME_LABELS = {"accept": "Accept", "accept_with_conditions": "Accept subject to additional work",
@@ -33,7 +37,8 @@ SOURCE_LABELS = {"change_control": "Change request", "escalation": "Escalation",
 DECISION_COLUMNS = [("source", "Source"), ("reference", "Reference"), ("title", "Title"),
                     ("decided_by", "Decided by"), ("outcome", "Outcome"), ("views", "Views"),
                     ("threshold", "Ofgem threshold"), ("decided_on", "Decided"), ("meeting", "Meeting"),
-                    ("recording", "Recording"), ("recording_time", "Recording time"), ("instance_id", "Instance")]
+                    ("recording", "Recording"), ("recording_time", "Recording time"), ("instance_id", "Instance"),
+                    ("history", "Reopened")]
 ACTION_COLUMNS = [("reference", "Action"), ("title", "What"), ("group_id", "Group"), ("owner", "Owner"),
                   ("due_on", "Due"), ("status", "Status"), ("overdue", "Overdue"), ("source", "Source"),
                   ("reminders_sent", "Reminders")]
@@ -90,18 +95,27 @@ def decisions(session: Session, q: LogQuery = LogQuery()) -> list[dict]:
         f = inst.facts or {}
         for entry in f.get("decisions") or []:
             meeting_decisions[(str(entry.get("agenda_item")), str(f.get("group_id")))] = {
-                **entry, "instance_id": inst.id, "used": False}
+                **entry, "instance_id": inst.id, "meeting_id": entry.get("meeting_id") or f.get("meeting_id"),
+                "used": False}
+    reopened: dict[int, tuple[int, str]] = {}
+    for inst in instances:
+        f = inst.facts or {}
+        if inst.process_id == "change_control" and f.get("reopened_from"):
+            reopened[int(f["reopened_from"])] = (inst.id, str(f.get("reopened_by_appeal") or ""))
 
     def base(inst: Instance, **row) -> dict:
         return {"source": SOURCE_LABELS[inst.process_id], "process_id": inst.process_id,
                 "reference": inst.reference or "", "title": inst.title or "", "views": "", "threshold": "",
-                "meeting": "", "recording": "", "recording_time": "", "instance_id": inst.id, **row}
+                "meeting": "", "meeting_id": None, "agenda_item_id": None, "recording": "", "recording_time": "",
+                "instance_id": inst.id, "history": _history(inst, reopened), **row}
 
     def enrich(row: dict) -> dict:
         met = meeting_decisions.get((row["reference"], row["decided_by"]))
         if met is not None:
             met["used"] = True
             row["meeting"] = row["meeting"] or f"{met.get('group_id')} {met.get('meeting_date')}"
+            row["meeting_id"] = row["meeting_id"] or met.get("meeting_id")
+            row["agenda_item_id"] = row["agenda_item_id"] or met.get("agenda_item_id")
             row["recording"] = row["recording"] or met.get("recording_reference", "")
             row["recording_time"] = met.get("recording_time", "")
             row["views"] = row["views"] or met.get("views", "")
@@ -121,7 +135,9 @@ def decisions(session: Session, q: LogQuery = LogQuery()) -> list[dict]:
                     decided_on=_day(entry.get("decided_at")), views=f.get("decision_views", ""),
                     threshold=("Met: " + str(f.get("threshold_reasons") or "")).rstrip(": ") if met else
                     ("Not met" if met is False else ""),
-                    meeting=f"{f.get('decision_body', '')} {f.get('decision_meeting_date', '')}".strip(),
+                    meeting=f"{entry.get('decision_body') or f.get('decision_body', '')} "
+                            f"{entry.get('meeting_date') or f.get('decision_meeting_date', '')}".strip(),
+                    meeting_id=entry.get("meeting_id"), agenda_item_id=entry.get("agenda_item_id"),
                     recording=f.get("recording_reference", ""), group_id=f.get("decision_body"))))
             if f.get("ofgem_outcome"):
                 found.append(base(inst, decided_by="Ofgem", outcome=_label(f.get("ofgem_outcome")),
@@ -134,7 +150,9 @@ def decisions(session: Session, q: LogQuery = LogQuery()) -> list[dict]:
                     inst, decided_by=str(level.get("level") or ""), outcome=str(level.get("outcome") or ""),
                     decided_on=_day(level.get("decided_on")), views=str(level.get("result") or ""),
                     threshold="Met" if f.get("ofgem_threshold_met") else "Not met",
-                    group_id=level.get("level"))))
+                    meeting=f"{level.get('level')} {level.get('meeting_date')}" if level.get("meeting_date") else "",
+                    meeting_id=level.get("meeting_id"), agenda_item_id=level.get("agenda_item_id"),
+                    recording=str(level.get("recording_reference") or ""), group_id=level.get("level"))))
         elif inst.process_id == "appeal" and f.get("appeal_outcome"):
             found.append(base(inst, decided_by="IPA", outcome=_label(f.get("appeal_outcome")),
                               decided_on=_day(f.get("appeal_decided_on")), views=f.get("decision_reasons", "")))
@@ -145,11 +163,26 @@ def decisions(session: Session, q: LogQuery = LogQuery()) -> list[dict]:
                       "title": met.get("decision", ""), "decided_by": group, "group_id": group,
                       "outcome": _label(met.get("outcome")), "views": met.get("views", ""), "threshold": "",
                       "decided_on": _day(met.get("meeting_date")),
-                      "meeting": f"{group} {met.get('meeting_date')}", "recording": met.get("recording_reference", ""),
-                      "recording_time": met.get("recording_time", ""), "instance_id": met["instance_id"]})
+                      "meeting": f"{group} {met.get('meeting_date')}", "meeting_id": met.get("meeting_id"),
+                      "agenda_item_id": met.get("agenda_item_id"), "recording": met.get("recording_reference", ""),
+                      "recording_time": met.get("recording_time", ""), "instance_id": met["instance_id"],
+                      "history": ""})
     fields = ("reference", "title", "decided_by", "outcome", "views", "meeting", "source")
     rows = [r for r in found if q.matches(r, fields) and (not q.kind or r["process_id"] == q.kind)]
     return sorted(rows, key=lambda r: (r["decided_on"], r["reference"]), reverse=True)
+
+
+def _history(inst: Instance, reopened: dict[int, tuple[int, str]]) -> str:
+    """A change request's place in a reopening after an appeal: "Reopened from instance 3 after APP001" /
+    "Reopened after APP001 as instance 7"."""
+    f = inst.facts or {}
+    parts = []
+    if f.get("reopened_from"):
+        parts.append(f"Reopened from instance {f['reopened_from']} after {f.get('reopened_by_appeal') or 'an appeal'}")
+    if inst.id in reopened:
+        later, appeal = reopened[inst.id]
+        parts.append(f"Reopened after {appeal or 'an appeal'} as instance {later}")
+    return "; ".join(parts)
 
 
 # ---- action log ---------------------------------------------------------------------------------------------------
@@ -242,29 +275,41 @@ def save_action(session: Session, now: datetime, by: str, values: dict, action_i
 
 def remind_overdue_actions(session: Session, now: datetime, today: date, settings: dict) -> list[dict]:
     """Remind the owners of overdue open actions (when the owner is a username) and put each overdue action of a
-    group on the agenda of that group's next meeting it can make (once)."""
+    group on the agenda of that group's next meeting it can make (once while it is on a coming agenda).
+
+    At most once per action per day, however many schedulers run it: each action is claimed by an UPDATE that only
+    matches when it was not reminded yet today (London), in this transaction. A second scheduler's UPDATE waits for
+    the first one's commit (a row lock on PostgreSQL, the write lock on SQLite), then matches nothing."""
     from .meetings import place_on_agenda
     from .notifications import queue_process_notice
+    day_start = datetime.combine(today, time.min, tzinfo=LONDON).astimezone(timezone.utc)
     done = []
-    rows = session.scalars(select(LogAction).where(LogAction.status == "open", LogAction.due_on < today)).all()
-    for row in rows:
-        reference = f"ACT{row.id:03d}"
-        if session.scalars(select(User.id).where(User.username == row.owner)).first():
-            queue_process_notice(session, now, None, row.owner, f"Action {reference} is overdue",
-                                 f"{row.title} was due on {row.due_on.isoformat()}.")
-        row.reminders_sent += 1
-        row.last_reminded_at = now
+    rows = session.execute(select(LogAction.id, LogAction.title, LogAction.owner, LogAction.group_id,
+                                  LogAction.due_on)
+                           .where(LogAction.status == "open", LogAction.due_on < today).order_by(LogAction.id)).all()
+    for action_id, title, owner, group_id, due_on in rows:
+        claimed = session.execute(
+            update(LogAction).where(LogAction.id == action_id, LogAction.status == "open",
+                                    or_(LogAction.last_reminded_at.is_(None), LogAction.last_reminded_at < day_start))
+            .values(reminders_sent=LogAction.reminders_sent + 1, last_reminded_at=now)
+            .execution_options(synchronize_session=False)).rowcount
+        if not claimed:
+            continue  # reminded already today (by this scheduler or another)
+        reference = f"ACT{action_id:03d}"
+        if session.scalars(select(User.id).where(User.username == owner)).first():
+            queue_process_notice(session, now, None, owner, f"Action {reference} is overdue",
+                                 f"{title} was due on {due_on.isoformat()}.")
         placed = None
-        if row.group_id:
+        if group_id:
             already = session.scalars(select(AgendaItem).join(Meeting, Meeting.id == AgendaItem.meeting_id)
                                       .where(AgendaItem.reference == reference, Meeting.held_on >= today)).first()
             if already is None:
-                item = place_on_agenda(session, row.group_id, today, "system", now, settings, None, reference,
-                                       row.title, kind="action")
+                item = place_on_agenda(session, group_id, today, "system", now, settings, None, reference,
+                                       title, kind="action")
                 placed = session.get(Meeting, item.meeting_id).held_on.isoformat()
-        audit.record(session, now, "system", "action_log.reminded", action_id=row.id, owner=row.owner,
+        audit.record(session, now, "system", "action_log.reminded", action_id=action_id, owner=owner,
                      placed_on_agenda=placed)
-        done.append({"reference": reference, "owner": row.owner, "placed_on": placed})
+        done.append({"reference": reference, "owner": owner, "placed_on": placed})
     return done
 
 

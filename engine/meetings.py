@@ -8,8 +8,12 @@ still make, else the one after.
 
 The date rules are pure functions (`usual_meeting_days`, `papers_due`, `choose_meeting`); the rest reads and writes
 the `meeting` and `agenda_item` tables inside a command's transaction. Diagrams call `next_meeting(group_id,
-ready_on)`, `place_on_agenda(group_id, ready_on)`, `open_meeting(...)`, `meeting_agenda(...)` and
-`meeting_after(...)` (registered in engine/script_functions.py).
+ready_on)`, `place_on_agenda(group_id, ready_on)`, `table_on_agenda(group_id, ready_on)`, `open_meeting(...)`,
+`meeting_agenda(...)` and `meeting_after(...)` (registered in engine/script_functions.py).
+
+A group with a usual day always has a next meeting: the usual day is generated into the table when an item is placed
+on it. A group without one (the SITAG, MCAG, QAG and the working groups) has only the meetings the PMO plans;
+`table_on_agenda` then returns None and the diagram says so (processes/README.md, "The meeting cycle").
 """
 from __future__ import annotations
 
@@ -198,11 +202,17 @@ def add_extraordinary(session: Session, group_id: str, held_on: Any, by: str, no
     return ensure_meeting(session, group_id, held_on, "extraordinary", by, now, settings, note)
 
 
+def find_meeting_day(session: Session, group_id: str, ready_on: Any, settings: dict) -> date | None:
+    """The day of the meeting an item ready on `ready_on` can make (its papers deadline not yet passed), or None."""
+    ready = _as_date(ready_on)
+    days = meeting_days(session, group_id, ready, ready + timedelta(days=LOOKAHEAD_DAYS))
+    return choose_meeting(days, ready, _setting(settings, "papers_days_before_meeting"))
+
+
 def next_meeting_day(session: Session, group_id: str, ready_on: Any, settings: dict) -> date:
     """The day of the meeting an item ready on `ready_on` can make (its papers deadline not yet passed)."""
     ready = _as_date(ready_on)
-    days = meeting_days(session, group_id, ready, ready + timedelta(days=LOOKAHEAD_DAYS))
-    found = choose_meeting(days, ready, _setting(settings, "papers_days_before_meeting"))
+    found = find_meeting_day(session, group_id, ready, settings)
     if found is None:
         raise MeetingError(f"{group_id} has no meeting planned whose papers an item ready on {ready.isoformat()} "
                            "can make: the PMO should add one")
@@ -244,11 +254,53 @@ def place_on_agenda(session: Session, group_id: str, ready_on: Any, by: str, now
     return item
 
 
+def _agenda_rows(session: Session, meeting_id: int) -> list[AgendaItem]:
+    return list(session.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id)
+                                .order_by(AgendaItem.placed_at, AgendaItem.id)))
+
+
 def agenda(session: Session, meeting_id: int) -> list[dict]:
-    rows = session.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id)
-                           .order_by(AgendaItem.placed_at, AgendaItem.id)).all()
-    return [{"item": n, "reference": r.reference, "title": r.title, "kind": r.kind, "instance_id": r.instance_id,
-             "ready_on": r.ready_on.isoformat()} for n, r in enumerate(rows, 1)]
+    return [{"item": n, "id": r.id, "reference": r.reference, "title": r.title, "kind": r.kind,
+             "instance_id": r.instance_id, "ready_on": r.ready_on.isoformat()}
+            for n, r in enumerate(_agenda_rows(session, meeting_id), 1)]
+
+
+def _placement(session: Session, item: AgendaItem, rolled_from: list[str]) -> dict:
+    """What a diagram keeps of a placement (ISO text, so that it can live in task data)."""
+    meeting = session.get(Meeting, item.meeting_id)
+    number = next(n for n, r in enumerate(_agenda_rows(session, meeting.id), 1) if r.id == item.id)
+    label = f"Item {number}" + (f": {item.reference}" if item.reference else "")
+    return {"meeting_id": meeting.id, "meeting_date": meeting.held_on.isoformat(), "meeting_kind": meeting.kind,
+            "papers_due_on": meeting.papers_due_on.isoformat(), "agenda_item_id": item.id, "item_number": number,
+            "agenda_item": label, "rolled_from": ", ".join(rolled_from)}
+
+
+def table_item(session: Session, group_id: str, ready_on: Any, by: str, now: datetime, settings: dict,
+               instance_id: int, kind: str = "change_request", reference: str = "", title: str = "") -> dict | None:
+    """Keep or put an instance on the agenda of its group's next meeting whose papers deadline it can still make (an
+    item ready on `ready_on`), else the one after. An item already on a coming meeting whose papers deadline it can
+    no longer make is taken off it (audited as `agenda.rolled`) and goes on the next one. Returns the placement (see
+    `_placement`), or None when the group has no such meeting: no usual day and none planned by the PMO."""
+    ready = _as_date(ready_on)
+    rolled_from: list[str] = []
+    current = session.execute(select(AgendaItem, Meeting).join(Meeting, Meeting.id == AgendaItem.meeting_id)
+                              .where(AgendaItem.instance_id == instance_id, Meeting.group_id == group_id,
+                                     Meeting.held_on >= ready, Meeting.status.in_(("planned", "papers published")))
+                              .order_by(Meeting.held_on)).all()
+    for item, meeting in current:
+        if meeting.papers_due_on >= ready:
+            return _placement(session, item, rolled_from)
+        rolled_from.append(meeting.held_on.isoformat())
+        audit.record(session, now, by, "agenda.rolled", instance_id=instance_id, meeting_id=meeting.id,
+                     group=group_id, held_on=meeting.held_on, papers_due_on=meeting.papers_due_on, ready_on=ready,
+                     reference=item.reference)
+        session.delete(item)
+    session.flush()
+    if find_meeting_day(session, group_id, ready, settings) is None:
+        return None
+    item = place_on_agenda(session, group_id, ready, by, now, settings, instance_id, str(reference or ""),
+                           str(title or ""), kind=kind)
+    return _placement(session, item, rolled_from)
 
 
 def set_status(session: Session, meeting_id: int, status: str) -> None:
@@ -279,6 +331,14 @@ def meeting_functions(session: Session, clock, settings: dict, instance_id: int 
         item = place_on_agenda(session, group_id, ready_on, actor, clock.now(), settings, instance_id, kind=kind)
         return session.get(Meeting, item.meeting_id).held_on.isoformat()
 
+    def table(group_id: str, ready_on: Any, kind: str = "", reference: str = "", title: str = "") -> dict | None:
+        """This instance on the agenda of the group's next meeting it can make (see `table_item`), or None.
+        `reference` and `title` name the item (the instance's own are used when left out)."""
+        if instance_id is None:
+            raise MeetingError("table_on_agenda() places the running instance: it has none yet")
+        return table_item(session, group_id, ready_on, actor, clock.now(), settings, instance_id,
+                          kind or "change_request", reference, title)
+
     def after(group_id: str, held_on: Any) -> str | None:
         found = meeting_after(session, group_id, held_on)
         return found.isoformat() if found else None
@@ -286,6 +346,7 @@ def meeting_functions(session: Session, clock, settings: dict, instance_id: int 
     return {
         "next_meeting": lambda group_id, ready_on: next_meeting_day(session, group_id, ready_on, settings).isoformat(),
         "place_on_agenda": place,
+        "table_on_agenda": table,
         "open_meeting": open_meeting,
         "meeting_agenda": lambda meeting_id: agenda(session, int(meeting_id)),
         "meeting_after": after,
@@ -339,6 +400,49 @@ def meetings(gov, group_id: str | None = None, start: date | None = None, end: d
             query = query.where(Meeting.held_on <= end)
         rows = session.scalars(query.order_by(Meeting.held_on, Meeting.group_id)).all()
         return [{**meeting_dict(m), "agenda": agenda(session, m.id)} for m in rows]
+
+
+def _decisions_on(session: Session, meeting: Meeting, item: AgendaItem) -> list[dict]:
+    """What was decided on one agenda item: the deciding instance's own record (change request decision history,
+    escalation levels) and the decisions the meeting recorded against the item."""
+    from .logs import OUTCOME_LABELS
+    found = []
+    inst = session.get(Instance, item.instance_id) if item.instance_id else None
+    facts = (inst.facts or {}) if inst is not None else {}
+    for entry in facts.get("decision_history") or []:
+        if entry.get("meeting_id") == meeting.id:
+            found.append({"decided_by": entry.get("decided_by"), "decided_on": str(entry.get("decided_at") or "")[:10],
+                          "outcome": OUTCOME_LABELS.get(entry.get("outcome"), str(entry.get("outcome") or ""))})
+    for level in facts.get("levels") or []:
+        if level.get("meeting_id") == meeting.id:
+            found.append({"decided_by": level.get("level"), "decided_on": level.get("decided_on") or "",
+                          "outcome": f"{level.get('result')}: {level.get('outcome')}"})
+    cycle = session.get(Instance, meeting.instance_id) if meeting.instance_id else None
+    for entry in ((cycle.facts or {}).get("decisions") or []) if cycle is not None else []:
+        if entry.get("agenda_item_id") == item.id or (not entry.get("agenda_item_id")
+                                                       and entry.get("agenda_item") == item.reference):
+            found.append({"decided_by": meeting.group_id, "decided_on": meeting.held_on.isoformat(),
+                          "outcome": f"{OUTCOME_LABELS.get(entry.get('outcome'), entry.get('outcome'))}: "
+                                     f"{entry.get('decision')} (recording {entry.get('recording_time')})"})
+    return found
+
+
+def meeting_page(gov, meeting_id: int) -> dict:
+    """One meeting with its agenda: each item's instance (process, state) and what was decided on it."""
+    with gov.db.read() as session:
+        row = session.get(Meeting, meeting_id)
+        if row is None:
+            raise NotFound(f"There is no meeting {meeting_id}")
+        items = []
+        for n, item in enumerate(_agenda_rows(session, meeting_id), 1):
+            inst = session.get(Instance, item.instance_id) if item.instance_id else None
+            items.append({"item": n, "id": item.id, "reference": item.reference, "title": item.title,
+                          "kind": item.kind, "ready_on": item.ready_on, "placed_at": item.placed_at,
+                          "instance_id": item.instance_id, "state": inst.state if inst is not None else "",
+                          "decisions": _decisions_on(session, row, item)})
+        group = session.get(GovernanceGroup, row.group_id)
+        return {**meeting_dict(row), "group_name": group.name if group is not None else row.group_id,
+                "agenda": items}
 
 
 def start_meeting_cycle(gov, meeting_id: int, by: str):

@@ -1,8 +1,10 @@
 """APScheduler drives the BPMN timers and the task deadlines: the database is the truth, the jobs are derived from it.
 
 One `date` job waits for the earliest due timer and another for the next reminder or overdue moment; a periodic
-sweep catches timers created by other processes and anything missed, and a daily job at 07:00 London sends the
-e-mail digests. Each wake-up fires every due timer, oldest first, each instance in its own transaction that claims
+sweep catches timers created by other processes and anything missed, a daily job at 07:00 London sends the
+e-mail digests, and a daily job on working days (08:00 London unless the deployed setting `action_reminder_time` or
+the `reminders_at` argument says otherwise) reminds the owners of overdue actions and puts those actions on their
+group's next agenda — each action at most once a day however many schedulers run (engine/logs.py claims it). Each wake-up fires every due timer, oldest first, each instance in its own transaction that claims
 its timers atomically — so several scheduler processes on one PostgreSQL fire each timer exactly once. Nothing is
 kept in the scheduler that the database does not hold: `start()` rebuilds every job, and timers that fell due while
 everything was down fire at once, oldest first.
@@ -22,6 +24,9 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
+from .calendar import ENGLAND_AND_WALES
+from .errors import NotFound
+from .logs import remind_overdue_actions
 from .models import Timer, UtcDateTime
 from .runtime import Change, Runtime
 
@@ -33,6 +38,10 @@ NEXT_DEADLINE_JOB = "govflow-next-deadline"
 DEADLINE_JOB = "govflow-deadlines"
 DIGEST_JOB = "govflow-digest"
 DIGEST_HOUR = 7  # Europe/London
+REMINDER_JOB = "govflow-action-reminders"
+CATCH_UP_REMINDER_JOB = "govflow-action-reminders-catch-up"
+REMINDER_TIME = "08:00"  # Europe/London, unless settings.yaml's action_reminder_time says otherwise
+SETTINGS_PROCESS = "meeting"  # the deployed process whose settings.yaml the reminders read
 STILL_DUE_RETRY = timedelta(seconds=1)
 BURST_SECONDS = 0.25
 
@@ -42,12 +51,13 @@ class TimerScheduler:
     pending e-mails and the daily digests."""
 
     def __init__(self, runtime: Runtime, sweep_seconds: float = 15.0, batch: int = 500,
-                 deadline_seconds: float = 60.0, notifier=None):
+                 deadline_seconds: float = 60.0, notifier=None, reminders_at: str | None = None):
         self.runtime = runtime
         self.notifier = notifier if notifier is not None else getattr(runtime, "notifier", None)
         self.sweep_seconds = sweep_seconds
         self.deadline_seconds = deadline_seconds
         self.batch = batch
+        self.reminders_at = reminders_at
         self._lock = threading.Lock()
         self._deadline_lock = threading.Lock()
         self._scheduler = BackgroundScheduler(
@@ -77,6 +87,14 @@ class TimerScheduler:
             self._scheduler.add_job(self.send_digests, "cron", hour=DIGEST_HOUR, minute=0,
                                     timezone="Europe/London", id=DIGEST_JOB, executor="deadlines",
                                     replace_existing=True)
+        hour, minute = self.reminder_time()
+        self._scheduler.add_job(self.send_action_reminders, "cron", day_of_week="mon-fri", hour=hour, minute=minute,
+                                timezone="Europe/London", id=REMINDER_JOB, executor="deadlines",
+                                replace_existing=True)
+        local = self._utcnow().astimezone(ENGLAND_AND_WALES.tz)
+        if (local.hour, local.minute) >= (hour, minute):  # started after today's time: catch up (once a day anyway)
+            self._scheduler.add_job(self.send_action_reminders, "date", run_date=self.started_at,
+                                    id=CATCH_UP_REMINDER_JOB, executor="deadlines", replace_existing=True)
 
     def shutdown(self) -> None:
         """Stop taking work, then let a wake or deadline check that is running finish. (APScheduler's own
@@ -226,6 +244,53 @@ class TimerScheduler:
         except Exception:
             log.exception("daily digest failed")
             return 0
+
+    # --- overdue actions ------------------------------------------------------------------------------------------
+
+    def _settings(self, session) -> dict:
+        """The settings.yaml deployed with the meeting process (empty, so defaults, before anything is deployed)."""
+        try:
+            version = self.runtime.repository.latest(session, SETTINGS_PROCESS)
+            return dict(self.runtime.repository.compiled(session, version.id).settings or {})
+        except NotFound:  # nothing deployed yet
+            return {}
+
+    def reminder_time(self) -> tuple[int, int]:
+        """(hour, minute), Europe/London: the constructor's `reminders_at`, else the deployed `action_reminder_time`,
+        else 08:00."""
+        text = self.reminders_at
+        if text is None:
+            with self.runtime.db.read() as session:
+                text = str(self._settings(session).get("action_reminder_time") or REMINDER_TIME)
+        try:
+            hour, minute = (int(part) for part in str(text).split(":")[:2])
+            if not (0 <= hour < 24 and 0 <= minute < 60):
+                raise ValueError
+        except ValueError:
+            log.error("action reminder time %r is not HH:MM; using %s", text, REMINDER_TIME)
+            hour, minute = (int(part) for part in REMINDER_TIME.split(":"))
+        return hour, minute
+
+    def send_action_reminders(self) -> list[dict]:
+        """On a working day, remind the owners of overdue actions and put them on their group's next agenda (each
+        action once a day, across every scheduler); then send the e-mails. Returns what this process reminded."""
+        now = self._utcnow()
+        today = now.astimezone(ENGLAND_AND_WALES.tz).date()
+        if not ENGLAND_AND_WALES.is_working_day(today):
+            return []
+        with self._deadline_lock:
+            try:
+                with self.runtime.db.write() as session:
+                    done = remind_overdue_actions(session, now, today, self._settings(session))
+            except Exception:
+                log.exception("overdue action reminders failed")
+                return []
+            if self.notifier is not None and done:
+                try:
+                    self.notifier.send_pending()
+                except Exception:
+                    log.exception("sending the action reminders failed")
+        return done
 
     def _remove(self, job_id: str) -> None:
         try:

@@ -157,6 +157,13 @@ def meeting_list():
                            logs=LOGS)
 
 
+@bp.get("/meetings/<int:meeting_id>", endpoint="meeting")
+def meeting_agenda(meeting_id: int):
+    """One meeting's agenda: the items the processes placed on it, and what was decided on each."""
+    from engine import meetings
+    return render_template("logs/meeting.html", meeting=meetings.meeting_page(_gov(), meeting_id), logs=LOGS)
+
+
 @bp.post("/meetings", endpoint="add_meeting")
 def add_meeting():
     from datetime import date

@@ -1,6 +1,8 @@
 """Drive one change request (processes/change_control.bpmn) through the engine API only.
 
-`ChangeRequest(gov, clock)` starts an instance; `do(element_id, as_user, **overrides)` finds that element's open task
+`ChangeRequest(gov, clock)` starts an instance; `plan_meeting(gov, day)` has the PMO add an extraordinary PSG meeting
+(the reviewed CR goes on the agenda of the next meeting whose papers deadline it can make, so plan it before the
+review); `do(element_id, as_user, **overrides)` finds that element's open task
 for this instance in `gov.tasks(user)`, claims it and completes it with the default answers below (an override of
 None leaves the field out); `respond(user, **overrides)` sends a consultation response; `at(moment)` moves the clock
 and fires due timers; `state`, `status`, `data` and `record` read `gov.show(...)`. Every completion is logged so a test
@@ -37,7 +39,7 @@ RAISE = {
 # 28 Dec observed Boxing Day) and New Year (Fri 1 Jan 2027) and closes Tue 5 Jan 2027 at 17:00 (GMT).
 ISSUED_AT = datetime(2026, 12, 17, 9, 0, tzinfo=UTC)
 WINDOW_CLOSES = datetime(2027, 1, 5, 17, 0, tzinfo=UTC)
-MEETING = "2027-01-20"            # a Wednesday; papers due by Wed 13 Jan (5 working days before)
+MEETING = "2027-01-20"            # an extraordinary PSG meeting (a Wednesday); papers due Wed 13 Jan
 DECIDED_AT = "2027-01-20T11:00:00+00:00"
 DECISION_MOMENT = datetime(2027, 1, 20, 11, 30, tzinfo=UTC)
 # 10 working days after Wed 20 Jan 2027 → Wed 3 Feb, end of the working day (17:00 GMT)
@@ -59,7 +61,7 @@ ANSWERS = {
                            "consultation_channels": ["portal", "newsletter"]},
     "review": {"review_summary": "Broad support.", "recommendation": "accept",
                "recommendation_rationale": "Low cost, avoids failure."},
-    "table": {"decision_meeting_date": MEETING, "papers_published_on": "2027-01-12", "agenda_item": "Item 4"},
+    "table": {"papers_published_on": "2027-01-12"},
     "decide": {"decision_outcome": "accept", "decision_views": "Consensus to accept.", "decided_at": DECIDED_AT,
                "recording_reference": "PSG 2027-01-20 recording 01:12:30"},
     "sro_deciding_vote": {"sro_choice": "decide", "sro_outcome": "accept", "ipa_advice": "Proceed.",
@@ -88,6 +90,15 @@ LANE = {"validate": "Change Control Manager", "resolve_issues": "Participant", "
         "issue_consultation": "Change Control Manager", "review": "Workstream", "table": "PMO", "decide": "Chair",
         "sro_deciding_vote": "SRO", "refer_to_ofgem": "SRO", "record_ofgem_decision": "IPA", "communicate": "PMO",
         "action_change": "Workstream", "close_conditions": "Change Control Manager"}
+
+
+def plan_meeting(gov, day: str, group: str = "PSG") -> None:
+    """The PMO adds an extraordinary meeting of the group on that day (nothing if the group already meets then)."""
+    from engine.meetings import MeetingError, add_extraordinary_meeting
+    try:
+        add_extraordinary_meeting(gov, group, day, by="pat", note="Planned by the test")
+    except MeetingError:
+        pass
 
 
 class ChangeRequest:
@@ -213,9 +224,15 @@ def together(crs: list[ChangeRequest], amend: list[dict] | None = None, table: l
         for n in range(responses):
             cr.respond("bob", comments=f"Response {n + 1}.")
     crs[0].at(WINDOW_CLOSES)
+    meetings = [o.get("decision_meeting_date", MEETING) for o in table]
+    for day in sorted(set(meetings)):
+        plan_meeting(crs[0].gov, day)
     for cr, overrides in zip(crs, table):
-        cr.do("review").do("table", **overrides)
-        assert cr.state == "awaiting decision", cr.state
-    meeting = max(o.get("decision_meeting_date", MEETING) for o in table)
+        form = {k: v for k, v in overrides.items() if k != "decision_meeting_date"}
+        cr.do("review").do("table", **form)
+        if cr.open_tasks() == ["table"]:  # papers published after the deadline: it rolled to a later meeting
+            cr.do("table", **form)
+        assert cr.state == "awaiting decision", (cr.state, cr.data.get("tabling_note"))
+    meeting = max(cr.data["decision_meeting_date"] for cr in crs)
     crs[0].clock.set(max(DECISION_MOMENT, datetime.fromisoformat(meeting + "T11:30:00+00:00")))
     return crs

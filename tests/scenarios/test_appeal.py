@@ -5,12 +5,11 @@ change request (a new change_control instance with the same reference, re-enteri
 dismissed. Plus the cumulative Ofgem threshold shown to the deciding group with its headroom (issue 5 part 6)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
 
-from engine.calendar import ENGLAND_AND_WALES
 from engine.models import Instance
 
 pytestmark = pytest.mark.postgres
@@ -90,11 +89,9 @@ def change_request_to_decision(gov, clock, cost=300000, title=None):
     clock.set(closes + timedelta(minutes=1))
     gov.fire_due_timers()
     do(gov, "will", iid, "review", review_summary="Mixed.", recommendation="reject", recommendation_rationale="Cost.")
-    meeting = ENGLAND_AND_WALES.add_working_days(closes.date(), 12)
-    papers = ENGLAND_AND_WALES.add_working_days(meeting, -6)
-    do(gov, "pat", iid, "table", decision_meeting_date=meeting.isoformat(), papers_published_on=papers.isoformat(),
-       agenda_item="Item 4")
-    return iid, meeting
+    placed = gov.show(iid)["data"]  # on the agenda of the next PSG whose papers it can make
+    do(gov, "pat", iid, "table", papers_published_on=placed["papers_due_on"])
+    return iid, date.fromisoformat(placed["decision_meeting_date"])
 
 
 def decide_change_request(gov, clock, iid, meeting, outcome):
@@ -193,6 +190,15 @@ def test_an_upheld_appeal_is_enacted_by_the_sro_reopening_the_change_request(gov
     assert reopened["data"]["reopened_by_appeal"] == "APP001"
     assert open_elements(gov, reopened["id"]) == [("impact_assessment", "Workstream")]
     assert "validate" not in [t["element_id"] for t in reopened["tasks"]]
+    # it keeps its history: the decisions taken before, and the instance it was reopened from
+    assert reopened["data"]["reopened_from"] == cr
+    assert [(d["outcome"], d["decided_by"], d["instance_id"], d["meeting_date"])
+            for d in reopened["data"]["previous_decisions"]] == [("reject", "PSG", cr, meeting.isoformat())]
+    from engine import logs
+    with gov.db.read() as session:
+        rows = [r for r in logs.decisions(session) if r["reference"] == "CR001"]
+    assert [(r["instance_id"], r["outcome"], r["history"]) for r in rows] == [
+        (cr, "Reject", f"Reopened after APP001 as instance {reopened['id']}")]
 
 
 def test_an_upheld_appeal_without_reopening_just_records_the_enactment(gov, clock):

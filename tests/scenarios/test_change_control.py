@@ -12,7 +12,7 @@ import pytest
 from engine.errors import Conflict, Forbidden
 
 from .change_control_driver import (ANSWERS, COMMUNICATION_DUE, CONDITIONS, DECIDED_AT, ISSUED_AT, WINDOW_CLOSES,
-                                    ChangeRequest, together)
+                                    ChangeRequest, plan_meeting, together)
 
 pytestmark = pytest.mark.postgres
 
@@ -250,7 +250,9 @@ def test_refer_for_additional_work_loops_back_to_impact_assessment(gov, clock):
     assert cr.timers() == {"window_closes": "2027-06-02T16:00:00+00:00"}
     cr.respond("bob", comments="Round two.")
     cr.at(utc(2027, 6, 2, 16, 0))
-    cr.do("review").do("table", decision_meeting_date="2027-06-16", papers_published_on="2027-06-08")
+    plan_meeting(gov, "2027-06-16")  # an extraordinary PSG: the 7 July one is the usual next
+    cr.do("review").do("table", papers_published_on="2027-06-08")
+    assert (cr.data["decision_meeting_date"], cr.data["papers_due_on"]) == ("2027-06-16", "2027-06-09")
     clock.set(utc(2027, 6, 16, 10, 0))
     cr.do("decide", decided_at="2027-06-16T10:00:00+01:00")
     assert cr.data["communication_due_at"] == "2027-06-30T16:00:00+00:00"
@@ -317,7 +319,9 @@ def test_no_consensus_sro_requests_more_analysis(gov, clock):
     cr.do("issue_consultation")
     assert cr.state == "in consultation" and cr.data["consultation_closes_at"] == "2027-09-07T16:00:00+00:00"
     cr.at(utc(2027, 9, 7, 16, 0))
-    cr.do("review").do("table", decision_meeting_date="2027-09-22", papers_published_on="2027-09-14")
+    plan_meeting(gov, "2027-09-22")
+    cr.do("review").do("table", papers_published_on="2027-09-14")
+    assert cr.data["decision_meeting_date"] == "2027-09-22"
     clock.set(utc(2027, 9, 22, 10, 0))
     cr.do("decide", decided_at="2027-09-22T10:00:00+01:00")
     data = finish(cr, "accept", "PSG")
@@ -351,7 +355,10 @@ def test_single_decision_at_5m_goes_to_ofgem_just_below_does_not(gov, clock):
     data = at_threshold.data
     assert at_threshold.state == "approved" and data["communication_due_at"] == "2027-05-17T16:00:00+00:00"
     assert data["decision_history"] == [{"round": 1, "decided_by": "Ofgem", "outcome": "accept",
-                                         "decided_at": "2027-04-30T12:00:00+01:00", "ofgem_threshold_met": True}]
+                                         "decided_at": "2027-04-30T12:00:00+01:00", "ofgem_threshold_met": True,
+                                         "decision_body": "PSG", "meeting_id": data["decision_meeting_id"],
+                                         "meeting_date": "2027-01-20", "agenda_item": "Item 1: CR001",
+                                         "agenda_item_id": data["agenda_item_id"]}]
     data = finish(at_threshold, "accept", "Ofgem")
     assert data["ofgem_reference"] == "OFG/2027/17" and data["approved_cost_impact_gbp"] == 5_000_000
     finish(below, "accept", "PSG")
@@ -483,25 +490,105 @@ def test_communication_overdue_is_told_to_the_ccm_and_the_sro(gov, clock):
             f"{user} was not told that the decision on CR001 is overdue for communication: {new}")
 
 
-def test_papers_deadline_missed_rolls_to_the_next_meeting(gov, clock):
+def agenda_of(gov, day: str, group: str = "PSG") -> list[str]:
+    from engine.meetings import meetings
+    return [i["reference"] for m in meetings(gov, group) if m["held_on"].isoformat() == day for i in m["agenda"]]
+
+
+def test_tabled_on_the_next_psg_meeting_whose_papers_it_can_make_across_christmas(gov, clock):
+    """Ready on Tue 29 Dec 2026, a CR makes the papers of PSG on Wed 6 Jan 2027 (due 29 Dec: five working days back
+    skip New Year's Day, the Boxing Day substitute on 28 Dec and Christmas Day); ready a day later, it rolls to the
+    following PSG, Wed 3 Feb (papers due 27 Jan). The process places both itself, and shows where."""
+    edge = ChangeRequest(gov, clock, title="Ready on the papers deadline")
+    late = ChangeRequest(gov, clock, title="Ready a day after it")
+    for cr in (edge, late):
+        cr.do("validate").do("triage").do("impact_assessment").do("amend")
+    clock.set(ISSUED_AT)
+    # windows of 6 and 7 working days from Thu 17 Dec close on Tue 29 and Wed 30 Dec (25 and 28 Dec skipped)
+    edge.do("issue_consultation", consultation_window_days=6)
+    late.do("issue_consultation", consultation_window_days=7)
+    assert edge.data["consultation_closes_at"] == "2026-12-29T17:00:00+00:00"
+    edge.at(utc(2026, 12, 29, 17, 0))
+    edge.do("review")
+    late.at(utc(2026, 12, 30, 17, 0))
+    late.do("review")
+    first, second = edge.data, late.data
+    assert (first["decision_meeting_date"], first["papers_due_on"], first["agenda_item"]) == (
+        "2027-01-06", "2026-12-29", "Item 1: CR001")
+    assert (second["decision_meeting_date"], second["papers_due_on"], second["agenda_item"]) == (
+        "2027-02-03", "2027-01-27", "Item 1: CR002")
+    assert agenda_of(gov, "2027-01-06") == ["CR001"] and agenda_of(gov, "2027-02-03") == ["CR002"]
+    assert edge.task("table").due_at == utc(2026, 12, 29, 17, 0)  # the papers deadline, end of the working day
+    assert "PSG meeting on 2027-01-06 (Item 1: CR001)" in first["agenda_note"]
+    assert "due by 2026-12-29" in first["agenda_note"]
+    edge.do("table", papers_published_on="2026-12-29")  # the deadline day itself is in time
+    assert edge.state == "awaiting decision" and edge.open_tasks() == ["decide"]
+    assert task_row(edge, "decide")["due_at"] == "2027-01-06T17:00:00+00:00"
+    edge.assert_history()
+
+
+def test_papers_published_late_roll_the_cr_to_the_following_meeting_across_easter(gov, clock):
+    """Placed on an extraordinary PSG on Thu 1 Apr 2027 (papers due Tue 23 Mar: five working days back skip Good Friday
+    and Easter Monday), the papers go out on 24 Mar: the CR leaves that agenda and goes on the next meeting whose papers
+    it can make, the usual PSG on Wed 7 Apr (papers due Wed 31 Mar); the PMO tables it there in time."""
+    from sqlalchemy import select
+    from engine.models import AuditEvent
     cr = ChangeRequest(gov, clock).to_consultation()
     cr.at(WINDOW_CLOSES)
+    clock.set(utc(2027, 3, 22, 9, 0))
+    plan_meeting(gov, "2027-04-01")
     cr.do("review")
-    # meeting Thu 1 Apr 2027: 5 working days before, skipping Easter (26 and 29 Mar), is Tue 23 Mar
-    cr.do("table", decision_meeting_date="2027-04-01", papers_published_on="2027-03-24")
     data = cr.data
-    assert (data["papers_due_on"], data["papers_in_time"]) == ("2027-03-23", False)
-    assert cr.state == "in consultation" and cr.open_tasks() == ["table"]
-    assert "2027-03-23" in data["tabling_note"] and "next meeting" in data["tabling_note"]
+    assert (data["decision_meeting_date"], data["papers_due_on"]) == ("2027-04-01", "2027-03-23")
+    assert agenda_of(gov, "2027-04-01") == ["CR001"]
+    cr.do("table", papers_published_on="2027-03-24")
+    data = cr.data
+    assert data["papers_in_time"] is False and cr.state == "in consultation" and cr.open_tasks() == ["table"]
+    assert (data["decision_meeting_date"], data["papers_due_on"]) == ("2027-04-07", "2027-03-31")
+    assert "2027-03-23" in data["tabling_note"] and "rolls to the next meeting" in data["tabling_note"]
+    assert agenda_of(gov, "2027-04-01") == [] and agenda_of(gov, "2027-04-07") == ["CR001"]
     assert task_row(cr, "table")["lane"] == "PMO"
-    # the next meeting, Wed 7 Apr: papers due Wed 31 Mar, published that day (the edge is in time)
-    cr.do("table", decision_meeting_date="2027-04-07", papers_published_on="2027-03-31")
+    assert task_row(cr, "table")["due_at"] == "2027-03-31T16:00:00+00:00"  # 17:00 BST
+    cr.do("table", papers_published_on="2027-03-31")  # the edge is in time
     data = cr.data
-    assert (data["papers_due_on"], data["papers_in_time"], data["tabling_note"]) == ("2027-03-31", True, "")
+    assert (data["papers_in_time"], data["tabling_note"]) == (True, "")
     assert cr.state == "awaiting decision" and cr.open_tasks() == ["decide"]
     assert task_row(cr, "decide")["due_at"] == "2027-04-07T16:00:00+00:00"
     assert [e for e, _ in cr.done].count("table") == 2
+    with gov.db.read() as session:
+        rolled = [e.details for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "agenda.rolled"))]
+    assert [(r["held_on"], r["ready_on"]) for r in rolled] == [("2027-04-01", "2027-03-24")]
+    # the decision links back to the agenda item it was taken on
+    clock.set(utc(2027, 4, 7, 11, 0))
+    cr.do("decide", decided_at="2027-04-07T11:00:00+01:00")
+    [entry] = cr.data["decision_history"]
+    assert (entry["meeting_date"], entry["meeting_id"], entry["agenda_item_id"]) == (
+        "2027-04-07", data["decision_meeting_id"], data["agenda_item_id"])
     cr.assert_history()
+
+
+def test_a_group_without_meetings_has_the_pmo_plan_one(gov, clock):
+    """SITAG has no usual meeting day: with none planned the PMO is told, plans an extraordinary SITAG meeting on the
+    Meetings page, and the CR goes on its agenda."""
+    cr = ChangeRequest(gov, clock)
+    cr.do("validate").do("triage", decision_body="SITAG").do("impact_assessment").do("amend")
+    clock.set(ISSUED_AT)
+    cr.do("issue_consultation")
+    cr.at(WINDOW_CLOSES)
+    cr.do("review")
+    data = cr.data
+    assert data["agenda_placed"] is False and data["decision_meeting_date"] == ""
+    assert "SITAG has no meeting planned" in data["tabling_note"]
+    assert any("needs a SITAG meeting" in n["subject"] for n in gov.notifications("pat"))
+    assert cr.open_tasks() == ["table"]
+    plan_meeting(gov, "2027-01-27", group="SITAG")
+    cr.do("table", papers_published_on="2027-01-19")  # not placed yet: placed now, then tabled
+    data = cr.data
+    assert (data["decision_meeting_date"], data["papers_due_on"], data["agenda_placed"]) == (
+        "2027-01-27", "2027-01-20", True)
+    assert cr.open_tasks() == ["table"] and agenda_of(gov, "2027-01-27", "SITAG") == ["CR001"]
+    cr.do("table", papers_published_on="2027-01-19")
+    assert cr.state == "awaiting decision"
 
 
 # --- who may act --------------------------------------------------------------------------------------------------

@@ -273,3 +273,55 @@ def test_the_cumulative_threshold_setting_matches_the_decision_table():
     dmn = (PROJECT_ROOT / "processes" / "ofgem_threshold.dmn").read_text()
     threshold = settings["ofgem_cumulative_threshold_gbp"]
     assert f"&gt;= {threshold}<" in dmn and f"&lt; {threshold}<" in dmn
+
+
+# ---- the escalation goes on the agenda of the group that considers it (DOMAIN.md "Meeting cycle") ------------------------
+
+def agenda_of(gov, group):
+    from engine.meetings import meetings
+    return {m["held_on"].isoformat(): [i["reference"] for i in m["agenda"]] for m in meetings(gov, group)
+            if m["agenda"]}
+
+
+def test_an_escalation_is_placed_on_the_next_agenda_of_the_group_considering_it(egov, clock):
+    """Raised by DAG on Tue 1 Dec 2026, it is with PSG: PSG's 2 December papers closed on 25 November, so it goes on
+    the agenda of PSG on Wed 6 January 2027 (papers due 29 December, across Christmas); the chair sees where, and the
+    level the PSG decides records that meeting, which the decision log links to."""
+    from engine import logs
+    iid = raise_escalation(egov, route="group", origin_group="DAG").instance_id
+    data = record(egov, iid)["data"]
+    assert (data["group_meeting_date"], data["group_agenda_item"]) == ("2027-01-06", "Item 1: ESC001")
+    assert "PSG meeting on 2027-01-06" in data["agenda_note"] and "papers due 2026-12-29" in data["agenda_note"]
+    assert agenda_of(egov, "PSG") == {"2027-01-06": ["ESC001"]}
+    clock.set(datetime(2027, 1, 6, 12, tzinfo=UTC))
+    consider(egov, "sam", iid, "resolve", "PSG agreed a booking rule.", "2027-01-06")
+    level = record(egov, iid)["data"]["levels"][-1]
+    assert (level["level"], level["meeting_date"], level["meeting_id"]) == ("PSG", "2027-01-06",
+                                                                             data["group_meeting_id"])
+    with egov.db.read() as session:
+        [row] = [r for r in logs.decisions(session) if r["reference"] == "ESC001" and r["decided_by"] == "PSG"]
+    assert (row["meeting"], row["meeting_id"], row["agenda_item_id"]) == (
+        "PSG 2027-01-06", data["group_meeting_id"], data["group_agenda_item_id"])
+
+
+def test_each_level_goes_on_its_own_groups_agenda_and_a_group_without_meetings_is_said_so(egov, clock):
+    """TWG escalates to SITAG, which has no usual meeting day and none planned: the chair is told, and so is the PMO;
+    with an extraordinary SITAG planned, the next escalation goes on it. Escalated on to PSG, it goes on PSG's agenda."""
+    from engine.meetings import add_extraordinary_meeting
+    first = raise_escalation(egov, route="group", origin_group="TWG").instance_id
+    data = record(egov, first)["data"]
+    assert data["group_meeting_date"] == "" and "SITAG has no meeting planned" in data["agenda_note"]
+    assert any(n["subject"] == "ESC001 needs a SITAG meeting" for n in egov.notifications("pat"))
+    assert open_elements(egov, first) == [("consider_at_group", "Chair")]  # the chair still has it
+
+    add_extraordinary_meeting(egov, "SITAG", "2026-12-16", by="pat", note="Escalations")
+    second = raise_escalation(egov, route="group", origin_group="TWG").instance_id
+    data = record(egov, second)["data"]
+    assert (data["group_meeting_date"], data["group_agenda_item"]) == ("2026-12-16", "Item 1: ESC002")
+    clock.set(datetime(2026, 12, 16, 15, tzinfo=UTC))
+    consider(egov, "chris", second, "escalate", "SITAG cannot agree.", "2026-12-16")
+    data = record(egov, second)["data"]
+    assert data["group_meeting_date"] == "2027-01-06"  # PSG: the 6 January papers (due 29 Dec) are still open
+    assert agenda_of(egov, "SITAG") == {"2026-12-16": ["ESC002"]}
+    assert agenda_of(egov, "PSG") == {"2027-01-06": ["ESC002"]}
+    assert [(lv["level"], lv.get("meeting_date")) for lv in data["levels"]] == [("TWG", None), ("SITAG", "2026-12-16")]

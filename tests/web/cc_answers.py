@@ -35,7 +35,8 @@ ANSWERS = {
                            "consultation_channels": ["portal", "newsletter"]},
     "review": {"review_summary": "Broad support.", "recommendation": "accept",
                "recommendation_rationale": "Low cost, avoids failure."},
-    "table": {"decision_meeting_date": MEETING, "papers_published_on": "2027-01-06", "agenda_item": "Item 4"},
+    # the reviewed CR places itself on the next PSG whose papers it can make (6 Jan 2027: papers due 29 Dec)
+    "table": {"papers_published_on": "2026-12-22"},
     "decide": {"decision_outcome": "accept", "decision_views": "Consensus to accept.",
                "decided_at": "2027-01-13T11:00:00+00:00", "recording_reference": "PSG 2027-01-13 recording 01:12:30"},
     "communicate": {"communicated_at": "2027-01-14T09:00:00+00:00", "communication_channels": ["portal"],

@@ -1,0 +1,43 @@
+"""A change request reopened after an upheld appeal keeps its history (issue 5 part 3): the reopened instance carries
+the decisions taken before and names the instance it was reopened from; its request page shows them, and the
+decision log's "Reopened" column links the two instances."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from engine.models import Instance
+
+from ..scenarios.test_appeal import assess, change_request_to_decision, decide, decide_change_request, do, lodge
+
+pytestmark = pytest.mark.postgres
+
+
+def test_the_reopened_request_page_shows_the_earlier_decisions(gov, clock, signed_in):
+    cr, meeting = change_request_to_decision(gov, clock)
+    decide_change_request(gov, clock, cr, meeting, "reject")
+    appeal = lodge(gov, clock, clock.now() + timedelta(days=5), decision_date=meeting.isoformat(),
+                   decision_communicated_on=clock.now().date().isoformat()).instance_id
+    assess(gov, appeal)
+    decide(gov, appeal, "upheld", reopen=True)
+    do(gov, "sam", appeal, "enact", enactment_summary="Reopened.", reopen_change_request=True,
+       enacted_on=clock.now().date().isoformat())
+    with gov.db.read() as session:
+        reopened = session.scalars(select(Instance.id).where(Instance.reference == "CR001", Instance.id != cr)).one()
+
+    client = signed_in("alice")  # the raiser
+    page = client.get(f"/requests/{reopened}").get_data(as_text=True)
+    section = page[page.index('id="reopened-from"'):]
+    assert "Reopened after appeal APP001" in section
+    assert f'href="/requests/{cr}"' in section
+    row = re.search(r'<table class="govuk-table" id="previous-decisions">.*?</table>', section, re.S).group(0)
+    assert "PSG" in row and "Reject" in row and meeting.isoformat() in row
+    assert 'id="reopened-from"' not in client.get(f"/requests/{cr}").get_data(as_text=True)
+
+    client = signed_in("pat")
+    log = client.get("/logs/decisions?q=CR001").get_data(as_text=True)
+    assert f"Reopened after APP001 as instance {reopened}" in log
+    assert f'href="/requests/{cr}"' in log  # the instance column links to the request
