@@ -485,3 +485,45 @@ class RaidItem(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     __table_args__ = (Index("ix_raid_item_type_status", "type", "status"),)
+
+
+# --- file attachments in forms, and failed sign-ins shared by every worker (migration 0007) --------------------------
+
+
+class Attachment(Base):
+    """A file attached to a form: its bytes and hash, kept `pending` while the form is being filled in (only its
+    uploader sees it) and `attached` once the form's data (which holds only a descriptor) reached the instance."""
+
+    __tablename__ = "attachment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[Optional[int]] = mapped_column(ForeignKey("instance.id"))  # None while raising a request
+    task_id: Mapped[Optional[str]] = mapped_column(String(36))
+    field: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(10))  # the sniffed type: pdf, docx, png…
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | attached
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    __table_args__ = (
+        Index("ix_attachment_instance_status", "instance_id", "status"),
+        Index("ix_attachment_uploader_status", "uploaded_by", "status"),
+    )
+
+
+class LoginAttempt(Base):
+    """One failed sign-in, by the username tried and the client's address; rows older than the window are purged."""
+
+    __tablename__ = "login_attempt"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    __table_args__ = (
+        Index("ix_login_attempt_key_at", "username", "address", "at"),
+        Index("ix_login_attempt_at", "at"),
+    )
+

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import inspect, select
 
 from . import audit, eligibility, governance, identity, inbox, schema
+from .attachments import Attachments
 from .clock import Clock
 from .collaboration import Collaboration
 from .config import Config
@@ -47,6 +48,7 @@ class Govflow:
         self.notifier = Notifier(self.db, self.repository, self.clock, Mailer.from_env())
         self.notifier.attach(self.runtime)  # notices after each commit; the scheduler finds it on the runtime
         self.collaboration = Collaboration(self.db, self.repository, self.clock)
+        self.attachments = Attachments(self.db, self.repository, self.clock)  # files on forms (issue 3)
 
     # --- set-up --------------------------------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
     app.register_blueprint(library.bp)
     from . import seats; app.register_blueprint(seats.bp)  # noqa: E702 (the seat register, issue 5)
     from . import logs; app.register_blueprint(logs.bp)  # noqa: E702 (the PMO's logs, issue 5)
+    from . import attachments; attachments.init_app(app)  # noqa: E702 (files on forms, issue 3)
     from . import notifications
     app.register_blueprint(notifications.bp)
     notifications.init_app(app)

@@ -1,13 +1,12 @@
 """Sign-in and sign-out with local accounts, session timeouts, the signed-in user, and a failed-login rate limit.
 
-The rate limit is kept in memory, per process: with several gunicorn workers each counts on its own (so the
-effective limit is workers × LOGIN_FAILURE_LIMIT per window). A shared store (the database) is the next step.
+The rate limit counts failures in the database (engine/login_attempts.py), so every gunicorn worker and a restarted
+one share it: LOGIN_FAILURE_LIMIT failures per (username, address) within LOGIN_FAILURE_WINDOW, on the wall clock.
 """
 from __future__ import annotations
 
-import threading
-from collections import defaultdict, deque
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -15,7 +14,9 @@ from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, ren
                    url_for)
 
 from engine import audit
+from engine.clock import Clock
 from engine.identity import find_user, hash_password, verify_password
+from engine.login_attempts import LoginAttempts
 from engine.visibility import OBSERVER_ROLES, STAFF_ROLES  # who only reads; who sees every instance
 
 bp = Blueprint("auth", __name__)
@@ -44,30 +45,18 @@ class CurrentUser:
         return bool(self.roles & {"pmo", "admin"})
 
 
-class LoginThrottle:
-    """Counts failed sign-ins per (username, IP) in a sliding window; in memory, per process."""
+class WallClock(Clock):
+    """The engine's Clock on the web's wall clock (WALL_CLOCK): sign-in limits age on real time, like sessions,
+    even when the engine clock is frozen (`--at`, tests)."""
 
-    def __init__(self):
-        self._failures: dict[tuple[str, str], deque] = defaultdict(deque)
-        self._lock = threading.Lock()
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(current_app.config["WALL_CLOCK"](), timezone.utc)
 
-    def _recent(self, key, now: float, window: float) -> deque:
-        entries = self._failures[key]
-        while entries and entries[0] <= now - window:
-            entries.popleft()
-        return entries
 
-    def blocked(self, key, now: float, window: float, limit: int) -> bool:
-        with self._lock:
-            return len(self._recent(key, now, window)) >= limit
-
-    def fail(self, key, now: float, window: float) -> None:
-        with self._lock:
-            self._recent(key, now, window).append(now)
-
-    def clear(self, key) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+def login_attempts() -> LoginAttempts:
+    """The shared failed-sign-in counter, with this app's window and limit."""
+    return LoginAttempts(govflow().db, WallClock(), current_app.config["LOGIN_FAILURE_WINDOW"],
+                         current_app.config["LOGIN_FAILURE_LIMIT"])
 
 
 def govflow():
@@ -79,7 +68,6 @@ def _now() -> float:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["login_throttle"] = LoginThrottle()
     app.before_request(_load_user)
     app.jinja_env.globals["current_user"] = lambda: g.get("user")
 
@@ -139,12 +127,10 @@ def login():
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
-        key = (username.lower(), request.remote_addr or "")
-        throttle: LoginThrottle = current_app.extensions["login_throttle"]
-        window = current_app.config["LOGIN_FAILURE_WINDOW"].total_seconds()
-        limit = current_app.config["LOGIN_FAILURE_LIMIT"]
-        if throttle.blocked(key, _now(), window, limit):
-            minutes = int(window // 60)
+        address = request.remote_addr or ""
+        attempts = login_attempts()
+        if attempts.blocked(username, address):
+            minutes = int(attempts.window.total_seconds() // 60)
             return render_template("auth/login.html", username=username, too_many=True, minutes=minutes,
                                    error=None), 429
         if not username or not password:
@@ -155,7 +141,7 @@ def login():
                 ok = verify_password(user, password) if user is not None else _burn_time(password)
                 name = user.display_name if user is not None else ""
             if ok:
-                throttle.clear(key)
+                attempts.clear(username, address)
                 target = _safe_next(request.args.get("next"))
                 session.clear()  # a fresh session: nothing from before sign-in survives
                 session["user"] = user.username
@@ -163,7 +149,7 @@ def login():
                 _record(user.username, "user.signed_in")
                 flash(f"Signed in as {name}.", "success")
                 return redirect(target)
-            throttle.fail(key, _now(), window)
+            attempts.fail(username, address)
             _record(username[:80], "user.sign_in_failed")
             error = "The username or password is not right"
     return render_template("auth/login.html", username=username, error=error, too_many=False), \

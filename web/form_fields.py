@@ -19,9 +19,11 @@ def type_of(prop: dict) -> str:
 
 def widget_of(prop: dict) -> str:
     """text | textarea | email | url | number | money | date | iso-date | datetime | select | radios | boolean |
-    checkboxes | list | group"""
+    checkboxes | list | group | attachments"""
     explicit = prop.get(WIDGET_KEY)
     kind = type_of(prop)
+    if explicit == "attachments" and kind == "array":
+        return "attachments"
     if "enum" in prop:
         return "radios" if explicit == "radios" else "select"
     if kind == "boolean":
@@ -80,6 +82,51 @@ def date_key(path: str, part: str) -> str:
     return f"{path}[{part}]"
 
 
+def files_key(path: str) -> str:
+    """The hidden field that keeps an attachment field's files (their ids, comma-separated) between submissions."""
+    return f"{path}[files]"
+
+
+def file_ids(raw: dict[str, str], path: str) -> list[int]:
+    """The attachment ids an attachment field holds in the raw input, in order, without repeats."""
+    ids: list[int] = []
+    for part in str(raw.get(files_key(path), "") or "").split(","):
+        part = part.strip()
+        if part.isdigit() and int(part) not in ids and len(ids) < MAX_ROWS:
+            ids.append(int(part))
+    return ids
+
+
+def set_file_ids(raw: dict[str, str], path: str, ids: list[int]) -> None:
+    raw[files_key(path)] = ",".join(str(i) for i in ids)
+
+
+def attachment_fields(schema: dict | None, raw: dict[str, str], prefix: str = "") -> list[tuple[str, dict]]:
+    """(path, property) of every attachment field the form shows: at the top, in groups and in list rows."""
+    found: list[tuple[str, dict]] = []
+    for name, prop in ((schema or {}).get("properties") or {}).items():
+        if not isinstance(prop, dict) or prop.get("readOnly") or name.startswith("_"):
+            continue
+        _attachment_fields_of(prop, prefix + name, raw, found)
+    return found
+
+
+def _attachment_fields_of(prop: dict, path: str, raw: dict[str, str], found: list) -> None:
+    widget = widget_of(prop)
+    if widget == "attachments":
+        found.append((path, prop))
+    elif widget == "group":
+        found.extend(attachment_fields(prop, raw, path + "."))
+    elif widget == "list":
+        items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
+        try:
+            rows = max(int(raw.get(rows_key(path), "") or 0), int(prop.get("minItems") or 0), 1)
+        except ValueError:
+            rows = 1
+        for i in range(min(rows, MAX_ROWS)):
+            _attachment_fields_of(items, f"{path}.{i}", raw, found)
+
+
 def _raw_scalar(value: Any) -> str:
     if value is True:
         return "true"
@@ -106,7 +153,10 @@ def to_raw(schema: dict | None, data: dict | None, prefix: str = "") -> dict[str
 
 def _value_to_raw(prop: dict, value: Any, path: str, raw: dict[str, str]) -> None:
     widget = widget_of(prop)
-    if widget == "checkboxes":
+    if widget == "attachments":
+        set_file_ids(raw, path, [item["id"] for item in value if isinstance(item, dict)
+                                 and isinstance(item.get("id"), int)] if isinstance(value, list) else [])
+    elif widget == "checkboxes":
         chosen = {_raw_scalar(v) for v in value} if isinstance(value, list) else set()
         for i, (option, _label) in enumerate(enum_options(prop)):
             if option in chosen:

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .display import LONDON
-from .form_fields import MAX_ROWS, date_key, label_of, rows_key, type_of, widget_of
+from .form_fields import MAX_ROWS, date_key, file_ids, label_of, rows_key, type_of, widget_of
 
 MISSING = object()
 
@@ -21,6 +21,7 @@ class ParseResult:
     data: dict
     errors: dict[str, str] = field(default_factory=dict)
     row_maps: dict[str, list[int]] = field(default_factory=dict)  # data path of a list → page row of each item
+    files: dict[int, dict] = field(default_factory=dict)  # descriptor of each attachment id this form may hold
 
     def to_form_path(self, data_path: str) -> str:
         """'actions.1.owner' (data index) → 'actions.3.owner' (the row on the page) when empty rows were dropped."""
@@ -39,8 +40,9 @@ class ParseResult:
         return {self.to_form_path(k): v for k, v in errors.items()}
 
 
-def parse_form(schema: dict | None, form: dict[str, str]) -> ParseResult:
-    result = ParseResult({})
+def parse_form(schema: dict | None, form: dict[str, str], files: dict[int, dict] | None = None) -> ParseResult:
+    """`files`: the descriptors of the attachments the form may hold (by id); other ids in the input are dropped."""
+    result = ParseResult({}, files=dict(files or {}))
     if schema:
         result.data = _object(schema, form, "", "", result)
     return result
@@ -65,6 +67,9 @@ def _value(name: str, prop: dict, form, path: str, data_path: str, result: Parse
         return value if value else MISSING
     if widget == "list":
         return _list(prop, form, path, data_path, result)
+    if widget == "attachments":
+        held = [result.files[i] for i in file_ids(form, path) if i in result.files]
+        return held if held else MISSING
     if widget == "checkboxes":
         items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
         chosen = [v for i, v in enumerate(items.get("enum") or []) if form.get(f"{path}.{i}") == _raw(v)]

@@ -4,7 +4,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .form_fields import (MAX_ROWS, date_key, enum_options, html_id, label_of, rows_key, widget_of)
+from engine.attachments import limits_for, size_text
+
+from .form_fields import (MAX_ROWS, date_key, enum_options, file_ids, files_key, html_id, label_of, rows_key,
+                          widget_of)
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """What attachment fields need to show: the descriptors of the files the form holds (by id) and the settings
+    their limits come from (settings.yaml of the process version)."""
+
+    files: dict[int, dict] = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -37,7 +49,8 @@ class Field:
         return self.id
 
 
-def build_fields(schema: dict | None, raw: dict[str, str], errors: dict[str, str], prefix: str = "") -> list[Field]:
+def build_fields(schema: dict | None, raw: dict[str, str], errors: dict[str, str], prefix: str = "",
+                 uploads: Uploads | None = None) -> list[Field]:
     """The fields of an object schema, filled with the user's raw input and the error beside each."""
     if not schema:
         return []
@@ -46,11 +59,12 @@ def build_fields(schema: dict | None, raw: dict[str, str], errors: dict[str, str
     for name, prop in (schema.get("properties") or {}).items():
         if not isinstance(prop, dict) or prop.get("readOnly") or name.startswith("_"):
             continue
-        fields.append(_field(name, prop, prefix + name, name in required, raw, errors))
+        fields.append(_field(name, prop, prefix + name, name in required, raw, errors, uploads))
     return fields
 
 
-def _field(name: str, prop: dict, path: str, required: bool, raw: dict[str, str], errors: dict[str, str]) -> Field:
+def _field(name: str, prop: dict, path: str, required: bool, raw: dict[str, str], errors: dict[str, str],
+           uploads: Uploads | None = None) -> Field:
     widget = widget_of(prop)
     made = Field(path=path, id=html_id(path), label=label_of(name, prop), hint=str(prop.get("description") or ""),
                  required=required, widget=widget, error=_worded(errors.get(path), widget, label_of(name, prop)))
@@ -65,8 +79,17 @@ def _field(name: str, prop: dict, path: str, required: bool, raw: dict[str, str]
         made.attrs["chosen"] = {raw.get(f"{path}.{i}") for i in range(len(made.options))} - {None}
     elif widget == "date":
         made.parts = {part: raw.get(date_key(path, part), "") for part in ("day", "month", "year")}
+    elif widget == "attachments":
+        uploads = uploads or Uploads()
+        limits = limits_for(prop, uploads.settings)
+        made.hint = " ".join(part for part in (made.hint, limits.describe()) if part)
+        held = [uploads.files[i] for i in file_ids(raw, path) if i in uploads.files]
+        made.attrs.update(files=[{**d, "size_text": size_text(int(d.get("size") or 0))} for d in held],
+                          files_name=files_key(path), files_value=",".join(str(d["id"]) for d in held),
+                          multiple=limits.max_files > 1,
+                          accept=",".join("." + t for t in limits.types) + (",.jpeg" if "jpg" in limits.types else ""))
     elif widget == "group":
-        made.children = build_fields(prop, raw, errors, path + ".")
+        made.children = build_fields(prop, raw, errors, path + ".", uploads)
     elif widget == "list":
         items = prop.get("items") if isinstance(prop.get("items"), dict) else {"type": "string"}
         made.item_label = str(items.get("title") or "Item")
@@ -79,9 +102,9 @@ def _field(name: str, prop: dict, path: str, required: bool, raw: dict[str, str]
         for i in range(min(count, MAX_ROWS)):
             row_path = f"{path}.{i}"
             if widget_of(items) == "group":
-                row = build_fields(items, raw, errors, row_path + ".")
+                row = build_fields(items, raw, errors, row_path + ".", uploads)
             else:
-                row = [_field(made.item_label, items, row_path, False, raw, errors)]
+                row = [_field(made.item_label, items, row_path, False, raw, errors, uploads)]
                 row[0].label = f"{made.item_label} {i + 1}"
             made.rows.append(row)
     else:
@@ -115,6 +138,12 @@ def error_summary(fields: list[Field], errors: dict[str, str]) -> list[tuple[str
         if key not in placed:
             found.append(("task-form", message))
     return found
+
+
+def holds_files(fields: list[Field]) -> bool:
+    """Whether any attachment field shows a file (and so a Remove button that Enter must not press)."""
+    return any(f.attrs.get("files") or holds_files(f.children) or any(holds_files(row) for row in f.rows)
+               for f in fields)
 
 
 CHOICE_WIDGETS = {"select", "radios", "boolean", "checkboxes"}

@@ -4,10 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from engine.attachments import size_text
 from engine.errors import FormInvalid, NotFound
 from engine.forms import clean_submission
 from engine.models import HumanTask, Instance
 
+from . import attachments
 from .access import deny, may_act_on, may_view_instance
 from .auth import login_required, require_actor
 from .form_parse import add_row, parse_form, remove_row
@@ -17,7 +19,7 @@ from .inbox import process_names
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
 RAISE_PROCESS = "change_control"
-CONTROL_FIELDS = {"csrf_token", "_add", "_remove", "_action"}
+CONTROL_FIELDS = {"csrf_token", "_add", "_remove", "_action", attachments.CONTROL_FIELD}
 
 
 def _gov():
@@ -84,44 +86,52 @@ def choose():
 def new(process_id: str):
     require_actor()
     compiled, schema = _start_form(process_id)
-    def raise_it(data: dict):
+    def raise_it(data: dict, files: list[int]):
         result = _gov().start(process_id, g.user.username, data)
+        attachments.attach(files, result.instance_id)
         what = result.reference or data.get("title") or compiled.name
         flash(f"You raised ‘{what}’. It is with the {_next_holder(result.instance_id)} now.", "success")
         return redirect(url_for("requests.show", instance_id=result.instance_id))
 
-    raw, errors, status, done = _submitted_form(schema, raise_it)
+    place = attachments.FormPlace(None, None, compiled.settings)
+    raw, errors, status, done, uploads = _submitted_form(schema, raise_it, place)
     if done is not None:
         return done
-    fields = build_fields(schema, raw, errors)
+    fields = build_fields(schema, raw, errors, uploads=uploads)
     return render_template("requests/new.html", process_id=process_id, process_name=compiled.name, fields=fields,
                            errors=errors, summary=error_summary(fields, errors) if errors else []), status
 
 
-def _submitted_form(schema: dict, submit):
-    """Handle a form POST: add/remove list rows, or parse, validate and `submit(data)` (its response is returned as
-    `done`). Returns (raw input kept, errors per field, status, done) so the page re-renders with the user's input."""
+def _submitted_form(schema: dict, submit, place: attachments.FormPlace):
+    """Handle a form POST: store its files, add/remove list rows or files, or parse, validate and
+    `submit(data, file ids)` (its response is returned as `done`). Returns (raw input kept, errors per field, status,
+    done, uploads) so the page re-renders with the user's input and files."""
     raw: dict[str, str] = {}
     errors: dict[str, str] = {}
     if request.method != "POST":
-        return raw, errors, 200, None
+        return raw, errors, 200, None, attachments.uploads_for(schema, raw, place)
     raw = {k: v for k, v in request.form.to_dict().items() if k not in CONTROL_FIELDS}
+    files = attachments.receive(schema, raw, place)  # stored first, so a form sent back keeps them
+    status = 422 if files.errors else 200
     if request.form.get("_add"):
-        return add_row(raw, request.form["_add"]), errors, 200, None
+        return add_row(raw, request.form["_add"]), files.errors, status, None, files.uploads
     if request.form.get("_remove"):
         path, _, index = request.form["_remove"].rpartition(".")
-        return (remove_row(raw, path, int(index)) if index.isdigit() else raw), errors, 200, None
-    parsed = parse_form(schema, raw)
-    errors = dict(parsed.errors)
+        return (remove_row(raw, path, int(index)) if index.isdigit() else raw), files.errors, status, None, \
+            files.uploads
+    if files.detached and not files.errors:
+        return raw, {}, 200, None, files.uploads
+    parsed = parse_form(schema, raw, files.uploads.files)
+    errors = {**parsed.errors, **files.errors}
     try:
         if errors:
             clean_submission(schema, parsed.data)  # adds the schema's own messages to the parser's
         else:
-            return raw, errors, 200, submit(parsed.data)
+            return raw, errors, 200, submit(parsed.data, files.ids), files.uploads
     except FormInvalid as err:
         for key, text in parsed.engine_errors(err.errors).items():
             errors.setdefault(key, text)
-    return raw, errors, 422, None
+    return raw, errors, 422, None, files.uploads
 
 
 def _next_holder(instance_id: int) -> str:
@@ -142,7 +152,8 @@ def show(instance_id: int):
     messages = [] if g.user.observer_only else gov.open_messages(instance_id, g.user.username)
     return render_template("requests/show.html", record=record, open_tasks=open_tasks, actionable=actionable,
                            process_name=process_names_for(record["process_id"]), notes=gov.comments(instance_id),
-                           messages=messages)
+                           messages=messages, files=[{**f, "size_text": size_text(f["size"])}
+                                                      for f in gov.attachments.of_instance(instance_id)])
 
 
 def _visible(instance_id: int) -> None:
@@ -173,16 +184,20 @@ def message(instance_id: int, message: str):
                        instance_id=instance_id, attempted=message)
         abort(404, description="This request is not waiting for that now.")
     schema = found["schema"]
-    def send_it(data: dict):
+    def send_it(data: dict, files: list[int]):
         result = gov.send_message(instance_id, message, g.user.username, data)
+        attachments.attach(files, instance_id)
         flash(f"You sent ‘{found['title']}’ for {result.reference or 'the request'}.", "success")
         return redirect(url_for("requests.show", instance_id=instance_id))
 
-    raw, errors, status, done = _submitted_form(schema, send_it)
+    with gov.db.read() as db:
+        settings = gov.repository.compiled(db, db.get(Instance, instance_id).process_version_id).settings
+    raw, errors, status, done, uploads = _submitted_form(schema, send_it,
+                                                         attachments.FormPlace(instance_id, None, settings))
     if done is not None:
         return done
     record = gov.show(instance_id)
-    fields = build_fields(schema, raw, errors)
+    fields = build_fields(schema, raw, errors, uploads=uploads)
     return render_template("requests/message.html", record=record, found=found, fields=fields, errors=errors,
                            summary=error_summary(fields, errors) if errors else []), status
 

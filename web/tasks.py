@@ -7,7 +7,7 @@ from engine.errors import Conflict, FormInvalid
 from engine.forms import clean_submission
 from engine.models import Instance
 
-from . import instructions
+from . import attachments, instructions
 from .access import deny, may_act_on
 from .auth import login_required, require_actor
 from .form_fields import to_raw, widget_of
@@ -16,7 +16,7 @@ from .form_render import build_fields, error_summary
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
-CONTROL_FIELDS = {"csrf_token", "_action", "_add", "_remove"}
+CONTROL_FIELDS = {"csrf_token", "_action", "_add", "_remove", attachments.CONTROL_FIELD}
 
 
 def _gov():
@@ -53,9 +53,16 @@ def _prefill(schema: dict | None, facts: dict) -> dict[str, str]:
     return to_raw(schema, keep)
 
 
-def _render(task, record, schema, info, compiled, raw, errors, status=200, has_draft=False):
+def _place(task, compiled) -> attachments.FormPlace:
+    """Where this task form's files belong: the task, on its instance, with its version's limits."""
+    return attachments.FormPlace(task.instance_id, task.id, compiled.settings)
+
+
+def _render(task, record, schema, info, compiled, raw, errors, status=200, has_draft=False, uploads=None):
     record = record if record is not None else _gov().show(task.instance_id)
-    fields = build_fields(schema, raw, errors)
+    if uploads is None:
+        uploads = attachments.uploads_for(schema, raw, _place(task, compiled))
+    fields = build_fields(schema, raw, errors, uploads=uploads)
     user = g.user
     can_act = task.status == "ready" and may_act_on(user, task) and task.claimed_by in (None, user.username)
     eligible_people = []
@@ -91,14 +98,22 @@ def submit(task_id: str):
         raise Conflict(f"'{task.name}' was already {task.status}" +
                        (f" by {task.completed_by}" if task.completed_by else ""))
     raw = {k: v for k, v in request.form.to_dict().items() if k not in CONTROL_FIELDS}
+    if task.claimed_by not in (None, g.user.username):  # refused before any file is stored
+        raise deny(f"'{task.name}' is claimed by {task.claimed_by}", instance_id=task.instance_id, task_id=task.id,
+                   element_id=task.element_id, attempted="complete")
+    files = attachments.receive(schema, raw, _place(task, compiled))  # stored first: nothing uploaded is lost
     if request.form.get("_add"):
         raw = add_row(raw, request.form["_add"])
-        return _render(task, record, schema, info, compiled, raw, {})
+        return _render(task, record, schema, info, compiled, raw, files.errors, 422 if files.errors else 200,
+                       uploads=files.uploads)
     if request.form.get("_remove"):
         path, _, index = request.form["_remove"].rpartition(".")
         if index.isdigit():
             raw = remove_row(raw, path, int(index))
-        return _render(task, record, schema, info, compiled, raw, {})
+        return _render(task, record, schema, info, compiled, raw, files.errors, 422 if files.errors else 200,
+                       uploads=files.uploads)
+    if files.detached and not files.errors:
+        return _render(task, record, schema, info, compiled, raw, {}, uploads=files.uploads)
     if task.claimed_by is None:
         gov.claim(task_id, g.user.username)  # first save claims it, so the group sees it is taken
         task = gov.task(task_id)
@@ -106,22 +121,28 @@ def submit(task_id: str):
         try:
             gov.save_draft(task_id, g.user.username, raw)
         except FormInvalid as err:
-            return _render(task, record, schema, info, compiled, raw, {"": next(iter(err.errors.values()))}, 422)
+            return _render(task, record, schema, info, compiled, raw, {"": next(iter(err.errors.values()))}, 422,
+                           uploads=files.uploads)
+        if files.errors:  # the draft keeps everything else; the refused files are explained beside their field
+            return _render(task, record, schema, info, compiled, raw, files.errors, 422, has_draft=True,
+                           uploads=files.uploads)
         flash("Your draft was saved. Nobody else sees it; submit when you are ready.", "success")
         return redirect(url_for("tasks.show", task_id=task_id))
-    parsed = parse_form(schema, raw)
-    if parsed.errors:
-        errors = dict(parsed.errors)
+    parsed = parse_form(schema, raw, files.uploads.files)
+    if parsed.errors or files.errors:
+        errors = {**parsed.errors, **files.errors}
         try:
             clean_submission(schema, parsed.data)
         except FormInvalid as err:
             for key, message in parsed.engine_errors(err.errors).items():
                 errors.setdefault(key, message)
-        return _render(task, record, schema, info, compiled, raw, errors, 422)
+        return _render(task, record, schema, info, compiled, raw, errors, 422, uploads=files.uploads)
     try:
         result = gov.complete(task_id, g.user.username, parsed.data)
     except FormInvalid as err:
-        return _render(task, record, schema, info, compiled, raw, parsed.engine_errors(err.errors), 422)
+        return _render(task, record, schema, info, compiled, raw, parsed.engine_errors(err.errors), 422,
+                       uploads=files.uploads)
+    attachments.attach(files.ids, task.instance_id)
     what = result.reference or task.title or f"instance {result.instance_id}"
     flash(f"You completed ‘{task.name}’ for {what}.", "success")
     if result.next_task_id:

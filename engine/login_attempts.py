@@ -1,0 +1,58 @@
+"""Failed sign-ins counted in the database, so that every web worker (and a restarted one) shares one limit.
+
+A (username, client address) pair that failed `limit` times within `window` is refused until its oldest failure
+leaves the window; a successful sign-in forgets the pair's failures. Rows older than the window are purged as new
+failures are recorded. Time comes from the injected clock (tests move it).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+
+from .clock import Clock
+from .db import Database
+from .models import LoginAttempt
+
+MAX_USERNAME = 80
+MAX_ADDRESS = 64
+
+
+class LoginAttempts:
+    """The failed-sign-in counter over one database; `window` and `limit` come from the web's configuration."""
+
+    def __init__(self, db: Database, clock: Clock, window: timedelta, limit: int):
+        self.db = db
+        self.clock = clock
+        self.window = window
+        self.limit = limit
+
+    def blocked(self, username: str, address: str) -> bool:
+        """True when this pair already failed `limit` times within the window."""
+        return self.failures(username, address) >= self.limit
+
+    def failures(self, username: str, address: str) -> int:
+        user, addr = _key(username, address)
+        since = self.clock.now() - self.window
+        with self.db.read() as session:
+            return session.scalar(select(func.count()).select_from(LoginAttempt).where(
+                LoginAttempt.username == user, LoginAttempt.address == addr, LoginAttempt.at > since)) or 0
+
+    def fail(self, username: str, address: str) -> None:
+        """Count one failure, and purge every failure that has left the window."""
+        user, addr = _key(username, address)
+        now = self.clock.now()
+        with self.db.write() as session:
+            session.execute(delete(LoginAttempt).where(LoginAttempt.at <= now - self.window))
+            session.add(LoginAttempt(username=user, address=addr, at=now))
+
+    def clear(self, username: str, address: str) -> None:
+        """Forget this pair's failures (after a successful sign-in)."""
+        user, addr = _key(username, address)
+        with self.db.write() as session:
+            session.execute(delete(LoginAttempt).where(LoginAttempt.username == user,
+                                                       LoginAttempt.address == addr))
+
+
+def _key(username: str, address: str) -> tuple[str, str]:
+    return (username or "").strip().lower()[:MAX_USERNAME], (address or "")[:MAX_ADDRESS]
