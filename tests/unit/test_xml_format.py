@@ -194,3 +194,10 @@ def test_the_format_command_rewrites_checks_and_refuses(tmp_path: Path) -> None:
     (folder / "evil.dmn").write_bytes(b'<!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>')
     refused = runner.invoke(govflow, ["format", "--json", str(folder)])
     assert refused.exit_code == 1 and "DOCTYPE" in refused.output
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if p.parent.name == "processes" and p.parent.parent == ROOT],
+                         ids=lambda p: p.name)
+def test_the_shipped_processes_are_kept_normalised(path: Path) -> None:
+    """processes/ is the source for a fresh install and diffs in git: run `govflow format processes/` after editing."""
+    assert normalise(path.read_bytes()) == path.read_bytes(), f"{path.name} is not normalised"
