@@ -1,5 +1,6 @@
 """Administrative actions on one instance, each with a reason and an audit event: suspend, resume, terminate,
-retry a failed timer, and move a stuck token back to an earlier task still held in the instance's state.
+retry a failed timer, and move a stuck token back to an earlier user task still held in the instance's state (the last
+`move_back_window` completed user tasks on each open path, see engine/state.py).
 
 Suspending parks the instance's open tasks and waiting timers (status `suspended`), so the inbox no longer offers the
 tasks, the scheduler no longer fires the timers, and every command is refused (the runtime runs only `running`
@@ -9,6 +10,7 @@ Terminating ends the instance for good: open tasks and timers are cancelled, mes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID, uuid4
 
 from sqlalchemy import delete, select, update
@@ -17,12 +19,13 @@ from SpiffWorkflow.util.task import TaskState
 from . import audit
 from .errors import Conflict, GovflowError, NotFound
 from .identity import require_user
-from .models import HumanTask, Instance, MessageWait, Timer
+from .models import AuditEvent, HumanTask, Instance, MessageWait, Timer
 from .runtime import CommandResult, Runtime
-from .state import load_state
+from .state import is_reopenable, load_state, move_back_window
 
 ADMIN_ROLES = frozenset({"admin", "pmo", "sro", "change_control_manager"})
 MAX_REASON = 2000
+MAX_UNAVAILABLE_SHOWN = 20
 
 
 class ReasonMissing(GovflowError):
@@ -31,9 +34,19 @@ class ReasonMissing(GovflowError):
 
 @dataclass(frozen=True)
 class MoveTarget:
+    """A completed user task offered for moving the token back: who completed it and when (from the audit trail),
+    and whether it can be reopened (`why_not` says why not)."""
+
     task_id: str
     element_id: str
     name: str
+    completed_by: str | None = None
+    completed_at: datetime | None = None
+    why_not: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.why_not is None
 
 
 def may_administer(role_ids) -> bool:
@@ -130,11 +143,9 @@ class InstanceAdmin:
     # --- moving a token back -----------------------------------------------------------------------------
 
     def move_targets(self, instance_id: int) -> list[MoveTarget]:
-        """The completed user tasks still held in the instance's state, which a token can be moved back to.
-
-        The engine prunes finished history after every command (engine/state.py, `prune_history`), so only the
-        tasks since the latest branching point are there: usually the task just before the current one, or none.
-        """
+        """The completed user tasks of a running instance, most recent first: those still held in its state can be
+        reopened; older ones (pruned: see engine/state.py) are listed as unavailable, with the reason.
+        Who completed each and when come from its latest `task.completed` audit event."""
         runtime = self.runtime
         with runtime.db.read() as session:
             instance = session.get(Instance, instance_id)
@@ -145,12 +156,33 @@ class InstanceAdmin:
             compiled = runtime.repository.compiled(session, instance.process_version_id)
             workflow = load_state(instance.workflow_state, compiled.spec, compiled.subprocess_specs,
                                   runtime._script_engine(session, compiled, runtime.clock.now(), instance.id))
-        found = []
+            events = session.scalars(select(AuditEvent).where(
+                AuditEvent.instance_id == instance_id, AuditEvent.action.in_(("task.completed", "instance.moved_back")),
+                AuditEvent.task_id.is_not(None)).order_by(AuditEvent.at, AuditEvent.id)).all()
+            window = move_back_window(compiled.settings)
+        completions, undone = _completions(events)
+
+        def target(task_id: str, element_id: str, why_not: str | None) -> MoveTarget:
+            info = compiled.elements.get(element_id)
+            event = completions.get(task_id)
+            return MoveTarget(task_id, element_id, info.name if info else element_id,
+                              event.actor if event else None, event.at if event else None, why_not)
+
+        held, found = set(), []
         for task in workflow.get_tasks(state=TaskState.COMPLETED, manual=True):
-            info = compiled.elements.get(task.task_spec.bpmn_id)
-            found.append(MoveTarget(str(task.id), task.task_spec.bpmn_id,
-                                    info.name if info else (task.task_spec.bpmn_name or task.task_spec.name)))
-        return found
+            held.add(str(task.id))
+            found.append(target(str(task.id), task.task_spec.bpmn_id, None if is_reopenable(workflow, task) else
+                                "Its place in the process is no longer held whole in the instance's state"))
+        open_now = {str(t.id) for t in workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK, manual=True)}
+        beyond = (f"Older than the last {window} completed user tasks this instance keeps for moving back "
+                  f"(setting move_back_window)" if window else
+                  "This process keeps no completed user tasks for moving back (setting move_back_window is 0)")
+        older = [target(task_id, event.element_id, undone.get(task_id, beyond)) for task_id, event in completions.items()
+                 if task_id not in held and task_id not in open_now and event.element_id]
+        rank = {task_id: n for n, task_id in enumerate(completions)}  # audit order: by time, then event id
+        found.sort(key=lambda t: rank.get(t.task_id, -1), reverse=True)
+        older.sort(key=lambda t: rank[t.task_id], reverse=True)
+        return found + older[:MAX_UNAVAILABLE_SHOWN]
 
     def move_back(self, instance_id: int, task_id: str, username: str, reason: str) -> CommandResult:
         """Reset the instance to an earlier user task (SpiffWorkflow's reset_from_task_id): the tasks after it are
@@ -167,16 +199,19 @@ class InstanceAdmin:
                 task = workflow.get_task_from_id(UUID(task_id))
             except Exception:
                 task = None
-            if task is None or task.state != TaskState.COMPLETED or not task.task_spec.manual:
+            if task is None or not is_reopenable(workflow, task):
                 raise Conflict("That task is no longer held in this instance's state; choose one of those offered")
             element_id = task.task_spec.bpmn_id
+            info = compiled.elements.get(element_id)
             runtime._run(lambda: workflow.reset_from_task_id(task.id))
+            _reopen_subprocesses(task)
             _forget_dropped_events(workflow)
             runtime._run(workflow.do_engine_steps)
             # the task keeps its Spiff id; its completed row keeps its history under a fresh id
             session.execute(update(HumanTask).where(HumanTask.id == task_id).values(id=str(uuid4())))
             audit.record(session, now, username, "instance.moved_back", instance_id=instance_id, task_id=task_id,
-                         element_id=element_id, reason=reason)
+                         element_id=element_id, reason=reason, task=info.name if info else element_id,
+                         from_tasks=sorted(set(change.before.ready.values())))
             change.instance_id = instance_id
             return runtime._save(session, instance, workflow, compiled, username, now, change)
 
@@ -187,6 +222,35 @@ class InstanceAdmin:
         if not may_administer(user.role_ids):
             raise self.runtime._deny(session, user, action, "Only an admin, the PMO, the SRO or the Change Control "
                                      "Manager can do this", instance_id=instance_id)
+
+
+def _completions(events) -> tuple[dict[str, AuditEvent], dict[str, str]]:
+    """From an instance's task.completed and instance.moved_back events in order: the latest completion of each
+    task, and the tasks whose completion a move back undid (completed after the task it went back to)."""
+    completions: dict[str, AuditEvent] = {}
+    done: list[AuditEvent] = []
+    undone: dict[str, str] = {}
+    for event in events:
+        if event.action == "task.completed":
+            completions[event.task_id] = event
+            done.append(event)
+            continue
+        back_to = max((n for n, e in enumerate(done) if e.task_id == event.task_id), default=None)
+        if back_to is not None:
+            for later in done[back_to + 1:]:
+                if later.task_id != event.task_id:
+                    undone.setdefault(later.task_id, f"Undone when {event.actor} moved the token back to an "
+                                                     f"earlier task")
+    return completions, undone
+
+
+def _reopen_subprocesses(task) -> None:
+    """Spiff's reset reopens a finished subprocess's tasks but leaves the subprocess marked completed, so its next
+    step would end it at once and its results would never reach the parent: mark it (and any around it) open."""
+    sub = task.workflow
+    while sub.parent_workflow is not None:
+        sub.completed = False
+        sub = sub.parent_workflow
 
 
 def _forget_dropped_events(workflow) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import Select, String, func, or_, select, type_coerce, union
 from sqlalchemy.orm import Session
 
 from .calendar import ENGLAND_AND_WALES, WorkingDayCalendar
-from .models import AuditEvent, HumanTask, Instance, ProcessVersion, Timer
+from .models import AuditEvent, ElementPassage, HumanTask, Instance, ProcessVersion, Timer
 
 LONDON = ZoneInfo("Europe/London")
 OPEN_STATUSES = ("running", "suspended")
@@ -335,12 +335,18 @@ def stage_durations(session: Session, f: MetricFilters = MetricFilters(), *,
 
 
 def heatmap(session: Session, version_id: int, calendar: WorkingDayCalendar = ENGLAND_AND_WALES) -> dict[str, dict]:
-    """Per BPMN element of one process version: how many instances passed it (a completed human task there, or a
-    task.completed / timer.fired / message.received audit event on it), how many are there now (open tasks and
-    waiting timers), and the median working days spent (human tasks only; `working_days_elapsed`)."""
+    """Per BPMN element of one process version — every kind: tasks, gateways, events, timers, sub-processes — how
+    many instances passed it, how many are there now (open tasks and waiting timers), and the median and 90th
+    percentile of the working days spent there per passage (`working_days_elapsed`, entered → left).
+
+    Passages are the runtime's `element_passage` rows (engine/passages.py). History recorded before those existed
+    still counts an instance as passed on a completed human task or a task.completed / timer.fired /
+    message.received audit event, and an element with no passage times falls back to its human tasks' times."""
     on_version = select(Instance.id).where(Instance.process_version_id == version_id)
     passes = union(
-        select(AuditEvent.element_id.label("element_id"), AuditEvent.instance_id.label("instance_id"))
+        select(ElementPassage.element_id.label("element_id"), ElementPassage.instance_id.label("instance_id"))
+        .where(ElementPassage.instance_id.in_(on_version)),
+        select(AuditEvent.element_id, AuditEvent.instance_id)
         .where(AuditEvent.instance_id.in_(on_version), AuditEvent.action.in_(PASSING_ACTIONS),
                AuditEvent.element_id.is_not(None)),
         select(HumanTask.element_id, HumanTask.instance_id)
@@ -355,14 +361,31 @@ def heatmap(session: Session, version_id: int, calendar: WorkingDayCalendar = EN
     for element_id, n in session.execute(select(Timer.element_id, func.count()).where(
             Timer.instance_id.in_(on_version), Timer.status == "waiting").group_by(Timer.element_id)):
         active[element_id] += n
-    medians = cached(session, "heatmap_stages", (version_id, id(calendar)), lambda: {
-        s.element_id: (s.median, s.p90) for s in stage_durations(session, version_id=version_id, calendar=calendar)})
+    times = cached(session, "heatmap_times", (version_id, id(calendar)),
+                   lambda: _element_times(session, version_id, calendar))
     result = {}
-    for element_id in set(passed) | set(active) | set(medians):
-        median, p90 = medians.get(element_id, (None, None))
+    for element_id in set(passed) | set(active) | set(times):
+        median, p90 = times.get(element_id, (None, None))
         result[element_id] = {"passed": passed.get(element_id, 0), "active": active.get(element_id, 0),
                               "median_days": median, "p90_days": p90}
     return result
+
+
+def _element_times(session: Session, version_id: int, calendar: WorkingDayCalendar) -> dict[str, tuple]:
+    """element id -> (median, p90) working days per passage on this version; human-task times where an element
+    has no passages (history from before passages were recorded)."""
+    clock = WorkingDayClock(calendar)
+    durations: dict[str, list[float]] = defaultdict(list)
+    for element_id, entered_at, left_at in session.execute(
+            select(ElementPassage.element_id, raw(ElementPassage.entered_at), raw(ElementPassage.left_at))
+            .where(ElementPassage.instance_id.in_(select(Instance.id).where(
+                Instance.process_version_id == version_id)))):
+        durations[element_id].append(0.0 if entered_at == left_at else  # most steps: within one command
+                                     clock.elapsed(as_utc(entered_at), as_utc(left_at)))
+    times = {e: (percentile(d, 0.5), percentile(d, 0.9)) for e, d in durations.items()}
+    for stage in stage_durations(session, version_id=version_id, calendar=calendar):
+        times.setdefault(stage.element_id, (stage.median, stage.p90))
+    return times
 
 
 def dashboard(session: Session, now: datetime, f: MetricFilters = MetricFilters()) -> dict:

@@ -527,3 +527,20 @@ class LoginAttempt(Base):
         Index("ix_login_attempt_at", "at"),
     )
 
+
+# --- every element an instance passed through, for the heatmap (migration 0008) -------------------------------------
+
+
+class ElementPassage(Base):
+    """One pass of an instance through one BPMN element of any kind (task, gateway, event, sub-process), with when
+    it was entered and left on the command clock; `outcome` is completed, or cancelled for an activity cut short
+    (a task ended by a timer). The runtime writes a command's passages in one batched insert."""
+
+    __tablename__ = "element_passage"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    element_id: Mapped[str] = mapped_column(String(120))
+    entered_at: Mapped[datetime]
+    left_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(20), default="completed")  # completed | cancelled
+    __table_args__ = (Index("ix_element_passage_instance_element", "instance_id", "element_id"),)

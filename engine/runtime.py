@@ -33,10 +33,11 @@ from .collaboration import drop_drafts
 from .forms import clean_submission
 from .identity import require_user
 from .models import HumanTask, Instance, MessageWait, Timer, User
+from .passages import finished_ids, record_passages
 from .repository import Repository
 from .sandbox import make_script_engine
 from .script_functions import script_functions
-from .state import dump_state, load_state, prune_history
+from .state import dump_state, load_state, move_back_window, prune_history
 from .timers import waiting_timers
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class Change:
     timers_changed: bool = False
     details: dict[str, Any] = field(default_factory=dict)
     before: Snapshot = field(default_factory=Snapshot, repr=False)
+    finished: set = field(default_factory=set, repr=False)  # task ids finished when loaded
     created_tasks: list = field(default_factory=list, repr=False)
 
 
@@ -420,6 +422,7 @@ class Runtime:
         workflow = load_state(instance.workflow_state, compiled.spec, compiled.subprocess_specs,
                               self._script_engine(session, compiled, now, instance.id))
         change.before = snapshot(workflow)
+        change.finished = finished_ids(workflow)
         return workflow
 
     def _fire_due(self, workflow: BpmnWorkflow) -> None:
@@ -487,7 +490,8 @@ class Runtime:
         drop_drafts(session, [task_id for task_id in change.before.ready if task_id not in after.ready])
         change.timers_changed = self._sync_timers(session, instance, workflow, now, actor, change.before, after)
         self._sync_message_waits(session, instance, workflow, compiled, change.before, after)
-        prune_history(workflow)
+        record_passages(session, instance.id, workflow, change.finished, now)
+        prune_history(workflow, move_back_window(compiled.settings))
         instance.workflow_state = dump_state(workflow)
         instance.facts = _plain(data)
         instance.reference = _text(data.get("reference"), 40) or instance.reference

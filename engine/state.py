@@ -2,18 +2,23 @@
 
 Spiff embeds the specs in every serialization and never drops a finished task, so state and cost per step grow with
 an instance's history. Here the specs are re-attached from the version cache on load, and `prune_history` cuts the
-finished chain above the tasks that are still live: what happened is kept in the audit events, not in the tree.
+finished chain above the tasks that are still live, keeping a bounded window of it: the last `move_back_window`
+completed user tasks on each live task's path (setting `move_back_window` in processes/settings.yaml, default 5),
+which an admin can move a stuck token back to. What happened before the window is kept in the audit events.
 """
 from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any, Mapping
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
+
+from .errors import GovflowError
 
 _REGISTRY = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
 _SERIALIZER = BpmnWorkflowSerializer(_REGISTRY)
@@ -69,12 +74,32 @@ def _json_default(value):
                     f"booleans, lists and objects")
 
 
-def prune_history(workflow: BpmnWorkflow) -> int:
-    """Drop finished tasks above the lowest common ancestor of the live ones, in the workflow and its
-    subprocesses. Returns how many tasks were dropped. Safe only between commands (no task running)."""
+DEFAULT_MOVE_BACK_WINDOW = 5
+MAX_MOVE_BACK_WINDOW = 50
+STEPS_PER_USER_TASK = 20  # a window also stops after this many tasks per user task kept (loops without a user task)
+
+
+class BadSetting(GovflowError):
+    status = 422
+
+
+def move_back_window(settings: Mapping[str, Any]) -> int:
+    """The process version's `move_back_window` setting: how many completed user tasks to keep per live task."""
+    value = settings.get("move_back_window", DEFAULT_MOVE_BACK_WINDOW)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_MOVE_BACK_WINDOW:
+        raise BadSetting(f"The setting move_back_window must be a whole number from 0 to {MAX_MOVE_BACK_WINDOW} "
+                         f"(completed user tasks kept for moving a token back), not {value!r}")
+    return value
+
+
+def prune_history(workflow: BpmnWorkflow, window: int = 0) -> int:
+    """Drop finished tasks above the last `window` completed user tasks on each live task's path (and above the
+    parent of the live tasks' lowest common ancestor), in the workflow and its subprocesses. The cut is also made
+    at most `STEPS_PER_USER_TASK * (window + 1)` tasks up a path, so a loop without user tasks stays bounded.
+    Returns how many tasks were dropped. Safe only between commands (no task running)."""
     dropped = 0
     for each in [workflow, *workflow.subprocesses.values()]:
-        dropped += _prune_one(each)
+        dropped += _prune_one(each, window)
     live_ids = set(workflow.tasks)
     for sp in workflow.subprocesses.values():
         live_ids.update(sp.tasks)
@@ -83,14 +108,17 @@ def prune_history(workflow: BpmnWorkflow) -> int:
     return dropped
 
 
-def _prune_one(wf) -> int:
+def _prune_one(wf, window: int) -> int:
     live = [t for t in wf.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
     if not live:
         return 0
-    new_root = _lowest_common_ancestor(live)
-    # keep the parent of the new root so that it still has someone to inherit data from
-    if new_root.parent is not None:
-        new_root = new_root.parent
+    common = _lowest_common_ancestor(live)
+    # keep the parent of the common ancestor so that it still has someone to inherit data from
+    # the window above each live path; a predicted task's path runs through its live ancestor, so only the
+    # frontier (live tasks under finished ones) can reach higher
+    frontier = [t for t in live if t.parent is None or t.parent.has_state(TaskState.FINISHED_MASK)]
+    marks = [common.parent or common] + [_window_top(task, window) for task in frontier]
+    new_root = _lowest_common_ancestor(marks)
     if new_root is wf.task_tree or new_root.parent is None:
         return 0
     keep = set()
@@ -110,6 +138,39 @@ def _prune_one(wf) -> int:
     if wf.last_task is not None and wf.last_task.id not in keep:
         wf.last_task = None
     return len(dropped)
+
+
+def _window_top(task, window: int):
+    """The highest task to keep on `task`'s path: the parent of its `window`-th most recent completed user task
+    (a task is reset from its parent's data), or the task `STEPS_PER_USER_TASK * (window + 1)` steps up."""
+    if window <= 0:
+        return task
+    node, seen, steps = task, 0, STEPS_PER_USER_TASK * (window + 1)
+    while node.parent is not None and steps > 0:
+        node, steps = node.parent, steps - 1
+        if node.task_spec.manual and node.state == TaskState.COMPLETED:
+            seen += 1
+            if seen == window:
+                return node.parent or node
+    return node
+
+
+def is_reopenable(workflow: BpmnWorkflow, task) -> bool:
+    """Whether a completed user task is held whole enough in the state for Spiff's `reset_from_task_id`: it has a
+    parent to take its data from, and inside a subprocess, each enclosing subprocess task has one too."""
+    if task.state != TaskState.COMPLETED or not task.task_spec.manual:
+        return False
+    node = task
+    while True:
+        if node.parent is None:
+            return False
+        host_id = node.workflow.parent_task_id
+        if host_id is None:
+            return True
+        try:
+            node = workflow.get_task_from_id(host_id)
+        except Exception:  # the subprocess's own task was pruned
+            return False
 
 
 def _lowest_common_ancestor(tasks):

@@ -12,9 +12,10 @@ from flask import (Blueprint, Response, current_app, flash, g, redirect, render_
 from sqlalchemy import select
 
 from engine import metrics, register
-from engine.admin import InstanceAdmin, may_administer
+from engine.admin import InstanceAdmin, ReasonMissing, may_administer
 from engine.errors import GovflowError, NotFound
 from engine.models import Instance, ProcessVersion, Timer
+from engine.state import move_back_window
 from engine.trail import bpmn_of, instance_trail
 
 from .access import deny
@@ -250,11 +251,12 @@ def instance(instance_id: int):
         failed_timers = db.scalars(select(Timer).where(Timer.instance_id == instance_id,
                                                        Timer.status == "failed")).all()
         version = db.get(ProcessVersion, record["version_id"])
+        move_window = move_back_window(gov.repository.compiled(db, record["version_id"]).settings)
     admin = shows_admin_actions(g.user)
     targets = InstanceAdmin(gov.runtime).move_targets(instance_id) if admin and record["status"] == "running" else []
     return render_template("manage/instance.html", record=record, trail=trail, process_name=names.get(
         record["process_id"], record["process_id"]), admin=admin, targets=targets, failed_timers=failed_timers,
-        version=version, diagram_json=json.dumps({
+        move_window=move_window, version=version, diagram_json=json.dumps({
             "url": url_for("manage.diagram", version_id=record["version_id"]), **trail.as_dict()}))
 
 
@@ -303,19 +305,47 @@ def retry(instance_id: int, timer_id: int):
     return redirect(url_for("manage.instance", instance_id=instance_id))
 
 
+@bp.get("/instances/<int:instance_id>/move", endpoint="move_confirm")
+def move_confirm(instance_id: int):
+    """Confirm moving the token back to one earlier task: what reopens, what is cancelled, and a reason."""
+    admin = _admin_or_403(instance_id, "move")
+    target = _move_target(admin, instance_id, request.args.get("task", ""))
+    if target is None or not target.available:
+        flash(target.why_not if target else "That task cannot be reopened; choose one of those offered.", "info")
+        return redirect(url_for("manage.instance", instance_id=instance_id) + "#move-heading")
+    return _move_page(instance_id, target)
+
+
 @bp.post("/instances/<int:instance_id>/move", endpoint="move")
 def move(instance_id: int):
     admin = _admin_or_403(instance_id, "move")
+    task_id, reason = request.form.get("task_id", ""), request.form.get("reason", "")
     try:
-        admin.move_back(instance_id, request.form.get("task_id", ""), g.user.username,
-                        request.form.get("reason", ""))
+        admin.move_back(instance_id, task_id, g.user.username, reason)
+    except ReasonMissing as err:
+        target = _move_target(admin, instance_id, task_id)
+        if target is not None and target.available:
+            return _move_page(instance_id, target, problem=str(err), reason=reason), 422
+        flash(str(err), "info")
+        return redirect(url_for("manage.instance", instance_id=instance_id) + "#move-heading")
     except GovflowError as err:
         if err.status in (403, 404):
             raise
         flash(str(err), "info")
-        return redirect(url_for("manage.instance", instance_id=instance_id) + "#admin")
+        return redirect(url_for("manage.instance", instance_id=instance_id) + "#move-heading")
     flash("The token was moved back; the earlier task is open again.", "success")
     return redirect(url_for("manage.instance", instance_id=instance_id))
+
+
+def _move_target(admin: InstanceAdmin, instance_id: int, task_id: str):
+    return next((t for t in admin.move_targets(instance_id) if t.task_id == task_id), None)
+
+
+def _move_page(instance_id: int, target, problem: str | None = None, reason: str = ""):
+    record = _gov().show(instance_id)
+    open_tasks = [t for t in record["tasks"] if t["status"] == "ready"]
+    return render_template("manage/move.html", record=record, target=target, open_tasks=open_tasks,
+                           problem=problem, reason=reason)
 
 
 def _admin_or_403(instance_id: int, attempted: str) -> InstanceAdmin:

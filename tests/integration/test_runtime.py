@@ -198,7 +198,7 @@ def test_state_stays_flat_over_hundreds_of_loop_passes(gov):
     for n in range(350):  # beyond Spiff's ~333-pass stall (max_depth=1000)
         gov.complete(only_task(gov, "carol", "review").id, "carol", {"valid": False})
         gov.complete(only_task(gov, "alice", "fix").id, "alice", {"title": f"Looping {n}"})
-        if n in (0, 349):
+        if n in (10, 349):  # from pass 10 the state holds its full window of history (move_back_window)
             with gov.db.read() as session:
                 sizes.append(len(session.get(Instance, started.instance_id).workflow_state))
     assert sizes[1] <= sizes[0] * 1.2, sizes

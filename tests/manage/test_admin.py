@@ -1,10 +1,11 @@
 """Administrative actions in the engine (SQLite and PostgreSQL): suspend, resume, terminate, retry, move back."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from sqlalchemy import select
 
-import engine.runtime
 from engine.admin import InstanceAdmin, ReasonMissing, may_administer
 from engine.errors import Conflict, Forbidden
 from engine.models import AuditEvent, HumanTask, Instance, MessageWait, Timer
@@ -99,31 +100,118 @@ def test_retry_a_failed_timer(gov):
         admin.retry_timer(timer_id, "admin", "again")
 
 
-def test_move_targets_are_only_tasks_still_held_in_the_state(gov):
-    instance_id = to_fix(gov)
-    # the engine pruned the review (finished history lives in the audit trail): nothing to go back to
-    assert InstanceAdmin(gov.runtime).move_targets(instance_id) == []
+def loop_passes(gov, clock, instance_id, n):
+    """n passes of review (invalid, by carol) → fix (by alice), an hour apart; returns the (element, actor, at) done."""
+    done = []
+    for _ in range(n):
+        for element_id, user, data in (("review", "carol", {"valid": False}), ("fix", "alice", {"title": "Fixed"})):
+            clock.advance(hours=1)
+            task = next(t for t in gov.tasks(user) if t.instance_id == instance_id and t.element_id == element_id)
+            gov.complete(task.id, user, data)
+            done.append((element_id, user, clock.now()))
+    return done
 
 
-def test_move_back_reopens_an_earlier_task(gov, monkeypatch):
-    monkeypatch.setattr(engine.runtime, "prune_history", lambda workflow: 0)  # keep the history this time
+def rows_of(gov, instance_id):
+    with gov.db.read() as db:
+        return db.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id)).all()
+
+
+def test_move_targets_are_the_kept_window_with_who_and_when_then_older_ones_unavailable(gov, clock):
+    instance_id = gov.start("loop", "alice", {"title": "Fix the MPAN format"}).instance_id
+    done = loop_passes(gov, clock, instance_id, 4)  # 8 user tasks completed; review open again
+    targets = InstanceAdmin(gov.runtime).move_targets(instance_id)
+    newest_first = list(reversed(done))
+    assert [(t.element_id, t.completed_by, t.completed_at) for t in targets] == newest_first
+    assert [t.available for t in targets] == [True] * 5 + [False] * 3  # move_back_window: 5 (processes default)
+    assert targets[0].name == "Fix the request" and targets[1].name == "Review"
+    assert "Older than the last 5 completed user tasks" in targets[-1].why_not
+    with pytest.raises(Conflict, match="no longer held"):
+        InstanceAdmin(gov.runtime).move_back(instance_id, targets[-1].task_id, "admin", "Too far back")
+    assert InstanceAdmin(gov.runtime).move_targets(instance_id)[0].task_id == targets[0].task_id  # nothing moved
+
+
+def test_move_back_reopens_an_earlier_task(gov, clock):
     admin = InstanceAdmin(gov.runtime)
     instance_id = to_fix(gov)
     targets = admin.move_targets(instance_id)
-    assert [t.element_id for t in targets] == ["review"]
+    assert [(t.element_id, t.completed_by, t.available) for t in targets] == [("review", "carol", True)]
+    clock.advance(days=1)
     result = admin.move_back(instance_id, targets[0].task_id, "carol", "The review was done on the wrong paper")
     assert result.status == "running"
+    assert sorted((r.element_id, r.status) for r in rows_of(gov, instance_id)) == [
+        ("fix", "cancelled"), ("review", "completed"), ("review", "ready")]
     with gov.db.read() as db:
-        rows = db.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id)
-                          .order_by(HumanTask.created_at, HumanTask.status)).all()
-        assert sorted((r.element_id, r.status) for r in rows) == [
-            ("fix", "cancelled"), ("review", "completed"), ("review", "ready")]
         assert db.scalar(select(Timer.status).where(Timer.instance_id == instance_id)) == "cancelled"
         event = db.scalar(select(AuditEvent).where(AuditEvent.action == "instance.moved_back"))
-        assert event.details["reason"] == "The review was done on the wrong paper"
+        assert event.actor == "carol" and event.details["reason"] == "The review was done on the wrong paper"
+        assert event.details["task"] == "Review" and event.details["from_tasks"] == ["fix"]
+        assert event.task_id == targets[0].task_id and event.element_id == "review"
     review = next(t for t in gov.tasks("carol") if t.instance_id == instance_id)
     assert review.id == targets[0].task_id
     assert gov.complete(review.id, "carol", {"valid": True}).status == "completed"
+
+
+def test_move_back_across_loop_passes_rearms_the_boundary_timer(gov, clock):
+    admin = InstanceAdmin(gov.runtime)
+    instance_id = gov.start("loop", "alice", {"title": "Fix the MPAN format"}).instance_id
+    loop_passes(gov, clock, instance_id, 3)
+    oldest = [t for t in admin.move_targets(instance_id) if t.available][-1]
+    assert oldest.element_id == "fix"  # pass 1's fix: five user tasks, gateways and boundary timers back
+    clock.set(datetime(2027, 2, 1, 9, tzinfo=timezone.utc))  # Monday 1 February 2027
+    admin.move_back(instance_id, oldest.task_id, "pat", "Alice sent the wrong file")
+    rows = rows_of(gov, instance_id)
+    assert sorted((r.element_id, r.status) for r in rows if r.status != "completed") == [
+        ("fix", "ready"), ("review", "cancelled")]
+    assert [r.id for r in rows if r.status == "ready"] == [oldest.task_id]
+    assert len([r for r in rows if r.status == "completed"]) == 6  # the completed history is kept
+    with gov.db.read() as db:
+        timers = db.scalars(select(Timer).where(Timer.instance_id == instance_id).order_by(Timer.id)).all()
+    assert [t.status for t in timers] == ["cancelled"] * 3 + ["waiting"]
+    assert timers[-1].due_at == datetime(2027, 3, 1, 9, tzinfo=timezone.utc)  # 20 working days from the move
+    after = admin.move_targets(instance_id)
+    undone = "Undone when pat moved the token back to an earlier task"
+    assert [(t.element_id, t.why_not) for t in after] == [
+        ("fix", undone), ("review", undone), ("fix", undone), ("review", undone),  # passes 3 and 2, newest first
+        ("review", "Older than the last 5 completed user tasks this instance keeps for moving back "
+                   "(setting move_back_window)")]  # pass 1's review was beyond the window already
+    fix = next(t for t in gov.tasks("alice") if t.instance_id == instance_id)
+    gov.complete(fix.id, "alice", {"title": "The right file"})
+    review = next(t for t in gov.tasks("carol") if t.instance_id == instance_id)
+    done = gov.complete(review.id, "carol", {"valid": True})
+    assert (done.status, done.reference) == ("completed", "LP001")
+
+
+def test_move_back_into_a_finished_subprocess(gov, clock):
+    from tests.scenarios.change_control_driver import ChangeRequest
+    cr = ChangeRequest(gov, clock).to_decision()
+    assert cr.open_tasks() == ["decide"]
+    admin = InstanceAdmin(gov.runtime)
+    targets = [t for t in admin.move_targets(cr.id) if t.available]
+    assert [t.element_id for t in targets][:2] == ["table", "review"]  # inside 'Assess and consult', finished
+    admin.move_back(cr.id, targets[1].task_id, "sam", "The review missed a response")
+    assert cr.open_tasks() == ["review"] and cr.status == "running"
+    assert "decide" in [r.element_id for r in rows_of(gov, cr.id) if r.status == "cancelled"]
+    cr.do("review").do("table")
+    assert cr.open_tasks() == ["decide"] and cr.state == "awaiting decision"
+
+
+def test_move_back_inside_a_running_subprocess_and_refusals(gov, clock):
+    from tests.scenarios.change_control_driver import ChangeRequest
+    cr = ChangeRequest(gov, clock).to_consultation()
+    admin = InstanceAdmin(gov.runtime)
+    amend = next(t for t in admin.move_targets(cr.id) if t.element_id == "amend")
+    with pytest.raises(Forbidden):
+        admin.move_back(cr.id, amend.task_id, "olive", "Observers never act")
+    with pytest.raises(ReasonMissing):
+        admin.move_back(cr.id, amend.task_id, "admin", "")
+    admin.move_back(cr.id, amend.task_id, "admin", "The cost was mistyped")
+    assert cr.open_tasks() == ["amend"]
+    assert cr.timers() == {}  # the consultation window's timer went with the consultation
+    with pytest.raises(Conflict, match="not accepting"):
+        cr.respond("bob")  # and so did its wait for responses
+    cr.do("amend").do("issue_consultation")
+    assert cr.state == "in consultation" and "window_closes" in cr.timers()
 
 
 def test_trail_marks_completed_active_and_taken_flows(gov, clock):

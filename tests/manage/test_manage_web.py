@@ -189,6 +189,44 @@ def test_retry_a_failed_timer_from_the_page(signed_in, web_gov, token_from):
         assert db.get(Timer, timer_id).status == "waiting"
 
 
+def test_move_a_token_back_from_the_instance_page(signed_in, web_gov, token_from):
+    from html import unescape
+    instance_id = start_loop(web_gov)
+    review = next(t for t in web_gov.tasks("carol") if t.instance_id == instance_id)
+    web_gov.complete(review.id, "carol", {"valid": False, "issues": "No justification"})
+    page = f"/manage/instances/{instance_id}"
+    assert 'id="move-targets"' not in signed_in("olive").get(page).data.decode()  # observers see no actions
+    assert signed_in("ida").get(f"{page}/move?task={review.id}").status_code == 403
+    client = signed_in("pat")
+    html = client.get(page).data.decode()
+    row = re.search(rf'<tr class="govuk-table__row" data-task-id="{review.id}">(.*?)</tr>', html, re.S)
+    assert row and "Review" in row.group(1) and "carol" in row.group(1)  # who completed it, and a link
+    assert f"/move?task={review.id}" in row.group(1)
+    confirm = unescape(client.get(f"{page}/move?task={review.id}").data.decode())
+    assert "Move the token back to ‘Review’?" in confirm
+    assert re.search(r'id="move-cancels">\s*Fix the request', confirm)
+    token = csrf_of_page(confirm)
+    missing = client.post(f"{page}/move", data={"csrf_token": token, "task_id": review.id, "reason": "  "})
+    assert missing.status_code == 422 and b"Give a reason" in missing.data and b'id="reason-move-error"' in missing.data
+    with web_gov.db.read() as db:
+        assert db.scalar(select(AuditEvent).where(AuditEvent.action == "instance.moved_back")) is None
+    moved = client.post(f"{page}/move", data={"csrf_token": token, "task_id": review.id,
+                                             "reason": "Reviewed the wrong paper"}, follow_redirects=True)
+    assert b"the earlier task is open again" in moved.data
+    assert [t.element_id for t in web_gov.tasks("carol") if t.instance_id == instance_id] == ["review"]
+    with web_gov.db.read() as db:
+        event = db.scalar(select(AuditEvent).where(AuditEvent.action == "instance.moved_back"))
+        assert (event.actor, event.details["reason"]) == ("pat", "Reviewed the wrong paper")
+    stale = client.get(f"{page}/move?task=not-a-task", follow_redirects=True)
+    assert b"cannot be reopened" in stale.data
+
+
+def csrf_of_page(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
 def test_heatmap_counts_instances_per_element(signed_in, web_gov):
     for n in range(3):
         instance_id = start_loop(web_gov, f"Request {n}")

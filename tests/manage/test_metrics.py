@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from engine import metrics
 from engine.metrics import MetricFilters, percentile, working_days_elapsed
-from engine.models import AuditEvent, HumanTask, Instance, ProcessVersion, Timer
+from engine.models import AuditEvent, ElementPassage, HumanTask, Instance, ProcessVersion, Timer
 
 pytestmark = pytest.mark.postgres
 
@@ -209,6 +209,72 @@ def test_heatmap_counts_distinct_instances_per_element(gov, history):
     assert cells["review"]["median_days"] == pytest.approx(1.0)
     assert cells["decide"]["active"] == 2 and cells["decide"]["passed"] == 0
     assert cells["communicate"]["passed"] == 3
+
+
+def test_heatmap_counts_every_element_from_recorded_passages(gov, history):
+    loop = history["loop"]
+    with gov.db.write() as db:
+        def passage(instance_id, element_id, entered, left, outcome="completed"):
+            db.add(ElementPassage(instance_id=instance_id, element_id=element_id, entered_at=entered, left_at=left,
+                                  outcome=outcome))
+        instant = at(2026, 12, 1, 9)
+        for instance_id in loop:
+            passage(instance_id, "start", instant, instant)
+        passage(loop[1], "valid_gw", instant, instant)
+        passage(loop[1], "valid_gw", instant, instant)  # the same instance twice: counted once, timed twice
+        passage(loop[2], "valid_gw", instant, instant)
+        passage(loop[1], "number", instant, instant)
+        passage(loop[1], "fix", at(2026, 12, 4, 12), at(2026, 12, 7, 12))                 # 1.0
+        passage(loop[2], "fix", at(2026, 12, 24, 0), at(2026, 12, 29, 18), "cancelled")   # 1.75
+        passage(loop[0], "fix", at(2026, 12, 7, 6), at(2026, 12, 14, 6))                  # 5.0
+        passage(loop[0], "lapse_timer", at(2026, 12, 7, 6), at(2026, 12, 14, 6))          # 5.0
+    with gov.db.read() as db:
+        cells = metrics.heatmap(db, history["loop_version"])
+    assert cells["start"] == {"passed": 3, "active": 0, "median_days": 0.0, "p90_days": 0.0}
+    assert cells["valid_gw"] == {"passed": 2, "active": 0, "median_days": 0.0, "p90_days": 0.0}
+    assert cells["number"]["passed"] == 1
+    # fix: passages 1.0, 1.75, 5.0 replace the human-task time (one row of 0.25); loop[1] also by its task row
+    assert cells["fix"]["passed"] == 3
+    assert cells["fix"]["median_days"] == pytest.approx(1.75)
+    assert cells["fix"]["p90_days"] == pytest.approx(1.75 + 0.8 * (5.0 - 1.75))
+    assert cells["lapse_timer"] == {"passed": 1, "active": 1, "median_days": pytest.approx(5.0),
+                                    "p90_days": pytest.approx(5.0)}
+    assert cells["review"]["passed"] == 3 and cells["review"]["median_days"] == pytest.approx(1.0)  # task rows
+
+
+def test_the_runtime_records_every_element_an_instance_passes(gov, clock):
+    """Two loop instances driven through the engine, with the clock moved between steps (known answers)."""
+    def complete(user, element_id, instance_id, data):
+        task = next(t for t in gov.tasks(user) if t.instance_id == instance_id and t.element_id == element_id)
+        gov.complete(task.id, user, data)
+
+    first = gov.start("loop", "alice", {"title": "Valid the second time"}).instance_id   # Tue 1 Dec 09:00
+    clock.advance(days=1)
+    complete("carol", "review", first, {"valid": False})        # review 1.0
+    clock.advance(days=2)
+    complete("alice", "fix", first, {"title": "Fixed"})         # fix 2.0 (Wed → Fri)
+    clock.advance(days=3)
+    complete("carol", "review", first, {"valid": True})         # review 1.0 (Fri → Mon)
+    second = gov.start("loop", "bob", {"title": "Lapses"}).instance_id                   # Mon 7 Dec 09:00
+    complete("carol", "review", second, {"valid": False})       # review 0.0
+    with gov.db.read() as db:
+        due = db.scalar(select(Timer.due_at).where(Timer.instance_id == second, Timer.status == "waiting"))
+        version_id = db.get(Instance, first).process_version_id
+    clock.set(due)
+    assert [f["instance_id"] for f in gov.fire_due_timers()] == [second]  # the raiser was silent 20 working days
+    with gov.db.read() as db:
+        passages = db.execute(select(ElementPassage.element_id, ElementPassage.outcome)
+                              .where(ElementPassage.instance_id == first).order_by(ElementPassage.id)).all()
+        cells = metrics.heatmap(db, version_id)
+    assert [p for p, _ in passages] == ["start", "review", "valid_gw", "fix", "review", "valid_gw", "number",
+                                        "done"]  # no unfired boundary timer, none of Spiff's own tasks
+    assert {o for _, o in passages} == {"completed"}
+    expected = {"start": (2, 0.0), "review": (2, 1.0), "valid_gw": (2, 0.0), "fix": (2, 11.0), "number": (1, 0.0),
+                "done": (1, 0.0), "lapse_timer": (1, 20.0), "lapsed": (1, 0.0)}
+    assert {e: (c["passed"], c["median_days"]) for e, c in cells.items()} == {
+        e: (n, pytest.approx(d)) for e, (n, d) in expected.items()}
+    # fix: 2.0 for the first; 20.0 for the second, cut short by the timer → median 11.0
+    assert cells["fix"]["p90_days"] == pytest.approx(2.0 + 0.9 * 18.0)
 
 
 def test_dashboard_bundles_every_figure(gov, history):
