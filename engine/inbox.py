@@ -37,7 +37,7 @@ class TaskView:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
 
 
-def _view(row: HumanTask, instance: Instance) -> TaskView:
+def view_of(row: HumanTask, instance: Instance) -> TaskView:
     return TaskView(row.id, row.name, row.element_id, row.process_id, row.instance_id, instance.reference,
                     instance.title, instance.state, row.lane, row.role_id, row.group_id, row.assignee, row.claimed_by,
                     row.status, row.due_at, row.created_at, row.completed_at, row.completed_by)
@@ -50,7 +50,7 @@ def my_tasks(session: Session, username: str) -> list[TaskView]:
                     or_(HumanTask.claimed_by == username,
                         and_(HumanTask.assignee == username, HumanTask.claimed_by.is_(None))))
              .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at))
-    return [_view(r, i) for r, i in session.execute(query)]
+    return [view_of(r, i) for r, i in session.execute(query)]
 
 
 def group_tasks(session: Session, username: str) -> list[TaskView]:
@@ -60,7 +60,7 @@ def group_tasks(session: Session, username: str) -> list[TaskView]:
              .where(HumanTask.status == "ready", HumanTask.claimed_by.is_(None),
                     actionable_by(user.role_ids, groups_of(session, user)))
              .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at))
-    return [_view(r, i) for r, i in session.execute(query)]
+    return [view_of(r, i) for r, i in session.execute(query)]
 
 
 def tasks_for(session: Session, username: str) -> list[TaskView]:
@@ -74,13 +74,19 @@ def completed_by(session: Session, username: str, limit: int = 50) -> list[TaskV
     query = (select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id)
              .where(HumanTask.completed_by == username, HumanTask.status == "completed")
              .order_by(HumanTask.completed_at.desc()).limit(limit))
-    return [_view(r, i) for r, i in session.execute(query)]
+    return [view_of(r, i) for r, i in session.execute(query)]
+
+
+def task_rows(session: Session, task_id: str) -> tuple[HumanTask, Instance] | None:
+    """The task's row and its instance's, in one query (hold them: the session forgets unreferenced rows)."""
+    found = session.execute(select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id)
+                            .where(HumanTask.id == task_id)).first()
+    return (found[0], found[1]) if found else None
 
 
 def task(session: Session, task_id: str) -> TaskView | None:
-    found = session.execute(select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id)
-                            .where(HumanTask.id == task_id)).first()
-    return _view(*found) if found else None
+    found = task_rows(session, task_id)
+    return view_of(*found) if found else None
 
 
 def counts(session: Session, username: str) -> dict[str, int]:

@@ -25,6 +25,14 @@ DEMO_USERS_FILE = Path(__file__).resolve().parent / "demo_users.yaml"
 
 
 @dataclass(frozen=True)
+class TaskContext:
+    """A task, whether a person may act on it by the engine's rule, and its version's compiled definitions."""
+    task: inbox.TaskView
+    may_act: bool
+    compiled: Any
+
+
+@dataclass(frozen=True)
 class InitReport:
     roles: int
     groups: int
@@ -155,6 +163,21 @@ class Govflow:
         if found is None:
             raise NotFound(f"There is no task {task_id}")
         return found
+
+    def task_context(self, task_id: str, username: str) -> TaskContext:
+        """What a task page needs before anything else, in one read: the task, whether `username` may act on it,
+        and its version's compiled definitions (form schema, instructions)."""
+        with self.db.read() as session:
+            found = inbox.task_rows(session, task_id)
+            if found is None:
+                raise NotFound(f"There is no task {task_id}")
+            row, instance = found
+            user = identity.find_user(session, username)
+            allowed = False
+            if user is not None and user.active:
+                groups = eligibility.groups_of(session, user) if row.group_id and not row.assignee else None
+                allowed = eligibility.may_act(user, row, groups)
+            return TaskContext(inbox.view_of(row, instance), allowed, self.repository.compiled(session, instance.process_version_id))
 
     def may_act(self, task_id: str, username: str) -> bool:
         """The engine's rule for one task: its assignee, or a holder of its role (in its group, if it has one)."""

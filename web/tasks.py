@@ -5,7 +5,6 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 
 from engine.errors import Conflict, FormInvalid
 from engine.forms import clean_submission
-from engine.models import Instance
 
 from . import attachments, instructions
 from .access import deny, may_act_on
@@ -27,15 +26,13 @@ def _load(task_id: str, with_record: bool = True):
     """The task, its instance record (None unless asked for: a POST that completes does not need it), the form
     schema and the element's instructions; 403 unless allowed to see."""
     gov = _gov()
-    task = gov.task(task_id)
     user = g.user
-    if not (user.observer_only or may_act_on(user, task)):
+    context = gov.task_context(task_id, user.username)
+    task, compiled = context.task, context.compiled
+    if not (user.observer_only or context.may_act):
         need = f"it is assigned to {task.assignee}" if task.assignee else f"it needs the {task.lane} role"
         raise deny(f"You cannot see '{task.name}': {need}.", instance_id=task.instance_id, task_id=task.id,
                    element_id=task.element_id)
-    with gov.db.read() as db:
-        version_id = db.get(Instance, task.instance_id).process_version_id
-        compiled = gov.repository.compiled(db, version_id)
     info = compiled.elements.get(task.element_id)
     form_path = (info.form if info else None)
     schema = compiled.form_schema(form_path)
