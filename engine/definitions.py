@@ -115,6 +115,16 @@ class CompiledProcess:
     def form_schema(self, path: str | None) -> dict | None:
         return self.forms.get(path) if path else None
 
+    def element_names(self) -> dict[str, str]:
+        """Every diagram element's name by id (its id when it has none), sub-processes included."""
+        names: dict[str, str] = {}
+        for spec in (self.spec, *self.subprocess_specs.values()):
+            for task_spec in spec.task_specs.values():
+                bpmn_id = getattr(task_spec, "bpmn_id", None)
+                if bpmn_id:
+                    names.setdefault(bpmn_id, getattr(task_spec, "bpmn_name", None) or bpmn_id)
+        return names
+
 
 @dataclass
 class Bundle:

@@ -367,7 +367,9 @@ def heatmap(version_id: int):
             raise NotFound(f"There is no process version {version_id}")
         cells = metrics.heatmap(db, version_id)
         instances = db.query(Instance).filter(Instance.process_version_id == version_id).count()
-    rows = sorted(({"element_id": k, **v} for k, v in cells.items()), key=lambda r: (-r["passed"], r["element_id"]))
+        names = gov.repository.compiled(db, version_id).element_names()
+    rows = sorted(({"element_id": k, "name": names.get(k, k), **v} for k, v in cells.items()),
+                  key=lambda r: (-r["passed"], r["element_id"]))
     return render_template("manage/heatmap.html", version=version, rows=rows, instances=instances,
                            heatmap_json=json.dumps({"url": url_for("manage.diagram", version_id=version_id),
                                                     "cells": cells, "instances": instances}))

@@ -240,6 +240,8 @@ def test_heatmap_counts_instances_per_element(signed_in, web_gov):
     assert cells["review"]["passed"] == 3
     assert cells["fix"]["active"] == 1 and cells["fix"]["passed"] == 0
     assert cells["review"]["median_days"] == 0.0
+    table = html.split('id="heatmap-table"', 1)[1]
+    assert "Review <span" in table and "(review)" in table  # steps by name, with their id
 
 
 def test_saved_views_are_shared_between_managers(signed_in, web_gov, token_from):
