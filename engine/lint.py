@@ -10,9 +10,11 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from .attachments import settings_problems
 from .clock import Clock
 from .definitions import BPMN_NS, FORM_PROPERTY, SPIFF_NS, UI_FORM_PROPERTY, Bundle, Problem
 from .forms import schema_problem
+from .instruction_templates import template_problem
 from .sandbox import SandboxedEnvironment, SandboxError, check_expression, check_script
 from .script_functions import script_functions
 
@@ -50,6 +52,8 @@ def lint(bundle: Bundle, lanes_to_roles: Mapping[str, str]) -> list[Problem]:
         for rule in rules:
             found.extend(rule(doc))
         problems.extend(sorted(found, key=lambda p: (p.line or 0, p.element_id or "", p.reason)))
+    settings_file = next((s.path for s in bundle.sources.values() if s.kind == "settings"), "settings.yaml")
+    problems.extend(Problem(settings_file, reason) for reason in settings_problems(bundle.settings))
     return problems
 
 
@@ -200,7 +204,7 @@ def rule_forms(doc: _Doc) -> list[Problem]:
             if name not in doc.bundle.forms:
                 problems.append(doc.problem(f"{what} uses form '{name}', which is not in forms/", form, node.get("id")))
             else:
-                reason = schema_problem(doc.bundle.forms[name])
+                reason = schema_problem(doc.bundle.forms[name], doc.bundle.settings)
                 if reason:
                     problems.append(doc.problem(f"{what}: form '{name}' is {reason}"
                                                 if reason.startswith("not ") else f"{what}: form '{name}': {reason}",
@@ -427,8 +431,26 @@ def _walk_scope(scope: etree._Element, reached: set[str]) -> None:
             _walk_scope(node, reached)
 
 
+def rule_instruction_templates(doc: _Doc) -> list[Problem]:
+    """Instructions for the user are a Jinja template (engine/instruction_templates.py): refuse one that does not
+    compile, with Jinja's message and the line it points at."""
+    problems = []
+    for node in doc.root.iter(S + "instructionsForEndUser"):
+        found = template_problem(node.text)
+        if found is None:
+            continue
+        owner = next((a for a in node.iterancestors() if a.get("id")), node)
+        problem = doc.problem(f"instructions of '{_label(owner)}' are not a valid template: {found.message}",
+                              node, owner.get("id"))
+        if found.line and node.sourceline:
+            # the instructions start on the line of their tag: point at the refused line itself
+            problem = replace(problem, line=node.sourceline + found.line - 1)
+        problems.append(problem)
+    return problems
+
+
 BPMN_RULES = [rule_human_task_in_no_lane, rule_lane_is_a_known_role, rule_forms, rule_timers, rule_expressions,
-              rule_gateway_ways_out, rule_reachable]
+              rule_gateway_ways_out, rule_reachable, rule_instruction_templates]
 
 
 # ---- DMN rules ----------------------------------------------------------------------------------------------------

@@ -436,3 +436,67 @@ def test_change_control_lint_runs() -> None:
     problems = lint(load_bundle(sources), roles_by_lane(roles))
     print(lint_report(problems))
     assert all(isinstance(p, Problem) for p in problems)
+
+
+# ---- instructions for the user are Jinja templates that compile ------------------------------------------------------
+
+
+def instructions_task(instructions: str) -> str:
+    return REVIEW.format(form="t/review.json", due="add_working_days(now(), 5)").replace(
+        "</spiffworkflow:properties>",
+        "</spiffworkflow:properties>\n        <spiffworkflow:instructionsForEndUser>"
+        f"{instructions}</spiffworkflow:instructionsForEndUser>")
+
+
+def test_instructions_whose_template_does_not_parse_are_refused_at_their_line() -> None:
+    xml = diagram(review=instructions_task("Review **{{ title }}**:\n{% for r in responses %}\n- {{ r.who }}\n"
+                                           "{% endif %}"))
+    problem = only(lint_of(xml))
+    assert (problem.file, problem.element_id, problem.line) == ("p.bpmn", "review", line_of(xml, "{% endif %}"))
+    assert problem.reason.startswith("instructions of 'Validate' are not a valid template: "
+                                     "Encountered unknown tag 'endif'.")
+
+
+def test_instructions_with_an_unclosed_tag_or_unknown_filter_are_refused() -> None:
+    unclosed = only(lint_of(diagram(review=instructions_task("Hello {{ title "))))
+    assert unclosed.reason.startswith("instructions of 'Validate' are not a valid template: ")
+    assert "end of print statement" in unclosed.reason
+    unknown = only(lint_of(diagram(review=instructions_task("{{ title|shout }}"))))
+    assert unknown.reason == "instructions of 'Validate' are not a valid template: No filter named 'shout'."
+
+
+def test_instructions_reading_internals_are_refused() -> None:
+    xml = diagram(review=instructions_task("Fine.\n{{ title.__class__.__mro__ }}"))
+    problem = only(lint_of(xml))
+    assert problem.line == line_of(xml, "__mro__")
+    assert problem.reason == "instructions of 'Validate' are not a valid template: instructions cannot read '__class__'"
+
+
+def test_instructions_on_a_message_event_name_the_event() -> None:
+    event = """    <bpmn:boundaryEvent id="late" name="Late response" attachedToRef="review">
+      <bpmn:extensionElements>
+        <spiffworkflow:instructionsForEndUser>{% if closed %}Closed</spiffworkflow:instructionsForEndUser>
+      </bpmn:extensionElements>
+      <bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDuration>"P1D"</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:endEvent id="late_end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f3" sourceRef="late" targetRef="late_end" />
+"""
+    problem = only(lint_of(diagram(event)))
+    assert problem.element_id == "late"
+    assert problem.reason.startswith("instructions of 'Late response' are not a valid template: Unexpected end")
+
+
+def test_sound_instructions_with_loops_and_conditions_pass() -> None:
+    assert lint_of(diagram(review=instructions_task(
+        "Review **{{ reference }}**:\n{% for r in responses %}\n- {{ r.who }}{% if r.late %} (late){% endif %}\n"
+        "{% else %}\nNo responses.\n{% endfor %}\n{{ r.missing.deep }} {{ '%d'|format(cost) }}"))) == []
+
+
+def test_the_shipped_instructions_all_compile() -> None:
+    from engine.lint import BPMN_RULES, rule_instruction_templates
+    roles = [(r["id"], r["name"]) for r in load_roles_file(ROOT / "processes/roles.yaml")]
+    problems = lint(load_bundle(collect_sources([ROOT / "processes"], ROOT / "forms")), roles_by_lane(roles))
+    assert [p for p in problems if "not a valid template" in p.reason] == []
+    assert rule_instruction_templates in BPMN_RULES
