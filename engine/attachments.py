@@ -3,7 +3,8 @@ storage in the database, and who may fetch them.
 
 A file is stored the moment it is uploaded, `pending` and visible only to its uploader, so that a form sent back
 with errors still has it. When the form's data reaches the instance the file becomes `attached` and anyone who may
-see the instance may download it. The form's value holds descriptors only: {"id", "name", "size", "type"}.
+see the instance may download it, or `confidential` (the field's `confidential_when` answer was yes) and only
+programme staff and its uploader may. The form's value holds descriptors only: {"id", "name", "size", "type"}.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from .db import Database
 from .errors import Forbidden, NotFound
 from .identity import require_user
 from .models import Attachment, HumanTask, Instance
-from .visibility import industry_states, may_view
+from .visibility import industry_states, is_staff, may_view
 
 WIDGET = "attachments"  # "x-govflow-widget": "attachments" on an array property
 FIELD_LIMITS_KEY = "x-govflow-attachments"  # optional per-field {"max_bytes": n, "types": [...]}
@@ -35,6 +36,7 @@ SETTING_TYPES = "attachment_types"
 DEFAULT_MAX_BYTES = 10_000_000
 DEFAULT_MAX_FILES = 10
 DEFAULT_TYPES = ("pdf", "docx", "xlsx", "pptx", "csv", "txt", "png", "jpg")
+ATTACHED = ("attached", "confidential")  # statuses of a file that is part of its instance
 ABANDONED_AFTER = timedelta(days=2)  # a pending file of a form without a task (raising a request) is then dropped
 MAX_NAME = 255
 
@@ -83,6 +85,143 @@ def limits_for(prop: Mapping[str, Any], settings: Mapping[str, Any] | None) -> L
 
 def is_attachment_field(prop: Any) -> bool:
     return isinstance(prop, dict) and prop.get("x-govflow-widget") == WIDGET
+
+
+# What each item of an attachment field holds (a descriptor): name → JSON Schema type.
+DESCRIPTOR_TYPES = {"id": "integer", "name": "string", "size": "integer", "type": "string"}
+FIELD_OPTIONS = ("max_bytes", "types", "confidential_when")  # the keys `x-govflow-attachments` may have
+
+
+def descriptor_items() -> dict[str, Any]:
+    """The `items` schema of an attachment field, as processes/README.md shows it."""
+    return {"type": "object", "additionalProperties": False, "required": list(DESCRIPTOR_TYPES),
+            "properties": {"id": {"type": "integer"}, "name": {"type": "string", "maxLength": MAX_NAME},
+                           "size": {"type": "integer", "minimum": 0}, "type": {"type": "string", "maxLength": 120}}}
+
+
+def field_schema(title: str, description: str = "", *, max_files: int | None = None, max_bytes: int | None = None,
+                 types: Iterable[str] = ()) -> dict[str, Any]:
+    """A new attachment field (the form editor's "Attachments" kind); limits left out follow settings.yaml."""
+    prop: dict[str, Any] = {"type": "array", "title": title}
+    if description:
+        prop["description"] = description
+    prop["x-govflow-widget"] = WIDGET
+    if max_files:
+        prop["maxItems"] = max_files
+    own: dict[str, Any] = {}
+    if max_bytes:
+        own["max_bytes"] = max_bytes
+    kinds = [t for t in KINDS if t in set(types)]
+    if kinds:
+        own["types"] = kinds
+    if own:
+        prop[FIELD_LIMITS_KEY] = own
+    prop["items"] = descriptor_items()
+    return prop
+
+
+def field_problem(prop: Mapping[str, Any], settings: Mapping[str, Any] | None,
+                  siblings: Mapping[str, Any] | None = None) -> str | None:
+    """Why an attachment field cannot work, or None: its shape (an array of descriptors) and its own limits, which
+    may only narrow settings.yaml's (checked when `settings` is given). `siblings` are the properties beside it."""
+    if prop.get("type") != "array":
+        return f'an "{WIDGET}" field must have "type": "array"'
+    items = prop.get("items")
+    properties = items.get("properties") if isinstance(items, dict) else None
+    if not isinstance(items, dict) or items.get("type") != "object" or not isinstance(properties, dict):
+        return 'its "items" must be the file descriptor: an object with id, name, size and type'
+    for name, kind in DESCRIPTOR_TYPES.items():
+        if not isinstance(properties.get(name), dict) or properties[name].get("type") != kind:
+            return f'its items must have "{name}" of type "{kind}" (the file descriptor: id, name, size, type)'
+    missing = [n for n in DESCRIPTOR_TYPES if n not in (items.get("required") or [])]
+    if missing:
+        return f'its items must list {", ".join(missing)} in "required"'
+    limit = _positive(settings.get(SETTING_MAX_FILES)) or DEFAULT_MAX_FILES if settings is not None else None
+    if "maxItems" in prop and limit and isinstance(prop["maxItems"], int) and prop["maxItems"] > limit:
+        return f"maxItems {prop['maxItems']} is above attachment_max_files ({limit}) in settings.yaml"
+    own = prop.get(FIELD_LIMITS_KEY, {})
+    if not isinstance(own, dict):
+        return f'"{FIELD_LIMITS_KEY}" must be an object with max_bytes and/or types'
+    unknown = [k for k in own if k not in FIELD_OPTIONS]
+    if unknown:
+        return f'"{FIELD_LIMITS_KEY}" has {", ".join(map(repr, unknown))}: it may only have {", ".join(FIELD_OPTIONS)}'
+    if "max_bytes" in own:
+        if _positive(own["max_bytes"]) is None:
+            return f'"{FIELD_LIMITS_KEY}" max_bytes must be a whole number of bytes above 0, not {own["max_bytes"]!r}'
+        ceiling = _positive(settings.get(SETTING_MAX_BYTES)) or DEFAULT_MAX_BYTES if settings is not None else None
+        if ceiling and own["max_bytes"] > ceiling:
+            return f"max_bytes {own['max_bytes']} is above attachment_max_bytes ({ceiling}) in settings.yaml: " \
+                   "a field may only narrow it"
+    if "types" in own:
+        types = own["types"]
+        if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
+            return f'"{FIELD_LIMITS_KEY}" types must be a non-empty list of file types, such as ["pdf"]'
+        strange = unknown_types(types)
+        if strange:
+            return f"types {', '.join(map(repr, strange))} {'is' if len(strange) == 1 else 'are'} not a file type " \
+                   f"govflow knows: use {', '.join(KINDS)}"
+        if settings is not None:
+            allowed = set(limits_for({}, settings).types)
+            wider = [t for t in types if _kind_of_extension(t) not in allowed]
+            if wider:
+                return f"types {', '.join(map(repr, wider))} {'is' if len(wider) == 1 else 'are'} not in " \
+                       "attachment_types in settings.yaml: a field may only narrow them"
+    switch = own.get("confidential_when")
+    if switch is not None:
+        target = (siblings or {}).get(switch) if isinstance(switch, str) else None
+        if not isinstance(target, dict) or target.get("type") != "boolean":
+            return f'"{FIELD_LIMITS_KEY}" confidential_when must name a yes/no (boolean) field beside it, ' \
+                   f"not {switch!r}"
+    return None
+
+
+def unknown_types(types: Iterable[Any]) -> list[str]:
+    """The entries of a list of file types that are not in KINDS (by extension, so "jpeg" is known)."""
+    return [str(t) for t in types if not isinstance(t, str) or _kind_of_extension(t) is None]
+
+
+def settings_problems(settings: Mapping[str, Any]) -> list[str]:
+    """What is wrong with settings.yaml's attachment limits (empty when nothing): unknown types, limits that are
+    not whole numbers above 0."""
+    if not isinstance(settings, Mapping):
+        return []
+    problems = []
+    for key in (SETTING_MAX_BYTES, SETTING_MAX_FILES):
+        if key in settings and _positive(settings[key]) is None:
+            problems.append(f"{key} must be a whole number above 0, not {settings[key]!r}")
+    if SETTING_TYPES in settings:
+        types = settings[SETTING_TYPES]
+        if not isinstance(types, list) or not types:
+            problems.append(f"{SETTING_TYPES} must be a non-empty list of file types, such as [pdf, docx]")
+        else:
+            strange = unknown_types(types)
+            if strange:
+                problems.append(f"{SETTING_TYPES} names {', '.join(map(repr, strange))}, which govflow cannot "
+                                f"check: use only {', '.join(KINDS)}")
+    return problems
+
+
+def confidential_ids(schema: Mapping[str, Any] | None, data: Any) -> set[int]:
+    """The files of a submission that only programme staff (and their uploader) may see: those in an attachment
+    field whose `confidential_when` field beside it is true."""
+    found: set[int] = set()
+    properties = (schema or {}).get("properties") if isinstance(schema, Mapping) else None
+    if not isinstance(properties, dict) or not isinstance(data, dict):
+        return found
+    for name, prop in properties.items():
+        if not isinstance(prop, dict) or name not in data:
+            continue
+        if is_attachment_field(prop):
+            own = prop.get(FIELD_LIMITS_KEY) if isinstance(prop.get(FIELD_LIMITS_KEY), dict) else {}
+            switch = own.get("confidential_when")
+            if isinstance(switch, str) and data.get(switch) is True:
+                found.update(ids_in(data[name]))
+        elif prop.get("type") == "object":
+            found |= confidential_ids(prop, data[name])
+        elif prop.get("type") == "array" and isinstance(prop.get("items"), dict) and isinstance(data[name], list):
+            for item in data[name]:
+                found |= confidential_ids(prop["items"], item)
+    return found
 
 
 def size_text(size: int) -> str:
@@ -220,9 +359,12 @@ class Attachments:
             return {}
         mine = (Attachment.status == "pending") & (Attachment.uploaded_by == username) & \
             _same(Attachment.instance_id, instance_id) & _same(Attachment.task_id, task_id)
-        condition = or_(mine, (Attachment.status == "attached") & (Attachment.instance_id == instance_id)) \
-            if instance_id is not None else mine
         with self.db.read() as session:
+            if instance_id is not None:
+                seen = self._seen_by(session, username)
+                condition = or_(mine, seen & (Attachment.instance_id == instance_id))
+            else:
+                condition = mine
             rows = session.scalars(select(Attachment).where(Attachment.id.in_(wanted), condition)).all()
             return {row.id: descriptor(row) for row in rows}
 
@@ -241,8 +383,10 @@ class Attachments:
             session.delete(row)
             return True
 
-    def attach(self, ids: Iterable[int], username: str, instance_id: int) -> int:
-        """The form these files were on reached `instance_id`: they become part of it. Returns how many."""
+    def attach(self, ids: Iterable[int], username: str, instance_id: int, confidential: Iterable[int] = ()) -> int:
+        """The form these files were on reached `instance_id`: they become part of it, those in `confidential`
+        (see confidential_ids) seen by programme staff and their uploader only. Returns how many."""
+        confidential = set(confidential)
         wanted = sorted(set(ids))
         if not wanted:
             return 0
@@ -252,20 +396,25 @@ class Attachments:
                 Attachment.id.in_(wanted), Attachment.status == "pending", Attachment.uploaded_by == username,
                 or_(Attachment.instance_id.is_(None), Attachment.instance_id == instance_id))).all()
             for row in rows:
-                row.status, row.instance_id = "attached", instance_id
+                row.status = "confidential" if row.id in confidential else "attached"
+                row.instance_id = instance_id
             if rows:
                 audit.record(session, now, username, "attachment.attached", instance_id=instance_id,
-                             attachments=[{"id": r.id, "name": r.name, "field": r.field} for r in rows])
+                             attachments=[{"id": r.id, "name": r.name, "field": r.field,
+                                           **({"confidential": True} if r.status == "confidential" else {})}
+                                          for r in rows])
             return len(rows)
 
-    def of_instance(self, instance_id: int) -> list[dict[str, Any]]:
-        """The files attached to an instance, oldest first, with the field each came in on and who uploaded it."""
+    def of_instance(self, instance_id: int, viewer: str | None = None) -> list[dict[str, Any]]:
+        """The files attached to an instance, oldest first, with the field each came in on, who uploaded it and
+        whether it is confidential. With `viewer`, only those they may see (confidential ones: staff, uploader)."""
         with self.db.read() as session:
-            rows = session.scalars(select(Attachment).where(Attachment.instance_id == instance_id,
-                                                            Attachment.status == "attached")
+            shown = Attachment.status.in_(ATTACHED) if viewer is None else self._seen_by(session, viewer)
+            rows = session.scalars(select(Attachment).where(Attachment.instance_id == instance_id, shown)
                                    .order_by(Attachment.created_at, Attachment.id)).all()
             return [{**descriptor(r), "field": r.field, "uploaded_by": r.uploaded_by,
-                     "created_at": r.created_at.isoformat()} for r in rows]
+                     "created_at": r.created_at.isoformat(), "confidential": r.status == "confidential"}
+                    for r in rows]
 
     def fetch(self, attachment_id: int, username: str) -> tuple[dict[str, Any], bytes]:
         """(descriptor, bytes) for someone who may see the file: its uploader, or, once attached, anyone who may see
@@ -275,20 +424,31 @@ class Attachments:
             if row is None:
                 raise NotFound(f"There is no attached file {attachment_id}")
             user = require_user(session, username)
-            allowed = row.uploaded_by == username
+            allowed = row.uploaded_by == username or (row.status == "confidential" and is_staff(user.role_ids))
             if not allowed and row.status == "attached" and row.instance_id is not None:
                 instance = session.get(Instance, row.instance_id)
                 states = industry_states(self.repository.compiled(session, instance.process_version_id).settings)
                 allowed = may_view(session, user, instance, states)
             if allowed:
                 return descriptor(row), row.content
-            where = dict(instance_id=row.instance_id if row.status == "attached" else None, task_id=row.task_id)
-        reason = "You cannot download this file: it belongs to a request you cannot see." \
+            where = dict(instance_id=row.instance_id if row.status in ATTACHED else None, task_id=row.task_id)
+            confidential = row.status == "confidential"
+        reason = "You cannot download this file: it came with a confidential response, seen by the programme only." \
+            if confidential else "You cannot download this file: it belongs to a request you cannot see." \
             if where["instance_id"] else "You cannot download this file: it has not been attached to a request yet."
         with self.db.write() as session:
             audit.record(session, self.clock.now(), username, "access.denied", attempted="download attachment",
                          attachment_id=attachment_id, reason=reason, **where)
         raise Forbidden(reason)
+
+    @staticmethod
+    def _seen_by(session: Session, username: str):
+        """SQL condition: attached files this person may see on an instance they may see (confidential ones: programme
+        staff and observers, and their uploader)."""
+        if is_staff(require_user(session, username).role_ids):
+            return Attachment.status.in_(ATTACHED)
+        return (Attachment.status == "attached") | \
+            ((Attachment.status == "confidential") & (Attachment.uploaded_by == username))
 
     def _purge_abandoned(self, session: Session, now) -> None:
         """Drop pending files nobody can still submit: their task has ended, or (a form without a task) they have

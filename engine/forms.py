@@ -6,14 +6,16 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
+from .attachments import FIELD_LIMITS_KEY, WIDGET, field_problem, is_attachment_field
 from .errors import FormInvalid
 
 _FORMAT_CHECKER = FormatChecker()
 _VALIDATORS: dict[int, tuple[dict, Draft202012Validator]] = {}
 
 
-def schema_problem(schema: Any) -> str | None:
-    """Why `schema` is not a usable form schema, or None when it is."""
+def schema_problem(schema: Any, settings: dict | None = None) -> str | None:
+    """Why `schema` is not a usable form schema, or None when it is. Attachment fields are checked too, their limits
+    against `settings` (settings.yaml) when given."""
     if not isinstance(schema, dict):
         return "a form must be a JSON object (a JSON Schema)"
     try:
@@ -22,6 +24,29 @@ def schema_problem(schema: Any) -> str | None:
         return f"not a valid JSON Schema: {err.message}"
     if schema.get("type", "object") != "object":
         return 'a form schema must have "type": "object"'
+    return _attachment_problem(schema, settings if isinstance(settings, dict) or settings is None else {}, "")
+
+
+def _attachment_problem(node: dict, settings: dict | None, prefix: str) -> str | None:
+    """The first attachment field (at the top, in groups or list items) that cannot work, and why."""
+    properties = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+    for name, prop in properties.items():
+        if not isinstance(prop, dict):
+            continue
+        path = prefix + name
+        if is_attachment_field(prop):
+            reason = field_problem(prop, settings, properties)
+            if reason:
+                return f"attachment field '{path}': {reason}"
+            continue
+        if FIELD_LIMITS_KEY in prop:
+            return f"field '{path}' has \"{FIELD_LIMITS_KEY}\" but is not an attachment field " \
+                   f"(\"x-govflow-widget\": \"{WIDGET}\")"
+        found = _attachment_problem(prop, settings, path + ".")
+        if found is None and isinstance(prop.get("items"), dict):
+            found = _attachment_problem(prop["items"], settings, path + "[].")
+        if found:
+            return found
     return None
 
 

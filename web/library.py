@@ -13,7 +13,8 @@ from engine.safe_xml import UnsafeXmlError
 from engine.library import EDITOR_ROLES, MIGRATOR_ROLES, FileRefused, Library, kind_of_path
 
 from .auth import login_required
-from .form_render import build_fields
+from .form_kinds import FieldRequest, add_field, kinds, type_choices
+from .form_render import Uploads, build_fields
 
 bp = Blueprint("library", __name__, url_prefix="/library")
 
@@ -399,26 +400,41 @@ def new_form(process_id: str):
     return redirect(url_for("library.edit_form", process_id=process_id, path=path))
 
 
-def _form_editor(process_id: str, path: str, text: str, problems, status: int):
+def _form_editor(process_id: str, path: str, text: str, problems, status: int, *, field_errors=None,
+                 field_request: FieldRequest | None = None):
     draft = _draft_or_404(process_id)
-    preview, error = _preview(text)
+    settings = _draft_settings(draft)
+    preview, error = _preview(text, settings)
     return render_template("library/form.html", process_id=process_id, path=path, text=text, preview=preview,
                            preview_error=error, problems=[p.as_dict() if hasattr(p, "as_dict") else p
                                                           for p in problems],
-                           revision=draft.revision), status
+                           revision=draft.revision, field_kinds=kinds(), file_types=type_choices(settings),
+                           field_errors=field_errors or {}, asked=field_request or FieldRequest()), status
 
 
-def _preview(text: str) -> tuple[str, str | None]:
-    """The form exactly as the inbox renders it (web.form_render + macros/form.html), or why it cannot be."""
+def _draft_settings(draft) -> dict:
+    """The draft's settings.yaml (the attachment limits a form's preview and checks use); {} when it has none."""
+    import yaml
+    content = next((c for p, c in draft.files.items() if kind_of_path(p) == "settings"), None)
+    try:
+        settings = yaml.safe_load(content) if content else {}
+    except yaml.YAMLError:
+        return {}
+    return settings if isinstance(settings, dict) else {}
+
+
+def _preview(text: str, settings: dict) -> tuple[str, str | None]:
+    """The form exactly as the inbox renders it (web.form_render + macros/form.html, attachment limits from the
+    draft's settings.yaml), or why it cannot be."""
     from engine.forms import schema_problem
     try:
         schema = json.loads(text)
     except ValueError as err:
         return "", f"Not valid JSON: {err}"
-    reason = schema_problem(schema)
+    reason = schema_problem(schema, settings)
     if reason:
-        return "", reason.capitalize()
-    fields = build_fields(schema, {}, {})
+        return "", reason[0].upper() + reason[1:]
+    fields = build_fields(schema, {}, {}, uploads=Uploads(settings=settings))
     template = current_app.jinja_env.from_string(
         '{% from "macros/form.html" import field %}{% for f in fields %}{{ field(f) }}{% endfor %}')
     return template.render(fields=fields), None
@@ -426,8 +442,25 @@ def _preview(text: str) -> tuple[str, str | None]:
 
 @bp.post("/<process_id>/forms/preview", endpoint="preview_form")
 def preview_form(process_id: str):
-    html, error = _preview(request.form.get("content", ""))
+    draft = _library().draft(process_id)
+    html, error = _preview(request.form.get("content", ""), _draft_settings(draft) if draft else {})
     return render_template("library/_preview.html", preview=html, preview_error=error)
+
+
+@bp.post("/<process_id>/draft/fields/<path:path>", endpoint="add_form_field")
+def add_form_field(process_id: str, path: str):
+    """Add a field of a chosen kind to the form in the editor (not saved: the analyst saves the form). JSON answers
+    for the editor's script ({"content"} or {"errors"}), the editor page again without it."""
+    _require_editor()
+    draft = _draft_or_404(process_id)
+    asked = FieldRequest.from_form(request.form)
+    text, errors = add_field(request.form.get("content", ""), asked, _draft_settings(draft))
+    if _wants_json():
+        return (jsonify(added=False, errors=errors), 422) if errors else jsonify(added=True, content=text)
+    if not errors:
+        flash(f"The field {asked.name} was added below. Save the form to keep it in the draft.", "success")
+    return _form_editor(process_id, path, text, [], 422 if errors else 200, field_errors=errors,
+                        field_request=asked if errors else None)
 
 
 # --- diff and moving instances -------------------------------------------------------------------------------------

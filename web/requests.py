@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from engine.attachments import size_text
+from engine.attachments import confidential_ids, size_text
 from engine.errors import FormInvalid, NotFound
 from engine.forms import clean_submission
 from engine.models import HumanTask, Instance
@@ -153,7 +153,8 @@ def show(instance_id: int):
     return render_template("requests/show.html", record=record, open_tasks=open_tasks, actionable=actionable,
                            process_name=process_names_for(record["process_id"]), notes=gov.comments(instance_id),
                            messages=messages, files=[{**f, "size_text": size_text(f["size"])}
-                                                      for f in gov.attachments.of_instance(instance_id)])
+                                                      for f in gov.attachments.of_instance(instance_id,
+                                                                                           g.user.username)])
 
 
 def _visible(instance_id: int) -> None:
@@ -186,7 +187,8 @@ def message(instance_id: int, message: str):
     schema = found["schema"]
     def send_it(data: dict, files: list[int]):
         result = gov.send_message(instance_id, message, g.user.username, data)
-        attachments.attach(files, instance_id)
+        if files:  # a confidential response's documents are for the programme only (the form says which field)
+            gov.attachments.attach(files, g.user.username, instance_id, confidential_ids(schema, data))
         flash(f"You sent ‘{found['title']}’ for {result.reference or 'the request'}.", "success")
         return redirect(url_for("requests.show", instance_id=instance_id))
 
