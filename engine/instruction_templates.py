@@ -23,6 +23,9 @@ What is bounded, per rendering:
   doubling a string on every call). Not bounded: one filter or method call on data already in hand runs to its end
   before the next check (e.g. ``|sort`` of a huge list); the data is the instance's, so that stays small.
 
+Filters for people: ``{{ closed_at | date }}`` gives "16 December 2026" (London), ``| date(true)`` adds the time,
+``{{ cost_impact_gbp | money }}`` gives "£1,250,000".
+
 A template that cannot be rendered is shown as written, with a short notice; the deployment lint refuses one that does
 not compile (``template_problem``), so that is rare.
 """
@@ -34,8 +37,10 @@ import time
 import types
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
+from zoneinfo import ZoneInfo
 
 from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import SecurityError
@@ -56,6 +61,7 @@ MAX_CAPTURED = 10 * MAX_OUTPUT
 #: characters of all the string arguments of one call (a macro, a method)
 MAX_ARGUMENT = 200_000
 
+LONDON = ZoneInfo("Europe/London")
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&\"'=:])")
 _PERCENT_WIDTH = re.compile(r"%[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _BRACE_FIELD = re.compile(r"\{[^{}]*\}")
@@ -166,6 +172,30 @@ def _format(value: str, *args: Any, **kwargs: Any) -> str:
     return do_format(value, *args, **kwargs)
 
 
+def _date(value: Any, with_time: bool = False) -> Any:
+    """An ISO date or date-time (text or value) as people read it in London: '16 December 2026' (with ', 14:30' when
+    asked); anything else unchanged."""
+    try:
+        moment = value if isinstance(value, (date, datetime)) else datetime.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        return value
+    if isinstance(moment, datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(LONDON)
+        text = f"{moment.day} {moment:%B %Y}"
+        return f"{text}, {moment:%H:%M}" if with_time else text
+    return f"{moment.day} {moment:%B %Y}"
+
+
+def _money(value: Any) -> Any:
+    """A sum in pounds with thousands separators: '£1,250,000' (pence shown only when there are any)."""
+    try:
+        amount = float(value)
+    except (TypeError, ValueError):
+        return value
+    return f"£{amount:,.0f}" if amount == int(amount) else f"£{amount:,.2f}"
+
+
 class _InstructionEnvironment(ImmutableSandboxedEnvironment):
     """The immutable sandbox with missing names empty, values escaped as text, and the budget checked."""
 
@@ -176,7 +206,7 @@ class _InstructionEnvironment(ImmutableSandboxedEnvironment):
                          lstrip_blocks=True)
         for name in ("namespace", "lipsum"):
             self.globals.pop(name, None)
-        self.filters.update(center=_center, indent=_indent, format=_format)
+        self.filters.update(center=_center, indent=_indent, format=_format, date=_date, money=_money)
 
     # -- reach and time ---------------------------------------------------------------------------------------------
 

@@ -129,3 +129,11 @@ def test_template_problem_names_the_jinja_message_and_line():
     assert template_problem("{{ r.__dict__ }}") == instruction_templates.TemplateProblem(
         "instructions cannot read '__dict__'", 1)
     assert template_problem(LOOP) is None and template_problem("") is None and template_problem(None) is None
+
+
+def test_dates_and_money_read_as_people_write_them():
+    data = {"closed_at": "2026-06-16T23:30:00+00:00", "on": "2026-12-25", "cost": 1250000, "fee": 12.5, "odd": "soon"}
+    text = fill("{{ closed_at | date }} / {{ closed_at | date(true) }} / {{ on | date }} / {{ cost | money }} / "
+                "{{ fee | money }} / {{ odd | date }} / {{ odd | money }}", data).markdown
+    # 23:30 UTC in June is 00:30 the next day in London (BST); the output is escaped like every value
+    assert text == "17 June 2026 / 17 June 2026, 00\\:30 / 25 December 2026 / £1,250,000 / £12\\.50 / soon / soon"
