@@ -17,6 +17,7 @@ from .forms import schema_problem
 from .instruction_templates import template_problem
 from .sandbox import SandboxedEnvironment, SandboxError, check_expression, check_script
 from .script_functions import script_functions
+from .state import BadSetting, move_back_window
 
 B = f"{{{BPMN_NS}}}"
 S = f"{{{SPIFF_NS}}}"
@@ -54,6 +55,10 @@ def lint(bundle: Bundle, lanes_to_roles: Mapping[str, str]) -> list[Problem]:
         problems.extend(sorted(found, key=lambda p: (p.line or 0, p.element_id or "", p.reason)))
     settings_file = next((s.path for s in bundle.sources.values() if s.kind == "settings"), "settings.yaml")
     problems.extend(Problem(settings_file, reason) for reason in settings_problems(bundle.settings))
+    try:
+        move_back_window(bundle.settings)
+    except BadSetting as err:
+        problems.append(Problem(settings_file, str(err)))
     return problems
 
 

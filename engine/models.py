@@ -505,7 +505,7 @@ class Attachment(Base):
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | attached
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | attached | confidential
     uploaded_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime]
     __table_args__ = (

@@ -500,3 +500,11 @@ def test_the_shipped_instructions_all_compile() -> None:
     problems = lint(load_bundle(collect_sources([ROOT / "processes"], ROOT / "forms")), roles_by_lane(roles))
     assert [p for p in problems if "not a valid template" in p.reason] == []
     assert rule_instruction_templates in BPMN_RULES
+
+
+@pytest.mark.parametrize("value", [-1, 51, "5", 2.5, True])
+def test_a_move_back_window_out_of_range_is_refused_in_settings(value) -> None:
+    problems = lint_of(diagram(), settings={"move_back_window": value})
+    assert [(p.file, p.reason.split(" (")[0]) for p in problems] == [
+        ("settings.yaml", "The setting move_back_window must be a whole number from 0 to 50")], lint_report(problems)
+    assert lint_of(diagram(), settings={"move_back_window": 0}) == []
