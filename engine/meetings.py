@@ -9,7 +9,7 @@ still make, else the one after.
 The date rules are pure functions (`usual_meeting_days`, `papers_due`, `choose_meeting`); the rest reads and writes
 the `meeting` and `agenda_item` tables inside a command's transaction. Diagrams call `next_meeting(group_id,
 ready_on)`, `place_on_agenda(group_id, ready_on)`, `table_on_agenda(group_id, ready_on)`, `open_meeting(...)`,
-`meeting_agenda(...)` and `meeting_after(...)` (registered in engine/script_functions.py).
+`meeting_agenda(...)`, `meeting_after(...)` and `carried_amendments(...)` (registered in engine/script_functions.py).
 
 A group with a usual day always has a next meeting: the usual day is generated into the table when an item is placed
 on it. A group without one (the SITAG, MCAG, QAG and the working groups) has only the meetings the PMO plans;
@@ -303,6 +303,18 @@ def table_item(session: Session, group_id: str, ready_on: Any, by: str, now: dat
     return _placement(session, item, rolled_from)
 
 
+def carried_amendments(session: Session, group_id: str, held_on: Any) -> list[dict]:
+    """Amendment requests made after an earlier meeting's cut-off and carried to this meeting's cycle (its meeting
+    instance's facts, `carried_to` this date), oldest meeting first, each marked with the meeting it came from."""
+    day = _as_date(held_on).isoformat()
+    rows = session.execute(select(Meeting.held_on, Instance.facts).join(Instance, Instance.id == Meeting.instance_id)
+                           .where(Meeting.group_id == group_id, Meeting.held_on < _as_date(held_on))
+                           .order_by(Meeting.held_on)).all()
+    return [{**request, "carried": False, "carried_to": "", "carried_from": earlier.isoformat()}
+            for earlier, facts in rows for request in (facts or {}).get("amendment_requests") or []
+            if request.get("carried") and request.get("carried_to") == day]
+
+
 def set_status(session: Session, meeting_id: int, status: str) -> None:
     row = session.get(Meeting, meeting_id)
     if row is None:
@@ -350,6 +362,7 @@ def meeting_functions(session: Session, clock, settings: dict, instance_id: int 
         "open_meeting": open_meeting,
         "meeting_agenda": lambda meeting_id: agenda(session, int(meeting_id)),
         "meeting_after": after,
+        "carried_amendments": lambda group_id, held_on: carried_amendments(session, group_id, held_on),
         "set_meeting_status": lambda meeting_id, status: set_status(session, int(meeting_id), str(status)),
     }
 

@@ -195,7 +195,10 @@ def test_normalised_processes_compile_to_the_same_specs(gov, process_id):
         convert = _SERIALIZER.registry.convert
         return convert(compiled.spec), {k: convert(v) for k, v in compiled.subprocess_specs.items()}
 
-    canonical = {p: library.canonical(p, c) for p, c in files.items()}
-    assert any(canonical[p] != files[p] for p in files)
+    # processes/ ships normalised: undo its layout (no indentation between tags), then normalise it back
+    messy = {p: re.sub(rb">\s+<", b"><", c) if p.endswith((".bpmn", ".dmn")) else c for p, c in files.items()}
+    assert any(messy[p] != files[p] for p in files)
+    assert specs(messy) == specs(files)  # the layout carries no meaning
+    canonical = {p: library.canonical(p, c) for p, c in messy.items()}
+    assert canonical == files
     assert library.validate(canonical) == []
-    assert specs(canonical) == specs(files)

@@ -67,6 +67,8 @@ ANSWERS = {
     "sro_deciding_vote": {"sro_choice": "decide", "sro_outcome": "accept", "ipa_advice": "Proceed.",
                           "sro_rationale": "Benefits outweigh the cost.",
                           "sro_decided_at": "2027-01-21T10:00:00+00:00"},
+    "chair_decides": {"chair_choice": "decide", "chair_outcome": "accept",
+                      "chair_rationale": "Low cost, avoids failure.", "chair_decided_at": "2027-01-13T15:00:00+00:00"},
     "refer_to_ofgem": {"referral_summary": "Above an Ofgem threshold.", "referred_at": "2027-01-21T10:00:00+00:00"},
     "record_ofgem_decision": {"ofgem_outcome": "accept", "ofgem_direction": "Implement as proposed.",
                               "ofgem_decided_at": "2027-02-10T12:00:00+00:00", "ofgem_reference": "OFG/2027/17"},
@@ -83,13 +85,13 @@ CONDITIONS = [{"description": "Publish the revised plan", "owner": "PMO", "due_d
 # Who does what (usernames from tests/conftest.py PEOPLE) and the lane each step sits in.
 ACTOR = {"validate": "carol", "resolve_issues": "alice", "triage": "carol", "impact_assessment": "will",
          "amend": "carol", "issue_consultation": "carol", "review": "will", "table": "pat", "decide": "chris",
-         "sro_deciding_vote": "sam", "refer_to_ofgem": "sam", "record_ofgem_decision": "ida", "communicate": "pat",
-         "action_change": "will", "close_conditions": "carol"}
+         "sro_deciding_vote": "sam", "chair_decides": "chris", "refer_to_ofgem": "sam", "record_ofgem_decision": "ida",
+         "communicate": "pat", "action_change": "will", "close_conditions": "carol"}
 LANE = {"validate": "Change Control Manager", "resolve_issues": "Participant", "triage": "Change Control Manager",
         "impact_assessment": "Workstream", "amend": "Change Control Manager",
         "issue_consultation": "Change Control Manager", "review": "Workstream", "table": "PMO", "decide": "Chair",
-        "sro_deciding_vote": "SRO", "refer_to_ofgem": "SRO", "record_ofgem_decision": "IPA", "communicate": "PMO",
-        "action_change": "Workstream", "close_conditions": "Change Control Manager"}
+        "sro_deciding_vote": "SRO", "chair_decides": "Chair", "refer_to_ofgem": "SRO", "record_ofgem_decision": "IPA",
+        "communicate": "PMO", "action_change": "Workstream", "close_conditions": "Change Control Manager"}
 
 
 def plan_meeting(gov, day: str, group: str = "PSG") -> None:
