@@ -4,29 +4,16 @@ decision log's "Reopened" column links the two instances."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
-from engine.models import Instance
-
-from ..scenarios.test_appeal import assess, change_request_to_decision, decide, decide_change_request, do, lodge
+from ..scenarios.test_appeal import reopen_after_upheld_appeal
 
 pytestmark = pytest.mark.postgres
 
 
 def test_the_reopened_request_page_shows_the_earlier_decisions(gov, clock, signed_in):
-    cr, meeting = change_request_to_decision(gov, clock)
-    decide_change_request(gov, clock, cr, meeting, "reject")
-    appeal = lodge(gov, clock, clock.now() + timedelta(days=5), decision_date=meeting.isoformat(),
-                   decision_communicated_on=clock.now().date().isoformat()).instance_id
-    assess(gov, appeal)
-    decide(gov, appeal, "upheld", reopen=True)
-    do(gov, "sam", appeal, "enact", enactment_summary="Reopened.", reopen_change_request=True,
-       enacted_on=clock.now().date().isoformat())
-    with gov.db.read() as session:
-        reopened = session.scalars(select(Instance.id).where(Instance.reference == "CR001", Instance.id != cr)).one()
+    cr, meeting, reopened = reopen_after_upheld_appeal(gov, clock, "Reopened.")
 
     client = signed_in("alice")  # the raiser
     page = client.get(f"/requests/{reopened}").get_data(as_text=True)

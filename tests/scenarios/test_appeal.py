@@ -103,6 +103,21 @@ def decide_change_request(gov, clock, iid, meeting, outcome):
        communication_summary=f"PSG decided: {outcome}.")
 
 
+
+def reopen_after_upheld_appeal(gov, clock, summary="CR001 reopened."):
+    """CR001 rejected at PSG, appealed, upheld and reopened by the SRO: (first instance, meeting day, reopened one)."""
+    cr, meeting = change_request_to_decision(gov, clock)
+    decide_change_request(gov, clock, cr, meeting, "reject")
+    appeal = lodge(gov, clock, clock.now() + timedelta(days=5), decision_date=meeting.isoformat(),
+                   decision_communicated_on=clock.now().date().isoformat()).instance_id
+    assess(gov, appeal)
+    decide(gov, appeal, "upheld", reopen=True)
+    do(gov, "sam", appeal, "enact", enactment_summary=summary, reopen_change_request=True,
+       enacted_on=clock.now().date().isoformat())
+    with gov.db.read() as session:
+        reopened = session.scalars(select(Instance.id).where(Instance.reference == "CR001", Instance.id != cr)).one()
+    return cr, meeting, reopened
+
 # ---- the window ---------------------------------------------------------------------------------------------------------
 
 def test_an_appeal_within_the_window_across_the_christmas_bank_holidays_is_heard(gov, clock):

@@ -5,7 +5,7 @@ governance could not resolve may be appealed; a change request reopened by the S
 original raiser, and the audit trail keeps the SRO as the one who reopened it."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -13,8 +13,7 @@ from sqlalchemy import select
 from engine.models import AuditEvent, Instance
 
 from .change_control_driver import ChangeRequest
-from .test_appeal import (assess, change_request_to_decision, decide, decide_change_request, do, lodge,
-                          open_elements)
+from .test_appeal import assess, decide, do, lodge, open_elements, reopen_after_upheld_appeal
 from .test_escalation import consider, egov, raise_escalation, record, summary  # noqa: F401
 
 pytestmark = pytest.mark.postgres
@@ -94,16 +93,8 @@ def test_a_below_threshold_escalation_governance_could_not_resolve_may_be_appeal
 
 
 def test_a_reopened_change_request_shows_its_original_raiser_and_the_sro_in_its_audit_trail(gov, clock):
-    cr, meeting = change_request_to_decision(gov, clock)
-    decide_change_request(gov, clock, cr, meeting, "reject")
-    appeal = lodge(gov, clock, clock.now() + timedelta(days=5), decision_date=meeting.isoformat(),
-                   decision_communicated_on=clock.now().date().isoformat()).instance_id
-    assess(gov, appeal)
-    decide(gov, appeal, "upheld", reopen=True)
-    do(gov, "sam", appeal, "enact", enactment_summary="CR001 reopened.", reopen_change_request=True,
-       enacted_on=clock.now().date().isoformat())
+    cr, _, reopened = reopen_after_upheld_appeal(gov, clock)
     with gov.db.read() as session:
-        reopened = session.scalars(select(Instance.id).where(Instance.reference == "CR001", Instance.id != cr)).one()
         events = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == reopened)
                                  .order_by(AuditEvent.id)).all()
         trail = [(e.action, e.actor, e.details) for e in events]
