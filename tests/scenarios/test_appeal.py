@@ -236,7 +236,7 @@ def test_the_deciding_group_sees_the_approved_total_and_the_headroom(gov, clock)
     assert data["approved_impact_gbp"] == 300000 and data["cumulative_headroom_gbp"] == 19_700_000
     decide_task = task(gov, "chris", second, "decide")
     compiled_instructions = _instructions(gov, second, "decide")
-    assert "{{ cumulative_headroom_gbp }}" in compiled_instructions and decide_task.name == "Record the decision"
+    assert "{{ cumulative_headroom_gbp | money }}" in compiled_instructions and decide_task.name == "Record the decision"
 
 
 def _instructions(gov, instance_id, element_id):

@@ -75,4 +75,21 @@ def test_the_amended_report_lists_each_amendment_request_and_marks_the_carried_o
     items = [re.sub(r"\s+", " ", i).strip() for i in re.findall(r"<li>(.*?)</li>", html, re.S)]
     assert items == ["Minutes (Item 3): Record Ofgem's view.",
                      "Actions: Add the owner_name _field_. (after the cut-off: carried to the following cycle)"]
-    assert "<strong>PSG 13 January 2027</strong>" in html and "2027-02-03" in html
+    assert "<strong>PSG 13 January 2027</strong>" in html and "3 February 2027" in html
+
+
+def test_the_review_lists_each_responses_documents_and_reads_dates_as_people_write_them():
+    data = {"reference": "CR001", "title": "Faster settlement", "consultation_response_count": 2,
+            "consultation_closed_at": "2027-01-15T17:00:00+00:00",
+            "consultation_responses": [
+                {"round": 1, "respondent_organisation": "Small Energy Co", "position": "support", "comments": "Yes.",
+                 "documents": [{"id": 1, "name": "evidence.pdf", "size": 10, "type": "application/pdf"},
+                               {"id": 2, "name": "costs.xlsx", "size": 20, "type": "application/vnd.ms-excel"}]},
+                {"round": 1, "respondent_organisation": "Grid Co", "position": "oppose", "comments": "No."}]}
+    html = str(render(_instructions_of("change_control.bpmn", "review"), data))
+    assert _bullets('<div id="instructions">' + html + "</div>") == [
+        "Round 1, <strong>Small Energy Co</strong> (support): Yes. Documents on the request page: evidence.pdf, "
+        "costs.xlsx.",
+        "Round 1, <strong>Grid Co</strong> (oppose): No.",
+    ]
+    assert "which closed on 15 January 2027, 17:00." in html
