@@ -98,3 +98,17 @@ def test_the_web_window_runs_on_the_wall_clock(app, client, password, sign_in, w
     now[0] += 15 * 60 + 1
     assert sign_in(client, "carol", password).status_code == 302
     assert _rows(web_gov) == 0  # a successful sign-in forgets the failures
+
+
+def test_an_account_guessed_at_from_many_addresses_is_refused_everywhere(gov, clock):
+    attempts = LoginAttempts(gov.db, clock, WINDOW, limit=3, account_limit=5)
+    for n in range(4):
+        attempts.fail("carol", f"10.0.1.{n}")  # one failure per address: no pair reaches 3
+    assert not attempts.blocked("carol", "10.0.2.1")
+    attempts.fail("carol", "10.0.1.9")
+    assert attempts.blocked("carol", "10.0.2.1") and attempts.blocked("carol", "10.0.1.0")
+    assert not attempts.blocked("alice", "10.0.1.0")  # other accounts from those addresses are not affected
+    assert attempts.failures("carol", "10.0.1.9") == 1
+    clock.advance(minutes=15)
+    assert not attempts.blocked("carol", "10.0.2.1")
+    assert LoginAttempts(gov.db, clock, WINDOW, limit=5).account_limit == 20  # four times the pair's limit
