@@ -1,9 +1,10 @@
 """The path an instance took through its diagram — completed, active and overdue elements and the sequence flows
-taken — read from its audit events, its task and timer rows and the finished tasks still held in its state.
+taken — read from its element passages (every element it finished, engine/passages.py), its audit events, its task
+and timer rows and the finished tasks still held in its state.
 
-Steps the audit trail does not record one by one (scripts, gateways, plain events) are inferred: one counts as
-passed when the flow reaches it from a passed element and leaves it towards a passed element, and a sub-process
-counts as passed (and its start event with it) when anything inside it did.
+History recorded before element passages existed lacks scripts, gateways and plain events: those are inferred (one
+counts as passed when the flow reaches it from a passed element and leaves it towards a passed element), and a
+sub-process counts as passed (and its start event with it) when anything inside it did.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from SpiffWorkflow.util.task import TaskState
 
 from .metrics import PASSING_ACTIONS
-from .models import AuditEvent, HumanTask, Instance, ProcessVersion, Timer
+from .models import AuditEvent, ElementPassage, HumanTask, Instance, ProcessVersion, Timer
 from .repository import Repository
 from .safe_xml import parse_xml
 
@@ -88,6 +89,8 @@ def instance_trail(session: Session, repository: Repository, instance_id: int, n
             AuditEvent.instance_id == instance_id, AuditEvent.action.in_(PASSING_ACTIONS),
             AuditEvent.element_id.is_not(None))):
         passed.add(element_id)
+    passed.update(session.scalars(select(ElementPassage.element_id).distinct().where(
+        ElementPassage.instance_id == instance_id, ElementPassage.outcome == "completed")))
     tasks = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id)).all()
     passed.update(t.element_id for t in tasks if t.status == "completed")
     passed.update(_finished_in_state(session, repository, instance))

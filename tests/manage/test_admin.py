@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from engine.admin import InstanceAdmin, ReasonMissing, may_administer
 from engine.errors import Conflict, Forbidden
-from engine.models import AuditEvent, HumanTask, Instance, MessageWait, Timer
+from engine.models import AuditEvent, ElementPassage, HumanTask, Instance, MessageWait, Timer
 from engine.trail import instance_trail
 
 pytestmark = pytest.mark.postgres
@@ -224,3 +224,20 @@ def test_trail_marks_completed_active_and_taken_flows(gov, clock):
     assert set(trail.completed) >= {"start", "review", "valid_gw"}
     assert "number" not in trail.completed and "f3" not in trail.taken_flows
     assert {"f1", "f2", "f4"} <= set(trail.taken_flows)
+
+
+def test_trail_takes_every_element_the_engine_recorded_as_passed(gov, clock):
+    """Element passages name scripts and events the audit trail does not: the trail marks them without inferring."""
+    instance_id = to_fix(gov)
+    with gov.db.read() as db:
+        recorded = set(db.scalars(select(ElementPassage.element_id).where(ElementPassage.instance_id == instance_id)))
+        assert {"start", "review", "valid_gw"} <= recorded
+    with gov.db.write() as db:  # as if an earlier pass had run the script, and a task had been cut short
+        db.add_all([ElementPassage(instance_id=instance_id, element_id="number", entered_at=clock.now(),
+                                   left_at=clock.now(), outcome="completed"),
+                    ElementPassage(instance_id=instance_id, element_id="done", entered_at=clock.now(),
+                                   left_at=clock.now(), outcome="cancelled")])
+    with gov.db.read() as db:
+        trail = instance_trail(db, gov.repository, instance_id, clock.now())
+    assert "number" in trail.completed  # unreachable by inference: no flow into it was taken
+    assert "done" not in trail.completed  # a cancelled passage is not a completion
