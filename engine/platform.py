@@ -313,7 +313,7 @@ class Govflow:
 
     def open_messages(self, instance_id: int, username: str) -> list[dict]:
         """The messages this instance waits for that I may send now (a consultation response, a withdrawal),
-        each with its form's JSON Schema."""
+        each with its form's JSON Schema and its element's instructions for the user."""
         from .identity import require_user
         from .visibility import is_observer_only
         with self.db.read() as session:
@@ -330,7 +330,9 @@ class Govflow:
             found: dict[str, dict] = {}
             for wait in allowed:
                 schema = compiled.form_schema(wait.form) if wait.form else None
+                info = compiled.elements.get(wait.element_id)
                 found.setdefault(wait.message, {"message": wait.message, "name": wait.name,
                                                 "element_id": wait.element_id, "form": wait.form, "schema": schema,
-                                                "title": (schema or {}).get("title") or wait.name})
+                                                "title": (schema or {}).get("title") or wait.name,
+                                                "instructions": info.instructions if info else ""})
             return list(found.values())

@@ -9,7 +9,7 @@ from engine.errors import FormInvalid, NotFound
 from engine.forms import clean_submission
 from engine.models import HumanTask, Instance
 
-from . import attachments
+from . import attachments, instructions
 from .access import deny, may_act_on, may_view_instance
 from .auth import login_required, require_actor
 from .form_parse import add_row, parse_form, remove_row
@@ -98,7 +98,10 @@ def new(process_id: str):
     if done is not None:
         return done
     fields = build_fields(schema, raw, errors, uploads=uploads)
+    start = next((e for e in compiled.elements.values() if e.kind == "start" and e.form), None)
     return render_template("requests/new.html", process_id=process_id, process_name=compiled.name, fields=fields,
+                           heading=(schema or {}).get("title") or f"Start: {compiled.name}",
+                           instructions=instructions.render(start.instructions if start else "", {}),
                            errors=errors, summary=error_summary(fields, errors) if errors else []), status
 
 
@@ -201,6 +204,7 @@ def message(instance_id: int, message: str):
     record = gov.show(instance_id)
     fields = build_fields(schema, raw, errors, uploads=uploads)
     return render_template("requests/message.html", record=record, found=found, fields=fields, errors=errors,
+                           instructions=instructions.render(found.get("instructions") or "", record["data"]),
                            summary=error_summary(fields, errors) if errors else []), status
 
 

@@ -16,9 +16,6 @@ RAISE = json.loads((Path(__file__).resolve().parents[2] / "bench" / "change_requ
 
 def test_dashboard_filter_export_and_live_diagram(page, live_server, web_gov, password):
     base = live_server
-    with web_gov.db.read() as db:
-        if "change_control" not in web_gov.repository.process_ids(db):
-            pytest.skip("the change-control diagram is not deployable here")
     instance_id = web_gov.start("change_control", "alice", RAISE).instance_id
     web_gov.start("loop", "bob", {"title": "A loop request"})
     errors = []

@@ -40,19 +40,14 @@ def test_every_form_renders(app, path):
     assert parse_form(schema, {}).data == {}
 
 
-def _has_change_control(web_gov) -> bool:
-    with web_gov.db.read() as db:
-        return "change_control" in web_gov.repository.process_ids(db)
-
-
 def test_raise_a_change_request(signed_in, web_gov, csrf_of):
-    if not _has_change_control(web_gov):
-        pytest.skip("processes/change_control.bpmn is not deployable yet")
     client = signed_in("alice")
     inbox = client.get("/").data.decode()
     assert 'href="/requests/new/change_control"' in inbox
     page = client.get("/requests/new/change_control").data.decode()
     assert "Raise a change request" in page and 'id="f-impacted-constituencies"' in page
+    # the start event's instructions for the user, above the form
+    assert "Describe the change you propose to the MHHS programme" in page.split('id="instructions"', 1)[1]
     # a first try without the reason the milestone answer needs
     response = client.post("/requests/new/change_control", data={**RAISE, "csrf_token": csrf_of(page)})
     html = response.data.decode()
@@ -72,3 +67,10 @@ def test_raise_a_change_request(signed_in, web_gov, csrf_of):
     [task] = [t for t in web_gov.tasks("carol") if t.instance_id == instance_id]
     page = carol.get(f"/tasks/{task.id}").data.decode()
     assert 'id="task-form"' in page and "Shorten the MPAN validation window" in page
+
+
+@pytest.mark.parametrize("process_id, heading", [("escalation", "Raise an escalation"),
+                                                 ("appeal", "Lodge an appeal with the IPA")])
+def test_each_start_form_is_headed_by_its_own_title(signed_in, process_id, heading):
+    page = signed_in("alice").get(f"/requests/new/{process_id}").data.decode()
+    assert f'<h1 class="govuk-heading-l">{heading}</h1>' in page and "Raise a change request</h1>" not in page

@@ -107,14 +107,8 @@ def _to_consultation(gov):
     return instance_id
 
 
-def _has_change_control(gov) -> bool:
-    with gov.db.read() as db:
-        return "change_control" in gov.repository.process_ids(db)
-
 
 def test_a_participant_sees_requests_open_to_the_industry_and_responds(signed_in, web_gov, csrf_of):
-    if not _has_change_control(web_gov):
-        pytest.skip("processes/change_control.bpmn is not deployable yet")
     private = web_gov.start("change_control", "alice", {**RAISE, "title": "Not yet validated"}).instance_id
     instance_id = _to_consultation(web_gov)
     bob = signed_in("bob")
@@ -136,3 +130,12 @@ def test_a_participant_sees_requests_open_to_the_industry_and_responds(signed_in
     olive = signed_in("olive").get(f"/requests/{instance_id}").data.decode()
     assert RAISE["title"] in olive and 'id="messages"' not in olive
     assert signed_in("olive").get(f"/requests/{instance_id}/messages/consultation_response").status_code == 403
+
+
+def test_a_message_page_shows_its_events_instructions_filled_from_the_request(signed_in, web_gov):
+    instance_id = _to_consultation(web_gov)
+    reference = web_gov.show(instance_id)["reference"]
+    page = signed_in("alice").get(f"/requests/{instance_id}/messages/withdraw").data.decode()
+    instructions = page.split('id="instructions"', 1)[1].split("</div>", 1)[0]
+    assert f"Withdraw <strong>{reference}</strong>" in instructions
+    assert "any time before the decision body" in instructions
