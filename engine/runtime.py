@@ -31,7 +31,7 @@ from .eligibility import groups_of, may_act
 from .errors import Conflict, Forbidden, GovflowError, NotFound
 from .collaboration import drop_drafts
 from .forms import clean_submission
-from .identity import require_user
+from .identity import find_user, require_user
 from .models import HumanTask, Instance, MessageWait, Timer, User
 from .passages import finished_ids, record_passages
 from .repository import Repository
@@ -122,14 +122,21 @@ class Runtime:
         """Start the latest version of a process with the start form's data."""
         return self._start(process_id, username, data, started_by_process=False)
 
-    def _start(self, process_id: str, username: str, data: dict | None, started_by_process: bool) -> CommandResult:
-        """A person's start is checked against the start lane and form; a process's follow-up start is trusted."""
+    def _start(self, process_id: str, username: str, data: dict | None, started_by_process: bool,
+               on_behalf_of: str | None = None) -> CommandResult:
+        """A person's start is checked against the start lane and form; a process's follow-up start is trusted, and
+        may be on behalf of another person, whose instance it then is (`started_by`; `started_on_behalf_by` in the
+        data and the audit event's actor name who started it)."""
         now = self.clock.now()
         with self._command("instance.started", username) as (session, change):
             version = self.repository.latest(session, process_id)
             compiled = self.repository.compiled(session, version.id)
+            owner, extra = username, {}
             if started_by_process:
                 clean = dict(data or {})
+                behalf = find_user(session, on_behalf_of) if on_behalf_of and on_behalf_of != username else None
+                if behalf is not None and behalf.active:
+                    owner, extra = behalf.username, {"started_on_behalf_by": username}
             else:
                 user = require_user(session, username)
                 start = next((e for e in compiled.elements.values() if e.kind == "start"), None)
@@ -137,17 +144,17 @@ class Runtime:
                     raise self._deny(session, user, "start", f"Only a {start.lane} can start '{compiled.name}'")
                 clean = clean_submission(compiled.form_schema(compiled.start_form), data)
             instance = Instance(process_version_id=version.id, process_id=process_id, status="running",
-                                started_by=username, started_at=now, updated_at=now, workflow_state="", facts={})
+                                started_by=owner, started_at=now, updated_at=now, workflow_state="", facts={})
             session.add(instance)
             session.flush()
             workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs,
                                     script_engine=self._script_engine(session, compiled, now, instance.id))
-            workflow.task_tree.data.update(clean, started_by=username, started_at=now.isoformat(),
-                                           instance_id=instance.id)
+            workflow.task_tree.data.update(clean, started_by=owner, started_at=now.isoformat(),
+                                           instance_id=instance.id, **extra)
             self._run(workflow.do_engine_steps)
             audit.record(session, now, username, "instance.started", instance_id=instance.id,
                          process_id=process_id, version=version.version, data=clean,
-                         by_process=started_by_process or None)
+                         by_process=started_by_process or None, on_behalf_of=owner if extra else None)
             change.instance_id = instance.id
             return self._save(session, instance, workflow, compiled, username, now, change)
 
@@ -388,8 +395,9 @@ class Runtime:
                 raise Conflict("Someone else changed this process at the same moment; nothing of yours was "
                                "saved. Reload and try again.") from exc
             if exc_type is None:
-                for process_id, data in followups:
-                    self.runtime._start(process_id, self.change.actor, data, started_by_process=True)
+                for process_id, data, on_behalf_of in followups:
+                    self.runtime._start(process_id, self.change.actor, data, started_by_process=True,
+                                        on_behalf_of=on_behalf_of)
                 for listener in self.runtime.listeners:
                     try:
                         listener(self.change)

@@ -15,8 +15,7 @@ from .records import record_functions
 from .meetings import meeting_functions
 from .logs import log_functions
 from .seats import seat_functions
-from .models import Instance, ReferenceCounter, User
-from . import audit
+from .models import Instance, ReferenceCounter
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -72,23 +71,11 @@ def script_functions(session: Session, clock: Clock, settings: dict[str, Any], p
                                              Instance.status.in_(("running", "completed")))
         return sum(1 for row in session.scalars(query) if all(row.get(k) == v for k, v in facts.items()))
 
-    def start_process(process: str, data: dict) -> None:
-        """Start another process once this command has committed (e.g. the SRO reopening a change request)."""
-        session.info.setdefault("followups", []).append((process, dict(data)))
-
-    def raised_on_behalf_of(username: str) -> str:
-        """While a process started by another process (a change request the SRO reopens after an appeal) is being
-        started, name the person it is raised on behalf of: its raiser ("Raised by", "My change requests", who may
-        read it). The audit trail keeps who started it. Returns the raiser now recorded."""
-        instance = session.get(Instance, instance_id) if instance_id is not None else None
-        if instance is None or instance.workflow_state:
-            raise ValueError("raised_on_behalf_of() only names the raiser of an instance while it is being started")
-        if username == instance.started_by or session.scalar(select(User.id).where(User.username == username)) is None:
-            return instance.started_by
-        audit.record(session, clock.now(), instance.started_by, "instance.raiser_recorded", instance_id=instance.id,
-                     raised_by=username, started_by=instance.started_by)
-        instance.started_by = username
-        return username
+    def start_process(process: str, data: dict, on_behalf_of: str | None = None) -> None:
+        """Start another process once this command has committed (e.g. the SRO reopening a change request), as the
+        person acting now, or on behalf of `on_behalf_of` (an active user: the instance is theirs — "Raised by",
+        "My change requests" — and the audit trail keeps who started it)."""
+        session.info.setdefault("followups", []).append((process, dict(data), on_behalf_of))
 
     def notify(audience: str, subject: str, message: str) -> int:
         """Tell 'participants', a role (by id) or one person (by username) something, in the app and by e-mail.
@@ -110,7 +97,6 @@ def script_functions(session: Session, clock: Clock, settings: dict[str, Any], p
         "is_working_day": lambda day: ENGLAND_AND_WALES.is_working_day(parse_date(day)),
         "count_instances": count_instances,
         "start_process": start_process,
-        "raised_on_behalf_of": raised_on_behalf_of,
         **group_functions(session),
         **seat_functions(session),  # group_members(group_id)
         **record_functions(session),  # process_record(reference)

@@ -232,3 +232,17 @@ def test_starting_needs_the_start_lane_role(gov):
         gov.start("loop", "ida", {"title": "IPA has no participant role"})
     with pytest.raises(NotFound):
         gov.start("no_such_process", "alice", {})
+
+
+@pytest.mark.parametrize("behalf, owner", [("alice", "alice"), ("nobody", "sam"), (None, "sam")])
+def test_a_process_started_instance_is_owned_on_behalf_of_an_active_user_only(gov, behalf, owner):
+    """A follow-up start (a process starting another) may be on behalf of someone: it is theirs only if they are an
+    active user; otherwise it is the starter's. The audit event always names the starter."""
+    started = gov.runtime._start("loop", "sam", {"title": "Reopened"}, started_by_process=True, on_behalf_of=behalf)
+    shown = gov.show(started.instance_id)
+    assert shown["started_by"] == owner and shown["data"]["started_by"] == owner
+    assert shown["data"].get("started_on_behalf_by") == ("sam" if owner != "sam" else None)
+    with gov.db.read() as db:
+        event = db.scalars(select(AuditEvent).where(AuditEvent.instance_id == started.instance_id,
+                                                    AuditEvent.action == "instance.started")).one()
+    assert event.actor == "sam" and event.details.get("on_behalf_of") == (owner if owner != "sam" else None)
