@@ -14,8 +14,8 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Iterator, Mapping
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
@@ -201,27 +201,61 @@ def settings_problems(settings: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def confidential_ids(schema: Mapping[str, Any] | None, data: Any) -> set[int]:
-    """The files of a submission that only programme staff (and their uploader) may see: those in an attachment
-    field whose `confidential_when` field beside it is true."""
-    found: set[int] = set()
+def submitted_files(schema: Mapping[str, Any] | None, data: Any) -> Iterator[tuple[list[int], bool]]:
+    """Each attachment field's file ids in a submission, with whether they are confidential (seen only by programme
+    staff and their uploader: the field's `confidential_when` field beside it is true), through groups and lists."""
     properties = (schema or {}).get("properties") if isinstance(schema, Mapping) else None
     if not isinstance(properties, dict) or not isinstance(data, dict):
-        return found
+        return
     for name, prop in properties.items():
         if not isinstance(prop, dict) or name not in data:
             continue
         if is_attachment_field(prop):
             own = prop.get(FIELD_LIMITS_KEY) if isinstance(prop.get(FIELD_LIMITS_KEY), dict) else {}
             switch = own.get("confidential_when")
-            if isinstance(switch, str) and data.get(switch) is True:
-                found.update(ids_in(data[name]))
+            yield ids_in(data[name]), isinstance(switch, str) and data.get(switch) is True
         elif prop.get("type") == "object":
-            found |= confidential_ids(prop, data[name])
+            yield from submitted_files(prop, data[name])
         elif prop.get("type") == "array" and isinstance(prop.get("items"), dict) and isinstance(data[name], list):
             for item in data[name]:
-                found |= confidential_ids(prop["items"], item)
-    return found
+                yield from submitted_files(prop["items"], item)
+
+
+def confidential_ids(schema: Mapping[str, Any] | None, data: Any) -> set[int]:
+    """The files of a submission that only programme staff (and their uploader) may see."""
+    return {i for ids, confidential in submitted_files(schema, data) if confidential for i in ids}
+
+
+def attach_submitted(session: Session, now: datetime, schema: Mapping[str, Any] | None, data: Any, username: str,
+                     instance_id: int) -> int:
+    """In the command that applies a submitted form: the files it names (its submitter's pending uploads) become
+    part of `instance_id` in the same transaction, confidential ones as such. Returns how many."""
+    ids: set[int] = set()
+    confidential: set[int] = set()
+    for found, secret in submitted_files(schema, data):
+        ids.update(found)
+        if secret:
+            confidential.update(found)
+    return _attach(session, now, ids, username, instance_id, confidential)
+
+
+def _attach(session: Session, now: datetime, ids: Iterable[int], username: str, instance_id: int,
+            confidential: Iterable[int] = ()) -> int:
+    confidential = set(confidential)
+    wanted = sorted(set(ids))
+    if not wanted:
+        return 0
+    rows = session.scalars(select(Attachment).where(
+        Attachment.id.in_(wanted), Attachment.status == "pending", Attachment.uploaded_by == username,
+        or_(Attachment.instance_id.is_(None), Attachment.instance_id == instance_id))).all()
+    for row in rows:
+        row.status = "confidential" if row.id in confidential else "attached"
+        row.instance_id = instance_id
+    if rows:
+        audit.record(session, now, username, "attachment.attached", instance_id=instance_id,
+                     attachments=[{"id": r.id, "name": r.name, "field": r.field,
+                                   **({"confidential": True} if r.status == "confidential" else {})} for r in rows])
+    return len(rows)
 
 
 def size_text(size: int) -> str:
@@ -386,24 +420,10 @@ class Attachments:
     def attach(self, ids: Iterable[int], username: str, instance_id: int, confidential: Iterable[int] = ()) -> int:
         """The form these files were on reached `instance_id`: they become part of it, those in `confidential`
         (see confidential_ids) seen by programme staff and their uploader only. Returns how many."""
-        confidential = set(confidential)
-        wanted = sorted(set(ids))
-        if not wanted:
+        if not set(ids):
             return 0
-        now = self.clock.now()
         with self.db.write() as session:
-            rows = session.scalars(select(Attachment).where(
-                Attachment.id.in_(wanted), Attachment.status == "pending", Attachment.uploaded_by == username,
-                or_(Attachment.instance_id.is_(None), Attachment.instance_id == instance_id))).all()
-            for row in rows:
-                row.status = "confidential" if row.id in confidential else "attached"
-                row.instance_id = instance_id
-            if rows:
-                audit.record(session, now, username, "attachment.attached", instance_id=instance_id,
-                             attachments=[{"id": r.id, "name": r.name, "field": r.field,
-                                           **({"confidential": True} if r.status == "confidential" else {})}
-                                          for r in rows])
-            return len(rows)
+            return _attach(session, self.clock.now(), ids, username, instance_id, confidential)
 
     def of_instance(self, instance_id: int, viewer: str | None = None) -> list[dict[str, Any]]:
         """The files attached to an instance, oldest first, with the field each came in on, who uploaded it and

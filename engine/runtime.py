@@ -29,6 +29,7 @@ from .db import Database
 from .definitions import CompiledProcess, ElementInfo
 from .eligibility import groups_of, may_act
 from .errors import Conflict, Forbidden, GovflowError, NotFound
+from .attachments import attach_submitted
 from .collaboration import drop_drafts
 from .forms import clean_submission
 from .identity import find_user, require_user
@@ -155,6 +156,8 @@ class Runtime:
             audit.record(session, now, username, "instance.started", instance_id=instance.id,
                          process_id=process_id, version=version.version, data=clean,
                          by_process=started_by_process or None, on_behalf_of=owner if extra else None)
+            if not started_by_process:
+                attach_submitted(session, now, compiled.form_schema(compiled.start_form), clean, username, instance.id)
             change.instance_id = instance.id
             return self._save(session, instance, workflow, compiled, username, now, change)
 
@@ -228,7 +231,8 @@ class Runtime:
                                "your answers were not applied")
             compiled = self.repository.compiled(session, instance.process_version_id)
             info = compiled.elements.get(row.element_id)
-            clean = clean_submission(compiled.form_schema(info.form if info else row.form), data)
+            schema = compiled.form_schema(info.form if info else row.form)
+            clean = clean_submission(schema, data)
             workflow = self._load(session, instance, compiled, now, change)
             self._fire_due(workflow)
             task = _find_task(workflow, task_id)
@@ -245,6 +249,7 @@ class Runtime:
                 row.claimed_by = row.claimed_by or username
                 audit.record(session, now, username, "task.completed", instance_id=instance.id, task_id=task_id,
                              element_id=row.element_id, data=clean)
+                attach_submitted(session, now, schema, clean, username, instance.id)
                 result = self._save(session, instance, workflow, compiled, username, now, change,
                                     completed_task_id=task_id)
                 next_task = self._next_task_for(session, user, change)
@@ -267,7 +272,8 @@ class Runtime:
                 raise self._deny(session, user, message, f"You cannot send '{message.replace('_', ' ')}' to "
                                  f"{instance.reference or instance_id}", instance_id=instance_id)
             compiled = self.repository.compiled(session, instance.process_version_id)
-            clean = clean_submission(compiled.form_schema(allowed[0].form), data)
+            schema = compiled.form_schema(allowed[0].form)
+            clean = clean_submission(schema, data)
             payload = dict(clean, sent_by=username, sent_at=now.isoformat())
             workflow = self._load(session, instance, compiled, now, change)
             self._fire_due(workflow)
@@ -279,6 +285,7 @@ class Runtime:
             self._run(workflow.do_engine_steps)
             audit.record(session, now, username, "message.received", instance_id=instance_id,
                          element_id=allowed[0].element_id, message=message, data=clean)
+            attach_submitted(session, now, schema, clean, username, instance_id)
             change.instance_id = instance_id
             return self._save(session, instance, workflow, compiled, username, now, change)
 

@@ -37,7 +37,6 @@ class Received:
 
     errors: dict[str, str]
     uploads: Uploads
-    ids: list[int]
     detached: bool = False
 
 
@@ -64,7 +63,6 @@ def receive(schema: dict | None, raw: dict[str, str], place: FormPlace) -> Recei
     detach_path, _, detach_id = request.form.get(CONTROL_FIELD, "").rpartition(":")
     errors: dict[str, str] = {}
     detached = False
-    held_all: list[int] = []
     for path, prop in fields:
         held = [i for i in file_ids(raw, path) if i in known]
         if detach_path == path and detach_id.isdigit() and int(detach_id) in held:
@@ -88,14 +86,7 @@ def receive(schema: dict | None, raw: dict[str, str], place: FormPlace) -> Recei
         if refused:
             errors[path] = "; ".join(dict.fromkeys(refused))
         set_file_ids(raw, path, held)
-        held_all.extend(held)
-    return Received(errors, Uploads(known, dict(place.settings or {})), held_all, detached)
-
-
-def attach(ids: list[int], instance_id: int) -> None:
-    """The form reached the instance: its files become part of it (visible to all who may see the instance)."""
-    if ids:
-        _gov().attachments.attach(ids, g.user.username, instance_id)
+    return Received(errors, Uploads(known, dict(place.settings or {})), detached)
 
 
 @bp.get("/<int:attachment_id>", endpoint="download")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from engine.attachments import confidential_ids, size_text
+from engine.attachments import size_text
 from engine.errors import FormInvalid, NotFound
 from engine.forms import clean_submission
 from engine.models import HumanTask, Instance
@@ -86,9 +86,8 @@ def choose():
 def new(process_id: str):
     require_actor()
     compiled, schema = _start_form(process_id)
-    def raise_it(data: dict, files: list[int]):
+    def raise_it(data: dict):
         result = _gov().start(process_id, g.user.username, data)
-        attachments.attach(files, result.instance_id)
         what = result.reference or data.get("title") or compiled.name
         flash(f"You raised ‘{what}’. It is with the {_next_holder(result.instance_id)} now.", "success")
         return redirect(url_for("requests.show", instance_id=result.instance_id))
@@ -106,8 +105,8 @@ def new(process_id: str):
 
 
 def _submitted_form(schema: dict, submit, place: attachments.FormPlace):
-    """Handle a form POST: store its files, add/remove list rows or files, or parse, validate and
-    `submit(data, file ids)` (its response is returned as `done`). Returns (raw input kept, errors per field, status,
+    """Handle a form POST: store its files, add/remove list rows or files, or parse, validate and `submit(data)`
+    (its response is returned as `done`; the engine attaches the files the data names in the same transaction). Returns (raw input kept, errors per field, status,
     done, uploads) so the page re-renders with the user's input and files."""
     raw: dict[str, str] = {}
     errors: dict[str, str] = {}
@@ -130,7 +129,7 @@ def _submitted_form(schema: dict, submit, place: attachments.FormPlace):
         if errors:
             clean_submission(schema, parsed.data)  # adds the schema's own messages to the parser's
         else:
-            return raw, errors, 200, submit(parsed.data, files.ids), files.uploads
+            return raw, errors, 200, submit(parsed.data), files.uploads
     except FormInvalid as err:
         for key, text in parsed.engine_errors(err.errors).items():
             errors.setdefault(key, text)
@@ -188,10 +187,8 @@ def message(instance_id: int, message: str):
                        instance_id=instance_id, attempted=message)
         abort(404, description="This request is not waiting for that now.")
     schema = found["schema"]
-    def send_it(data: dict, files: list[int]):
+    def send_it(data: dict):
         result = gov.send_message(instance_id, message, g.user.username, data)
-        if files:  # a confidential response's documents are for the programme only (the form says which field)
-            gov.attachments.attach(files, g.user.username, instance_id, confidential_ids(schema, data))
         flash(f"You sent ‘{found['title']}’ for {result.reference or 'the request'}.", "success")
         return redirect(url_for("requests.show", instance_id=instance_id))
 

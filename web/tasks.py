@@ -139,7 +139,6 @@ def submit(task_id: str):
     except FormInvalid as err:
         return _render(task, record, schema, info, compiled, raw, parsed.engine_errors(err.errors), 422,
                        uploads=files.uploads)
-    attachments.attach(files.ids, task.instance_id)
     what = result.reference or task.title or f"instance {result.instance_id}"
     flash(f"You completed ‘{task.name}’ for {what}.", "success")
     if result.next_task_id:

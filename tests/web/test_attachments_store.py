@@ -104,9 +104,10 @@ def test_a_pending_file_is_its_uploaders_until_the_form_reaches_the_instance(gov
     denied = _audit(gov, "access.denied")[-1]
     assert denied.actor == "carol" and denied.details["attempted"] == "download attachment"
 
-    # the request is raised with it: now everyone who may see the request may download it
+    # the request is raised with it (attached in the start's own transaction): now everyone who may see the request
+    # may download it
     cr = ChangeRequest(gov, clock, supporting_documents=[stored])
-    assert files.attach([stored["id"]], "alice", cr.id) == 1
+    assert files.attach([stored["id"]], "alice", cr.id) == 0  # nothing left to attach
     assert cr.data["supporting_documents"] == [stored]
     assert files.of_instance(cr.id)[0]["id"] == stored["id"]
     assert files.fetch(stored["id"], "carol")[1] == PDF  # staff see every request
@@ -150,3 +151,15 @@ def test_abandoned_pending_files_are_purged(gov, clock):
         assert db.get(Attachment, on_task["id"]) is None
     purged = _audit(gov, "attachment.purged")
     assert [e.details["attachments"] for e in purged] == [[old["id"]], [on_task["id"]]]
+
+
+def test_a_form_attaches_only_its_submitters_pending_files_in_the_same_transaction(gov, clock):
+    mine = gov.attachments.store("alice", "supporting_documents", "mine.pdf", PDF, LIMITS)
+    theirs = gov.attachments.store("bob", "supporting_documents", "theirs.pdf", PDF, LIMITS)
+    cr = ChangeRequest(gov, clock, supporting_documents=[mine, theirs])  # bob's id named in alice's form
+    with gov.db.read() as db:
+        assert (db.get(Attachment, mine["id"]).status, db.get(Attachment, mine["id"]).instance_id) == ("attached", cr.id)
+        assert (db.get(Attachment, theirs["id"]).status, db.get(Attachment, theirs["id"]).instance_id) == ("pending", None)
+        attached = db.scalars(select(AuditEvent).where(AuditEvent.action == "attachment.attached")).one()
+    assert attached.instance_id == cr.id and [a["id"] for a in attached.details["attachments"]] == [mine["id"]]
+    assert [f["id"] for f in gov.attachments.of_instance(cr.id)] == [mine["id"]]
