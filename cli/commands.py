@@ -93,6 +93,30 @@ def _data(value: str | None) -> dict:
     return parsed
 
 
+def _files(values: tuple[str, ...]) -> list[tuple[str, str, bytes]]:
+    """--file FIELD=PATH (repeatable): a file for one of the form's file fields."""
+    found = []
+    for value in values:
+        field, sep, path = value.partition("=")
+        if not sep or not field or not path:
+            raise click.BadParameter(f"'{value}': give FIELD=PATH, e.g. supporting_documents=./options.pdf",
+                                     param_hint="--file")
+        file = Path(path)
+        if not file.is_file():
+            raise click.BadParameter(f"'{path}' is not a file", param_hint="--file")
+        found.append((field, file.name, file.read_bytes()))
+    return found
+
+
+def _with_files(data: dict, stored: dict[str, list[dict]]) -> dict:
+    """The form's data with the stored files' descriptors added to their fields."""
+    return {**data, **{field: list(data.get(field) or []) + files for field, files in stored.items()}}
+
+
+FILE_OPTION = click.option("--file", "files", multiple=True, metavar="FIELD=PATH",
+                           help="Attach a file to one of the form's file fields (repeatable).")
+
+
 @click.group()
 def govflow() -> None:
     """govflow: MHHS programme governance run as BPMN processes."""
@@ -246,9 +270,13 @@ def _result_text(result) -> str:
 @click.argument("process_id")
 @click.option("--as", "username", required=True)
 @click.option("--data", default=None, help="The start form as JSON, or @file.json.")
-def start(ctx: Context, process_id: str, username: str, data: str | None) -> None:
+@FILE_OPTION
+def start(ctx: Context, process_id: str, username: str, data: str | None, files: tuple[str, ...]) -> None:
     """Start a process (for change_control: raise a change request)."""
-    result = ctx.govflow.start(process_id, username, _data(data))
+    form = _data(data)
+    if files:
+        form = _with_files(form, ctx.govflow.store_form_files(username, _files(files), process_id=process_id))
+    result = ctx.govflow.start(process_id, username, form)
     ctx.emit(result.as_dict(), lambda: _result_text(result))
 
 
@@ -291,9 +319,13 @@ def unclaim(ctx: Context, task_id: str, username: str) -> None:
 @click.argument("task_id")
 @click.option("--as", "username", required=True)
 @click.option("--data", default=None, help="The task's form as JSON, or @file.json.")
-def complete(ctx: Context, task_id: str, username: str, data: str | None) -> None:
+@FILE_OPTION
+def complete(ctx: Context, task_id: str, username: str, data: str | None, files: tuple[str, ...]) -> None:
     """Complete a task with its form data (checked against the task's JSON Schema)."""
-    result = ctx.govflow.complete(task_id, username, _data(data))
+    form = _data(data)
+    if files:
+        form = _with_files(form, ctx.govflow.store_form_files(username, _files(files), task_id=task_id))
+    result = ctx.govflow.complete(task_id, username, form)
     ctx.emit(result.as_dict(), lambda: _result_text(result))
 
 
@@ -302,9 +334,14 @@ def complete(ctx: Context, task_id: str, username: str, data: str | None) -> Non
 @click.argument("message")
 @click.option("--as", "username", required=True)
 @click.option("--data", default=None, help="The message's form as JSON, or @file.json.")
-def send(ctx: Context, instance_id: int, message: str, username: str, data: str | None) -> None:
+@FILE_OPTION
+def send(ctx: Context, instance_id: int, message: str, username: str, data: str | None, files: tuple[str, ...]) -> None:
     """Send a message an instance waits for (e.g. consultation_response)."""
-    result = ctx.govflow.send_message(instance_id, message, username, _data(data))
+    form = _data(data)
+    if files:
+        form = _with_files(form, ctx.govflow.store_form_files(username, _files(files), instance_id=instance_id,
+                                                              message=message))
+    result = ctx.govflow.send_message(instance_id, message, username, form)
     ctx.emit(result.as_dict(), lambda: _result_text(result))
 
 

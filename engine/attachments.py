@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from . import audit
 from .clock import Clock
 from .db import Database
-from .errors import Forbidden, NotFound
+from .errors import Forbidden, FormInvalid, NotFound
 from .identity import require_user
 from .models import Attachment, HumanTask, Instance
 from .visibility import industry_states, is_staff, may_view
@@ -383,6 +383,27 @@ class Attachments:
                          sha256=row.sha256)
             self._purge_abandoned(session, now)
             return descriptor(row)
+
+    def store_for_form(self, username: str, schema: Mapping[str, Any] | None, settings: Mapping[str, Any] | None,
+                       files: Iterable[tuple[str, str, bytes]], *, instance_id: int | None = None,
+                       task_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """(field, file name, bytes) for a form's top-level attachment fields, checked against each field's limits
+        as the browser's uploads are and stored pending for `username`: their descriptors by field, to put in the
+        form's data. A refusal raises FormInvalid naming the field."""
+        properties = (schema or {}).get("properties") or {}
+        fields = sorted(name for name, prop in properties.items() if is_attachment_field(prop))
+        stored: dict[str, list[dict[str, Any]]] = {}
+        for field, name, content in files:
+            if field not in fields:
+                raise FormInvalid({field: f"is not a file field of this form (its file fields: "
+                                          f"{', '.join(fields) or 'none'})"})
+            held = stored.setdefault(field, [])
+            try:
+                held.append(self.store(username, field, name, content, limits_for(properties[field], settings),
+                                       instance_id=instance_id, task_id=task_id, already=len(held)))
+            except AttachmentRefused as err:
+                raise FormInvalid({field: str(err)}) from err
+        return stored
 
     def usable(self, ids: Iterable[int], username: str, *, instance_id: int | None = None,
                task_id: str | None = None) -> dict[int, dict[str, Any]]:

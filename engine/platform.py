@@ -179,6 +179,37 @@ class Govflow:
                 allowed = eligibility.may_act(user, row, groups)
             return TaskContext(inbox.view_of(row, instance), allowed, self.repository.compiled(session, instance.process_version_id))
 
+    def store_form_files(self, username: str, files: list[tuple[str, str, bytes]], *, process_id: str | None = None,
+                         task_id: str | None = None, instance_id: int | None = None,
+                         message: str | None = None) -> dict[str, list[dict]]:
+        """Files for the form about to be sent (a process's start form, a task's, or a message's), stored pending
+        as a browser's uploads are: descriptors by field, to merge into that form's data (engine/attachments.py)."""
+        if task_id is not None:
+            context = self.task_context(task_id, username)
+            info = context.compiled.elements.get(context.task.element_id)
+            schema = context.compiled.form_schema(info.form if info else None)
+            settings, instance_id = context.compiled.settings, context.task.instance_id
+        else:
+            with self.db.read() as session:
+                if message is not None:
+                    instance = session.get(Instance, instance_id)
+                    if instance is None:
+                        raise NotFound(f"There is no instance {instance_id}")
+                    version_id = instance.process_version_id
+                else:
+                    version_id = self.repository.latest(session, process_id).id
+                compiled = self.repository.compiled(session, version_id)
+            settings = compiled.settings
+            if message is not None:
+                found = next((m for m in self.open_messages(instance_id, username) if m["message"] == message), None)
+                if found is None:
+                    raise NotFound(f"Instance {instance_id} is not waiting for '{message}' from {username}")
+                schema = found["schema"]
+            else:
+                schema = compiled.form_schema(compiled.start_form)
+        return self.attachments.store_for_form(username, schema, settings, files, instance_id=instance_id,
+                                               task_id=task_id)
+
     def may_act(self, task_id: str, username: str) -> bool:
         """The engine's rule for one task: its assignee, or a holder of its role (in its group, if it has one)."""
         with self.db.read() as session:

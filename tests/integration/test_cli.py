@@ -101,3 +101,26 @@ def test_validate_works_before_init(tmp_path, monkeypatch):
     result = CliRunner().invoke(govflow, ["validate", "processes", "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "change_control" in json.loads(result.stdout)["processes"]
+
+
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def test_files_are_attached_from_the_command_line_as_from_the_browser(run, tmp_path):
+    from pathlib import Path
+    raise_data = Path(__file__).resolve().parents[2] / "bench" / "change_request.json"
+    evidence, program = tmp_path / "evidence.pdf", tmp_path / "evidence.exe"
+    evidence.write_bytes(PDF)
+    program.write_bytes(b"MZ\x90\x00" + bytes(60))
+    refused = run("start", "change_control", "--as", "alice", "--data", f"@{raise_data}",
+                  "--file", f"supporting_documents={program}", "--at", AT, ok=False)
+    assert refused.exit_code == 1 and "supporting_documents:" in refused.stderr
+    wrong = run("start", "change_control", "--as", "alice", "--data", f"@{raise_data}",
+                "--file", f"title={evidence}", "--at", AT, ok=False)
+    assert "title: is not a file field of this form (its file fields: supporting_documents)" in wrong.stderr
+    started = run.json("start", "change_control", "--as", "alice", "--data", f"@{raise_data}",
+                       "--file", f"supporting_documents={evidence}", "--at", AT)
+    shown = run.json("show", started["instance_id"])
+    [document] = shown["data"]["supporting_documents"]
+    assert (document["name"], document["size"], document["type"]) == ("evidence.pdf", len(PDF), "application/pdf")
+    assert any(e["action"] == "attachment.attached" for e in shown["history"])
