@@ -108,9 +108,14 @@ def _files(values: tuple[str, ...]) -> list[tuple[str, str, bytes]]:
     return found
 
 
-def _with_files(data: dict, stored: dict[str, list[dict]]) -> dict:
-    """The form's data with the stored files' descriptors added to their fields."""
-    return {**data, **{field: list(data.get(field) or []) + files for field, files in stored.items()}}
+def _form(ctx: Context, username: str, data: str | None, files: tuple[str, ...], **where) -> dict:
+    """--data, with the --file files stored (for the form `where` names) and their descriptors added to their
+    fields."""
+    form = _data(data)
+    if not files:
+        return form
+    stored = ctx.govflow.store_form_files(username, _files(files), **where)
+    return {**form, **{field: list(form.get(field) or []) + found for field, found in stored.items()}}
 
 
 FILE_OPTION = click.option("--file", "files", multiple=True, metavar="FIELD=PATH",
@@ -273,10 +278,7 @@ def _result_text(result) -> str:
 @FILE_OPTION
 def start(ctx: Context, process_id: str, username: str, data: str | None, files: tuple[str, ...]) -> None:
     """Start a process (for change_control: raise a change request)."""
-    form = _data(data)
-    if files:
-        form = _with_files(form, ctx.govflow.store_form_files(username, _files(files), process_id=process_id))
-    result = ctx.govflow.start(process_id, username, form)
+    result = ctx.govflow.start(process_id, username, _form(ctx, username, data, files, process_id=process_id))
     ctx.emit(result.as_dict(), lambda: _result_text(result))
 
 
@@ -322,10 +324,7 @@ def unclaim(ctx: Context, task_id: str, username: str) -> None:
 @FILE_OPTION
 def complete(ctx: Context, task_id: str, username: str, data: str | None, files: tuple[str, ...]) -> None:
     """Complete a task with its form data (checked against the task's JSON Schema)."""
-    form = _data(data)
-    if files:
-        form = _with_files(form, ctx.govflow.store_form_files(username, _files(files), task_id=task_id))
-    result = ctx.govflow.complete(task_id, username, form)
+    result = ctx.govflow.complete(task_id, username, _form(ctx, username, data, files, task_id=task_id))
     ctx.emit(result.as_dict(), lambda: _result_text(result))
 
 
@@ -337,10 +336,7 @@ def complete(ctx: Context, task_id: str, username: str, data: str | None, files:
 @FILE_OPTION
 def send(ctx: Context, instance_id: int, message: str, username: str, data: str | None, files: tuple[str, ...]) -> None:
     """Send a message an instance waits for (e.g. consultation_response)."""
-    form = _data(data)
-    if files:
-        form = _with_files(form, ctx.govflow.store_form_files(username, _files(files), instance_id=instance_id,
-                                                              message=message))
+    form = _form(ctx, username, data, files, instance_id=instance_id, message=message)
     result = ctx.govflow.send_message(instance_id, message, username, form)
     ctx.emit(result.as_dict(), lambda: _result_text(result))
 
