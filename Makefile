@@ -10,6 +10,7 @@ PORT   ?= 5000
 
 run: setup assets
 	$(BIN)/govflow init --demo
+	$(BIN)/govflow demo-work
 	$(BIN)/govflow serve --host $(HOST) --port $(PORT)
 
 test: setup-test assets system-test-deps

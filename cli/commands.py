@@ -151,6 +151,16 @@ def init(ctx: Context, demo: bool) -> None:
     ctx.emit(payload, text)
 
 
+@command(govflow, "demo-work", timed=True)
+def demo_work(ctx: Context) -> None:
+    """Start the demo change requests at different stages and plan the groups' meetings (after `init --demo`;
+    only into a database without instances)."""
+    work = ctx.govflow.add_demo_work()
+    ctx.emit({"requests": work.requests, "meetings": work.meetings},
+             f"Demo work: {work.requests} change requests at different stages, {work.meetings} group meetings planned"
+             if work.requests else "Demo work: none added (the database already has instances)")
+
+
 def demo_password(instance_dir: Path) -> str:
     """The demo password: generated once per install and kept in instance/ (never in the repository)."""
     path = instance_dir / "demo-password"

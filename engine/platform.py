@@ -14,6 +14,7 @@ from .collaboration import Collaboration
 from .config import Config
 from .db import Database
 from .definitions import collect_sources
+from .demo_work import DemoWork, add_demo_work
 from .errors import NotFound
 from .models import AuditEvent, HumanTask, Instance, MessageWait, Timer
 from .repository import DeploymentResult, Repository, validate_sources
@@ -86,6 +87,11 @@ class Govflow:
                     audit.record(session, self.clock.now(), "system", "user.created", username=new.username,
                                  roles=list(new.roles))
         return added
+
+    def add_demo_work(self) -> DemoWork:
+        """Demo change requests at different stages and the groups' usual meetings (engine/demo_work.yaml), done by
+        the demo people; only into a database without instances."""
+        return add_demo_work(self)
 
     def add_user(self, new: identity.NewUser, by: str = "system") -> dict:
         with self.db.write() as session:

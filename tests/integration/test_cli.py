@@ -124,3 +124,14 @@ def test_files_are_attached_from_the_command_line_as_from_the_browser(run, tmp_p
     [document] = shown["data"]["supporting_documents"]
     assert (document["name"], document["size"], document["type"]) == ("evidence.pdf", len(PDF), "application/pdf")
     assert any(e["action"] == "attachment.attached" for e in shown["history"])
+
+
+def test_demo_work_takes_requests_to_their_stages_once(run):
+    # the fixture's database holds no instance yet: demo work goes in
+    work = run.json("demo-work", "--at", AT)
+    assert work == {"requests": 4, "meetings": work["meetings"]} and work["meetings"] >= 6
+    states = sorted((r["state"], r["started_by"]) for r in (run.json("show", n) for n in range(1, 5)))
+    assert states == [("impact assessment", "alice"), ("in consultation", "bob"), ("returned to raiser", "bob"),
+                      ("submitted", "alice")]
+    assert [t["element_id"] for t in run.json("tasks", "--as", "bob")] == ["resolve_issues"]
+    assert run.json("demo-work", "--at", AT) == {"requests": 0, "meetings": 0}  # never into a database with work
