@@ -153,11 +153,11 @@ def init(ctx: Context, demo: bool) -> None:
 
 @command(govflow, "demo-work", timed=True)
 def demo_work(ctx: Context) -> None:
-    """Start the demo change requests at different stages and plan the groups' meetings (after `init --demo`;
-    only into a database without instances)."""
+    """Fill the seat register's chairs, plan the groups' meetings and start the demo requests at different stages
+    (after `init --demo`; only into a database without instances)."""
     work = ctx.govflow.add_demo_work()
     ctx.emit({"requests": work.requests, "meetings": work.meetings},
-             f"Demo work: {work.requests} change requests at different stages, {work.meetings} group meetings planned"
+             f"Demo work: {work.requests} requests at different stages, {work.meetings} group meetings planned"
              if work.requests else "Demo work: none added (the database already has instances)")
 
 

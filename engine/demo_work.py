@@ -1,5 +1,6 @@
-"""Work in progress for a laptop demo: the change requests of engine/demo_work.yaml, each driven through the real
-processes by the demo people, and each group's usual meetings for the next months. Only into an empty database."""
+"""Work in progress for a laptop demo (engine/demo_work.yaml): chairs and members in the seat register, each group's
+usual meetings for the next months, and requests (change requests, escalations) each driven through the real
+processes by the demo people to its stage. Only into an empty database."""
 from __future__ import annotations
 
 import calendar
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from .errors import NotFound
 from .meetings import schedule_usual_meetings
 from .models import Instance
+from .seats import assign_seat
 
 DEMO_WORK_FILE = Path(__file__).resolve().parent / "demo_work.yaml"
 
@@ -30,10 +32,13 @@ def add_demo_work(gov, path: Path = DEMO_WORK_FILE) -> DemoWork:
         if session.scalar(select(func.count()).select_from(Instance)):
             return DemoWork(0, 0)
     plan = yaml.safe_load(path.read_text()) or {}
+    for seat in plan.get("seats", []):
+        assign_seat(gov, seat["group"], seat["seat"], by="system", holder=seat["holder"])
     today = gov.clock.now().date()
     meetings = schedule_usual_meetings(gov, today, _months_ahead(today, int(plan.get("meetings_months_ahead", 3))))
     for request in plan.get("requests", []):
-        instance_id = gov.start("change_control", request["raised_by"], request["data"]).instance_id
+        process_id = request.get("process", "change_control")
+        instance_id = gov.start(process_id, request["raised_by"], request["data"]).instance_id
         for step in request.get("steps", []):
             if "send" in step:
                 gov.send_message(instance_id, step["send"], step["as"], step.get("with") or {})

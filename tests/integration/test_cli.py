@@ -129,9 +129,10 @@ def test_files_are_attached_from_the_command_line_as_from_the_browser(run, tmp_p
 def test_demo_work_takes_requests_to_their_stages_once(run):
     # the fixture's database holds no instance yet: demo work goes in
     work = run.json("demo-work", "--at", AT)
-    assert work == {"requests": 4, "meetings": work["meetings"]} and work["meetings"] >= 6
-    states = sorted((r["state"], r["started_by"]) for r in (run.json("show", n) for n in range(1, 5)))
+    assert work == {"requests": 5, "meetings": work["meetings"]} and work["meetings"] >= 6
+    states = sorted((r["state"], r["started_by"]) for r in (run.json("show", n) for n in range(1, 6)))
     assert states == [("impact assessment", "alice"), ("in consultation", "bob"), ("returned to raiser", "bob"),
-                      ("submitted", "alice")]
+                      ("submitted", "alice"), ("with SITAG", "pat")]
+    assert [t["element_id"] for t in run.json("tasks", "--as", "chris")] == ["consider_at_group"]  # SITAG's chair
     assert [t["element_id"] for t in run.json("tasks", "--as", "bob")] == ["resolve_issues"]
     assert run.json("demo-work", "--at", AT) == {"requests": 0, "meetings": 0}  # never into a database with work
