@@ -91,3 +91,15 @@ def change_control_with_duplicate_check(lane: bool = True, form: bool = True) ->
                           b'<bpmn:flowNodeRef>check_duplicates</bpmn:flowNodeRef>')
     assert xml.count(b'check_duplicates') >= 4
     return xml
+
+
+def open_draft_as_analyst(page, base: str, process_id: str) -> None:
+    """Sign in as the analyst (ann) in the browser and open the process's draft in the library."""
+    from tests.conftest import TEST_PASSWORD
+    page.goto(base + "/sign-in")
+    page.fill("#username", "ann")
+    page.fill("#password", TEST_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(base + "/")
+    page.goto(f"{base}/library/{process_id}")
+    page.click("#open-draft")

@@ -10,7 +10,8 @@ import pytest
 
 from engine.attachments import descriptor_items
 from engine.forms import schema_problem
-from tests.conftest import TEST_PASSWORD
+
+from .helpers import open_draft_as_analyst
 
 PID = "change_control"
 FORM = "forms/change_control/triage.schema.json"
@@ -192,13 +193,7 @@ def test_an_analyst_adds_an_attachments_field_in_the_browser(page, live_server, 
     errors = []
     page.on("pageerror", lambda err: errors.append(str(err)))
     page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
-    page.goto(base + "/sign-in")
-    page.fill("#username", "ann")
-    page.fill("#password", TEST_PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_url(base + "/")
-    page.goto(f"{base}/library/{PID}")
-    page.click("#open-draft")
+    open_draft_as_analyst(page, base, PID)
     page.goto(base + EDITOR)
     assert page.is_hidden("#field-attachments-group") and page.is_visible("#field-kind")
     page.select_option("#field-kind", "attachments")

@@ -11,9 +11,7 @@ from sqlalchemy import select
 
 from engine.models import HumanTask, Instance
 
-from tests.conftest import TEST_PASSWORD
-
-from .helpers import raise_data
+from .helpers import open_draft_as_analyst, raise_data
 from .test_library_engine import _validate_answers
 
 pytestmark = pytest.mark.browser
@@ -56,13 +54,7 @@ def test_edit_publish_run_diff_and_dry_run_in_the_browser(page, live_server, gov
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     old = gov.start(PID, "alice", raise_data())  # runs on version 1
 
-    page.goto(base + "/sign-in")
-    page.fill("#username", "ann")
-    page.fill("#password", TEST_PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_url(base + "/")
-    page.goto(f"{base}/library/{PID}")
-    page.click("#open-draft")
+    open_draft_as_analyst(page, base, PID)
     page.click("#edit-diagram")
     page.wait_for_selector("body[data-modeler-ready='true']", timeout=20000)
     assert page.locator("#canvas .djs-element[data-element-id='validate']").count() == 1
@@ -138,13 +130,7 @@ def test_decision_table_and_form_editors_open_under_the_csp(page, live_server):
     base = live_server
     errors = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.goto(base + "/sign-in")
-    page.fill("#username", "ann")
-    page.fill("#password", TEST_PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_url(base + "/")
-    page.goto(f"{base}/library/{PID}")
-    page.click("#open-draft")
+    open_draft_as_analyst(page, base, PID)
     page.goto(f"{base}/library/{PID}/draft/decisions/ofgem_threshold.dmn")
     page.wait_for_selector("body[data-modeler-ready='true']", timeout=20000)
     assert page.locator("#dmn-canvas .tjs-table").count() == 1

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from engine.library import Library
 from engine.xml_format import canonical_items, normalise
 
-from tests.conftest import TEST_PASSWORD
+from .helpers import open_draft_as_analyst
 
 pytestmark = pytest.mark.browser
 PID = "change_control"
@@ -31,13 +31,7 @@ def _save_unchanged(page, url: str, button: str) -> None:
 
 def test_unchanged_saves_from_the_modelers_are_byte_identical(page, live_server, gov):
     base = live_server
-    page.goto(base + "/sign-in")
-    page.fill("#username", "ann")
-    page.fill("#password", TEST_PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_url(base + "/")
-    page.goto(f"{base}/library/{PID}")
-    page.click("#open-draft")
+    open_draft_as_analyst(page, base, PID)
     library = Library(gov)
     original = library.draft(PID).files
 
