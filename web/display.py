@@ -20,7 +20,10 @@ def local(moment: datetime | str | None) -> datetime | None:
 
 
 def day_text(moment) -> str:
-    value = local(moment)
+    """'2 December 2026': a date as it is, a date and time as the day it falls on in London."""
+    if isinstance(moment, str) and len(moment) == 10:
+        moment = date.fromisoformat(moment)
+    value = moment if isinstance(moment, date) and not isinstance(moment, datetime) else local(moment)
     return f"{value.day} {value:%B %Y}" if value else ""
 
 

@@ -223,3 +223,12 @@ def test_staff_and_observers_list_every_request_participants_only_theirs(signed_
     assert "Alice&#39;s request" in signed_in("olive").get("/requests/?scope=all").data.decode()
     assert "Alice&#39;s request" in signed_in("carol").get("/requests/?scope=all").data.decode()
     assert "Alice&#39;s request" not in signed_in("bob").get("/requests/?scope=all").data.decode()
+
+
+def test_days_read_as_people_write_them_whether_dates_or_moments():
+    from datetime import date, datetime, timezone
+    from web.display import day_text
+    assert day_text(date(2026, 11, 25)) == day_text("2026-11-25") == "25 November 2026"
+    # 23:30 UTC on a June evening is already the next day in London
+    assert day_text(datetime(2026, 6, 16, 23, 30, tzinfo=timezone.utc)) == "17 June 2026"
+    assert day_text(None) == "" and day_text("") == ""
