@@ -230,21 +230,10 @@ def attach_submitted(session: Session, now: datetime, schema: Mapping[str, Any] 
                      instance_id: int) -> int:
     """In the command that applies a submitted form: the files it names (its submitter's pending uploads) become
     part of `instance_id` in the same transaction, confidential ones as such. Returns how many."""
-    ids: set[int] = set()
-    confidential: set[int] = set()
-    for found, secret in submitted_files(schema, data):
-        ids.update(found)
-        if secret:
-            confidential.update(found)
-    return _attach(session, now, ids, username, instance_id, confidential)
-
-
-def _attach(session: Session, now: datetime, ids: Iterable[int], username: str, instance_id: int,
-            confidential: Iterable[int] = ()) -> int:
-    confidential = set(confidential)
-    wanted = sorted(set(ids))
+    wanted = sorted({i for ids, _ in submitted_files(schema, data) for i in ids})
     if not wanted:
         return 0
+    confidential = confidential_ids(schema, data)
     rows = session.scalars(select(Attachment).where(
         Attachment.id.in_(wanted), Attachment.status == "pending", Attachment.uploaded_by == username,
         or_(Attachment.instance_id.is_(None), Attachment.instance_id == instance_id))).all()
@@ -437,14 +426,6 @@ class Attachments:
                          task_id=row.task_id, attachment_id=row.id, field=row.field, name=row.name)
             session.delete(row)
             return True
-
-    def attach(self, ids: Iterable[int], username: str, instance_id: int, confidential: Iterable[int] = ()) -> int:
-        """The form these files were on reached `instance_id`: they become part of it, those in `confidential`
-        (see confidential_ids) seen by programme staff and their uploader only. Returns how many."""
-        if not set(ids):
-            return 0
-        with self.db.write() as session:
-            return _attach(session, self.clock.now(), ids, username, instance_id, confidential)
 
     def of_instance(self, instance_id: int, viewer: str | None = None) -> list[dict[str, Any]]:
         """The files attached to an instance, oldest first, with the field each came in on, who uploaded it and

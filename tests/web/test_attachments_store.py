@@ -107,7 +107,9 @@ def test_a_pending_file_is_its_uploaders_until_the_form_reaches_the_instance(gov
     # the request is raised with it (attached in the start's own transaction): now everyone who may see the request
     # may download it
     cr = ChangeRequest(gov, clock, supporting_documents=[stored])
-    assert files.attach([stored["id"]], "alice", cr.id) == 0  # nothing left to attach
+    with gov.db.read() as db:
+        assert (db.get(Attachment, stored["id"]).status, db.get(Attachment, stored["id"]).instance_id) == \
+            ("attached", cr.id)
     assert cr.data["supporting_documents"] == [stored]
     assert files.of_instance(cr.id)[0]["id"] == stored["id"]
     assert files.fetch(stored["id"], "carol")[1] == PDF  # staff see every request
