@@ -13,6 +13,7 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from .safe_xml import UnsafeXmlError, parse_xml
@@ -256,6 +257,7 @@ def compile_process(bundle: Bundle, process_id: str, roles_by_lane: Mapping[str,
         raise DeploymentError([_problem_from_validation(getattr(err, "file_name", "") or process_id, err)])
     for each in [spec, *subprocess_specs.values()]:
         attach_injected_clock(each)
+        connect_loop_children(each)
 
     elements: dict[str, ElementInfo] = {}
     start_form = None
@@ -295,6 +297,17 @@ def compile_process(bundle: Bundle, process_id: str, roles_by_lane: Mapping[str,
         start_form=start_form,
         files=files,
     )
+
+
+def connect_loop_children(process_spec) -> None:
+    """Wire each loop or multi-instance task to its child's completion, as Spiff's serializer does on restore: Spiff
+    connects it only when it creates the first child, so a spec parsed in a process that never created one would
+    leave a restored loop waiting for ever."""
+    for task_spec in process_spec.task_specs.values():
+        if isinstance(task_spec, LoopTask):
+            child = process_spec.task_specs[task_spec.task_spec]
+            if not child.completed_event.is_connected(task_spec.merge_child):
+                child.completed_event.connect(task_spec.merge_child)
 
 
 def element_info(task_spec, roles_by_lane: Mapping[str, str]) -> ElementInfo | None:
