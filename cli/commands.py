@@ -178,9 +178,27 @@ def demo_password(instance_dir: Path) -> str:
 @click.option("--forms", "forms_dir", default=None, type=click.Path(exists=True, file_okay=False),
               help="Where the forms are (default: the configured forms/ folder).")
 def validate(ctx: Context, paths: tuple[str, ...], forms_dir: str | None) -> None:
-    """Check BPMN/DMN files (and the forms they use) as a deployment would, storing nothing."""
-    ids = ctx.govflow.validate(list(paths), forms_dir=Path(forms_dir) if forms_dir else None)
-    ctx.emit({"valid": True, "processes": ids}, f"Valid: {', '.join(ids)}")
+    """Check BPMN/DMN files (and the forms they use) as a deployment would, storing nothing. A .dmn file may be
+    checked on its own."""
+    forms = Path(forms_dir) if forms_dir else None
+    ids = ctx.govflow.validate(list(paths), forms_dir=forms)
+    decisions = _decision_ids(ctx.govflow.sources(list(paths), forms))
+    payload: dict[str, Any] = {"valid": True, "processes": ids}
+    parts = [", ".join(ids)] if ids else []
+    if decisions:
+        payload["decisions"] = decisions
+        parts.append(("decisions " if len(decisions) > 1 else "decision ") + ", ".join(decisions))
+    ctx.emit(payload, "Valid: " + "; ".join(parts))
+
+
+def _decision_ids(sources) -> list[str]:
+    """The decisions in the DMN files among `sources` (already validated)."""
+    from engine.safe_xml import parse_xml
+    found = set()
+    for src in sources:
+        if src.kind == "dmn":
+            found.update(d.get("id") for d in parse_xml(src.content, src.path).getroot().iter("{*}decision"))
+    return sorted(found)
 
 
 @command(govflow, name="format")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -23,6 +24,10 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 SETTINGS_FILE = "settings.yaml"
 FORM_PROPERTY = "formJsonSchemaFilename"
+#: how every refusal of a construct govflow cannot run begins (the lint words the rest)
+UNSUPPORTED = "not supported by govflow: "
+DATA_STORE_REASON = (UNSUPPORTED + "data stores (govflow has no store to connect them to): keep the data in task "
+                     "data, or read another instance's with process_record(...)")
 UI_FORM_PROPERTY = "formUiSchemaFilename"
 
 _VALIDATOR = None
@@ -139,7 +144,9 @@ class Bundle:
     decision_files: dict[str, str]  # decision id -> dmn path
 
     def process_ids(self) -> list[str]:
-        return self.parser.get_process_ids()
+        """The executable top-level processes (once parsed, Spiff also lists the embedded subprocesses)."""
+        return [pid for pid in self.parser.get_process_ids()
+                if self.parser.process_parsers[pid].node.tag == f"{{{BPMN_NS}}}process"]
 
 
 def collect_sources(paths: Iterable[Path | str], forms_dir: Path | None) -> list[SourceFile]:
@@ -183,7 +190,10 @@ def _kind_of(file: Path) -> str | None:
 
 
 def load_bundle(sources: Iterable[SourceFile], max_bytes: int = 5_000_000) -> Bundle:
-    """Parse every file with the hardened parser, validate BPMN against the XSD, and load the Spiff parser."""
+    """Parse every file with the hardened parser, validate BPMN and DMN against their XSD, and load the Spiff parser.
+    Each refusal names the file and, when the XML shows it, the line and element id. The processes' specs and the
+    decision tables are parsed by the lint (`spiff_parse_problems`), after the checks that explain in plain words
+    what govflow cannot run."""
     sources = {s.path: s for s in sources}
     problems: list[Problem] = []
     parser = SpiffBpmnParser(validator=_validator())
@@ -214,38 +224,163 @@ def load_bundle(sources: Iterable[SourceFile], max_bytes: int = 5_000_000) -> Bu
     for path, tree in trees.items():
         if sources[path].kind != "dmn":
             continue
+        root = tree.getroot()
+        decisions = list(root.iter("{*}decision"))
+        if not decisions:
+            problems.append(Problem(path, f"no decision in {path}: a DMN file holds one decision table",
+                                    element_id=root.get("id"), line=root.sourceline))
+            continue
         try:
-            parser.add_dmn_xml(tree.getroot(), filename=path)
-        except ValidationException as err:
-            problems.append(_problem_from_validation(path, err))
-        except Exception as err:  # Spiff raises assorted errors on malformed DMN
-            problems.append(Problem(path, f"invalid decision table: {err}"))
-        for decision in tree.getroot().iter("{*}decision"):
+            parser.add_dmn_xml(root, filename=path)
+        except Exception as err:  # ValidationException, and the assorted errors Spiff raises on malformed DMN
+            problems.append(parser_problem(path, err, trees, "decision table"))
+        for decision in decisions:
             decision_files[decision.get("id")] = path
     for path, tree in trees.items():
         if sources[path].kind != "bpmn":
             continue
+        stores = list(tree.getroot().iter(f"{{{BPMN_NS}}}dataStore"))
+        if stores:  # Spiff refuses them here, naming no line: say why, for each store and reference
+            for node in [*stores, *tree.getroot().iter(f"{{{BPMN_NS}}}dataStoreReference")]:
+                problems.append(Problem(path, DATA_STORE_REASON, element_id=node.get("id"), line=node.sourceline))
+            continue
         try:
             parser.add_bpmn_xml(tree, filename=path)
-        except ValidationException as err:
-            problems.append(_problem_from_validation(path, err))
         except etree.DocumentInvalid as err:
-            problems.append(_problem_from_xsd(path, err))
+            problems.append(_problem_from_xsd(path, err, trees))
+        except Exception as err:  # ValidationException (the XSD's too), and whatever else Spiff raises
+            problems.append(parser_problem(path, err, trees))
     if problems:
         raise DeploymentError(problems)
     return Bundle(sources, parser, trees, forms, settings, decision_files)
 
 
-def _problem_from_validation(path: str, err: ValidationException) -> Problem:
-    line = getattr(err, "line_number", None) or getattr(err, "sourceline", None)
-    return Problem(path, str(err).split("\n")[0], element_id=getattr(err, "id", None) or None,
-                   line=int(line) if str(line or "").isdigit() else None)
+def spiff_parse_problems(bundle: Bundle, skip_files: Iterable[str] = ()) -> list[Problem]:
+    """Have SpiffWorkflow parse every executable process (with what it calls) and every decision table, as
+    compiling them will: each error it raises becomes a Problem with the file, line and element id. Files in
+    `skip_files` (already refused for reasons the lint words better) are neither parsed nor reported on."""
+    skip = set(skip_files)
+    problems: list[Problem] = []
+    seen: set[tuple] = set()
+
+    def add(problem: Problem) -> None:
+        key = (problem.file, problem.line, problem.element_id, problem.reason)
+        if problem.file not in skip and key not in seen:
+            seen.add(key)
+            problems.append(problem)
+
+    for process_id in bundle.process_ids():
+        path = bundle.parser.process_parsers[process_id].filename
+        if path in skip:
+            continue
+        try:
+            bundle.parser.get_spec(process_id)
+            bundle.parser.get_subprocess_specs(process_id)
+        except Exception as err:  # ValidationException, NotImplementedError, KeyError… as Spiff raises them
+            add(parser_problem(path, err, bundle.trees))
+    for path, tree in bundle.trees.items():
+        source = bundle.sources.get(path)
+        if source is None or source.kind != "dmn" or path in skip:
+            continue
+        dmn_parser = next((p for p in bundle.parser.dmn_parsers.values() if p.filename == path), None)
+        if dmn_parser is None:
+            continue
+        try:
+            dmn_parser.parse()
+        except Exception as err:
+            add(parser_problem(path, err, bundle.trees, "decision table"))
+    return problems
 
 
-def _problem_from_xsd(path: str, err: etree.DocumentInvalid) -> Problem:
+def parser_problem(path: str, err: Exception, trees: Mapping[str, etree._ElementTree] | None = None,
+                   what: str | None = None) -> Problem:
+    """A Problem from an error SpiffWorkflow's parser raised: its file (the error's own when it names one), its
+    element id, and its line, found from the element id in the parsed tree when the error has none (most do not).
+    An XSD error has a line and no id: the element at that line (or the one holding it) gives the id."""
+    file = getattr(err, "file_name", None) or path
+    if trees is not None and file not in trees:
+        file = path
+    tree = trees.get(file) if trees is not None else None
+    element_id = getattr(err, "id", None) or None
+    raw_line = getattr(err, "line_number", None) or getattr(err, "sourceline", None)
+    line = int(raw_line) if str(raw_line or "").isdigit() else None
+    if tree is not None:
+        if element_id and line is None:
+            node = _element_by_id(tree, element_id)
+            line = node.sourceline if node is not None else None
+        elif line is not None and not element_id:
+            element_id = _element_id_at_line(tree, line)
+        elif line is None and getattr(err, "tag", None):  # an element without an id: find it by tag (and name)
+            node = _element_by_tag(tree, err.tag, getattr(err, "name", None) or None)
+            if node is not None:
+                line, element_id = node.sourceline, _owner_id(node)
+    message = _plain_message(err)
+    if isinstance(err.__context__, etree.LxmlError) and isinstance(err, ValidationException):
+        schema = "DMN" if what == "decision table" else "BPMN"
+        message = f"does not match the {schema} schema: {message}"
+    elif what and not isinstance(err, ValidationException):
+        message = f"invalid {what}: {message}"
+    return Problem(file, message, element_id=element_id, line=line)
+
+
+_WRAPPED = re.compile(r"""^\w+(?:Error|Exception)\((['"])(.*?)\1[,)]""")
+
+
+def _plain_message(err: Exception | str) -> str:
+    """The error's first line, with namespaces written as their usual prefixes."""
+    text = str(err).split("\n")[0].strip() or type(err).__name__
+    wrapped = _WRAPPED.match(text)  # Spiff wraps other errors as "NotImplementedError('Unsupported…: %r', b'<…>')"
+    if wrapped:
+        text = re.sub(r":?\s*%[rs]", "", wrapped.group(2)).strip() or text
+    for namespace, prefix in ((BPMN_NS, "bpmn:"), (SPIFF_NS, "spiffworkflow:")):
+        text = text.replace("{" + namespace + "}", prefix)
+    text = re.sub(r"\{https?://www\.omg\.org/spec/DMN/[^}]*\}", "", text)
+    return text[:-1] if text.endswith(".") else text  # Spiff ends every message with a full stop of its own
+
+
+def _element_by_id(tree: etree._ElementTree, element_id: str) -> etree._Element | None:
+    for node in tree.getroot().iter():
+        if isinstance(node.tag, str) and node.get("id") == element_id:
+            return node
+    return None
+
+
+def _element_by_tag(tree: etree._ElementTree, tag: str, name: str | None) -> etree._Element | None:
+    if tag.startswith("bpmn:"):
+        tag = f"{{{BPMN_NS}}}{tag[5:]}"
+    for node in tree.getroot().iter(tag):
+        if name is None or node.get("name") == name:
+            return node
+    return None
+
+
+def _owner_id(node: etree._Element) -> str | None:
+    for each in (node, *node.iterancestors()):
+        if each.get("id"):
+            return each.get("id")
+    return None
+
+
+def _element_id_at_line(tree: etree._ElementTree, line: int) -> str | None:
+    """The id of the element on that line, or of the nearest element holding it that has one."""
+    for node in tree.getroot().iter():
+        if isinstance(node.tag, str) and node.sourceline == line:
+            return _owner_id(node)
+    return None
+
+
+def _problem_from_validation(path: str, err: ValidationException,
+                             trees: Mapping[str, etree._ElementTree] | None = None) -> Problem:
+    return parser_problem(path, err, trees)
+
+
+def _problem_from_xsd(path: str, err: etree.DocumentInvalid,
+                      trees: Mapping[str, etree._ElementTree] | None = None) -> Problem:
     entry = err.error_log[0] if len(err.error_log) else None
-    return Problem(path, f"does not match the BPMN schema: {entry.message if entry else err}",
-                   line=entry.line if entry else None)
+    line = entry.line if entry else None
+    tree = trees.get(path) if trees is not None else None
+    return Problem(path, f"does not match the BPMN schema: {_plain_message(entry.message if entry else err)}",
+                   element_id=_element_id_at_line(tree, line) if tree is not None and line else None, line=line)
 
 
 def compile_process(bundle: Bundle, process_id: str, roles_by_lane: Mapping[str, str]) -> CompiledProcess:

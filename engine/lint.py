@@ -12,7 +12,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from .attachments import settings_problems
 from .clock import Clock
-from .definitions import BPMN_NS, FORM_PROPERTY, SPIFF_NS, UI_FORM_PROPERTY, Bundle, Problem
+from .definitions import (BPMN_NS, DATA_STORE_REASON, FORM_PROPERTY, SPIFF_NS, UI_FORM_PROPERTY, UNSUPPORTED,
+                          Bundle, Problem, spiff_parse_problems)
 from .forms import schema_problem
 from .instruction_templates import template_problem
 from .sandbox import SandboxedEnvironment, SandboxError, check_expression, check_script
@@ -43,16 +44,22 @@ _BARE_ISO = re.compile(r"^(R\d*/)?([-+]?P[0-9.,YMWDTHS]+|\d{4}-\d{2}-\d{2}\S*)(/
 
 
 def lint(bundle: Bundle, lanes_to_roles: Mapping[str, str]) -> list[Problem]:
-    """Every problem in the bundle's BPMN and DMN files, in file and line order (empty = deployable)."""
-    problems: list[Problem] = []
+    """Every problem in the bundle's BPMN and DMN files, in file and line order (empty = deployable). SpiffWorkflow
+    then parses the files the rules passed, and each error it raises is reported with its file, line and element."""
+    found: dict[str, list[Problem]] = {}
     for path in sorted(bundle.trees):
         source = bundle.sources.get(path)
         doc = _Doc(path, bundle.trees[path].getroot(), bundle, lanes_to_roles)
         rules = BPMN_RULES if source is not None and source.kind == "bpmn" else DMN_RULES
-        found: list[Problem] = []
         for rule in rules:
-            found.extend(rule(doc))
-        problems.extend(sorted(found, key=lambda p: (p.line or 0, p.element_id or "", p.reason)))
+            found.setdefault(path, []).extend(rule(doc))
+    # Spiff's parser would mostly repeat, less clearly, what the rules found: it parses only the files they passed
+    blocked = {path for path, problems in found.items() if problems}
+    for problem in spiff_parse_problems(bundle, blocked):
+        found.setdefault(problem.file, []).append(problem)
+    problems: list[Problem] = []
+    for path in sorted(found):
+        problems.extend(sorted(found[path], key=lambda p: (p.line or 0, p.element_id or "", p.reason)))
     settings_file = next((s.path for s in bundle.sources.values() if s.kind == "settings"), "settings.yaml")
     problems.extend(Problem(settings_file, reason) for reason in settings_problems(bundle.settings))
     try:
@@ -229,8 +236,8 @@ def rule_timers(doc: _Doc) -> list[Problem]:
         event_id = event.get("id")
         cycle = definition.find(B + "timeCycle")
         if cycle is not None:
-            problems.append(doc.problem("cycle timers are not supported, use a timeDate with working-day helpers",
-                                        cycle, event_id))
+            problems.append(doc.problem(UNSUPPORTED + "cycle timers (timeCycle): use a timeDate worked out with "
+                                        "the working-day helpers, re-armed in a loop", cycle, event_id))
             continue
         expressions = [e for e in (definition.find(B + "timeDate"), definition.find(B + "timeDuration"))
                        if e is not None]
@@ -397,7 +404,14 @@ def rule_reachable(doc: _Doc) -> list[Problem]:
     for process in doc.root.iter(B + "process"):
         _walk_scope(process, reached)
     return [doc.problem(f"{_kind_word(n)} '{_label(n)}' cannot be reached from a start event", n)
-            for n in doc.flow_nodes() if n.get("id") not in reached and not _under_unreached(n, reached)]
+            for n in doc.flow_nodes() if n.get("id") not in reached and not _under_unreached(n, reached)
+            and n.get("isForCompensation") != "true"  # refused as compensation, not as unreachable
+            and _in_executable_process(n)]  # a process that is not executable is refused as a whole
+
+
+def _in_executable_process(node: etree._Element) -> bool:
+    process = next((a for a in node.iterancestors() if a.tag == B + "process"), None)
+    return process is None or process.get("isExecutable", "true") == "true"
 
 
 def _under_unreached(node: etree._Element, reached: set[str]) -> bool:
@@ -421,6 +435,8 @@ def _walk_scope(scope: etree._Element, reached: set[str]) -> None:
             link_catches.setdefault(link.get("name") or "", []).append(child.get("id"))
 
     todo = [c.get("id") for c in children if c.tag == B + "startEvent"]
+    if scope.tag == B + "adHocSubProcess":  # (refused) it holds its tasks without flows
+        todo += [c.get("id") for c in children]
     todo += [c.get("id") for c in children if c.tag in SUBPROCESSES and c.get("triggeredByEvent") == "true"]
     while todo:
         node_id = todo.pop()
@@ -454,8 +470,179 @@ def rule_instruction_templates(doc: _Doc) -> list[Problem]:
     return problems
 
 
-BPMN_RULES = [rule_human_task_in_no_lane, rule_lane_is_a_known_role, rule_forms, rule_timers, rule_expressions,
-              rule_gateway_ways_out, rule_reachable, rule_instruction_templates]
+# ---- what govflow cannot run -----------------------------------------------------------------------------------------
+# Each refusal below was checked against SpiffWorkflow 3.2 in memory: it either refuses the element with an error that
+# names no line, or accepts it and then runs it wrongly (or not at all).
+
+_EVENT_DEFINITIONS = {B + t for t in ("messageEventDefinition", "signalEventDefinition", "timerEventDefinition",
+                                      "conditionalEventDefinition", "errorEventDefinition",
+                                      "escalationEventDefinition", "cancelEventDefinition",
+                                      "compensateEventDefinition", "linkEventDefinition",
+                                      "terminateEventDefinition")} | {B + "eventDefinitionRef"}
+_CATCH_EVENTS = {B + "startEvent", B + "intermediateCatchEvent", B + "boundaryEvent"}
+
+_COMPENSATION = (UNSUPPORTED + "compensation (SpiffWorkflow 3.2 does not run compensation events): undo the work "
+                 "with ordinary tasks on the path that needs it, e.g. after an error boundary event")
+_COMPENSATION_ACTIVITY = (UNSUPPORTED + "compensation activities (isForCompensation; SpiffWorkflow 3.2 never runs "
+                          "them): put the undo work as ordinary tasks on the path that needs it")
+_COMPLEX_GATEWAY = (UNSUPPORTED + "complex gateways (SpiffWorkflow 3.2 cannot run them): use an inclusive or "
+                    "exclusive gateway with a condition on each flow")
+_CONDITIONAL = (UNSUPPORTED + "conditional events (SpiffWorkflow 3.2 tests the condition once, when the event is "
+                "reached, and never again): use an exclusive gateway, or a message or signal someone sends")
+_SERVICE_TASK = (UNSUPPORTED + "service tasks (govflow has no connector to call a service): use a script task with "
+                 "govflow's functions, or a user task for the person who does the work")
+_SEND_TASK = (UNSUPPORTED + "send tasks (govflow has no connector to deliver a message): use a script task calling "
+              "notify(...) to tell people, or start_process(...) to start another process")
+_AD_HOC = (UNSUPPORTED + "ad-hoc subprocesses (govflow cannot let people pick which of its tasks to run, and "
+           "SpiffWorkflow 3.2 fails on them): use an expanded subprocess with parallel or gateway-chosen tasks")
+_MULTIPLE = (UNSUPPORTED + "an event with more than one trigger (a multiple or parallel multiple event; SpiffWorkflow "
+             "3.2 drops a message's data there): use one event per trigger, e.g. an event-based gateway or one "
+             "boundary event each")
+_LINK = (UNSUPPORTED + "link events (SpiffWorkflow 3.2 does not follow them: the path stops at the throw): draw the "
+         "sequence flow instead")
+
+
+def rule_supported(doc: _Doc) -> list[Problem]:
+    """Refuse, in plain words, every construct govflow cannot run end to end, saying what to use instead."""
+    problems = []
+    root = doc.root
+    for definition in root.iter(B + "compensateEventDefinition"):
+        problems.append(doc.problem(_COMPENSATION, definition, definition.getparent().get("id")))
+    for node in root.iter(*ACTIVITIES):
+        if (node.get("isForCompensation") or "").strip().lower() == "true":
+            problems.append(doc.problem(_COMPENSATION_ACTIVITY, node))
+    for node in root.iter(B + "dataStore", B + "dataStoreReference"):  # (load_bundle refuses files with a store)
+        problems.append(doc.problem(DATA_STORE_REASON, node))
+    for node in root.iter(B + "complexGateway"):
+        problems.append(doc.problem(_COMPLEX_GATEWAY, node))
+    for definition in root.iter(B + "conditionalEventDefinition"):
+        problems.append(doc.problem(_CONDITIONAL, definition, definition.getparent().get("id")))
+    for node in root.iter(B + "serviceTask"):
+        problems.append(doc.problem(_SERVICE_TASK, node))
+    for node in root.iter(B + "sendTask"):
+        problems.append(doc.problem(_SEND_TASK, node))
+    for node in root.iter(B + "adHocSubProcess"):
+        problems.append(doc.problem(_AD_HOC, node))
+    for definition in root.iter(B + "linkEventDefinition"):
+        problems.append(doc.problem(_LINK, definition, definition.getparent().get("id")))
+    for event in root.iter(*_CATCH_EVENTS):
+        if sum(1 for child in event if child.tag in _EVENT_DEFINITIONS) > 1:
+            problems.append(doc.problem(_MULTIPLE, event))
+    problems += _event_gateways_with_timers(doc)
+    problems += _messages_nobody_catches(doc)
+    problems += _processes_not_executable(doc)
+    return problems
+
+
+def _event_gateways_with_timers(doc: _Doc) -> list[Problem]:
+    by_id = {n.get("id"): n for n in doc.flow_nodes()}
+    targets: dict[str, list[str]] = {}
+    for flow in doc.root.iter(B + "sequenceFlow"):
+        targets.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
+    problems = []
+    for gateway in doc.root.iter(B + "eventBasedGateway"):
+        timers = [t for t in targets.get(gateway.get("id"), [])
+                  if t in by_id and by_id[t].find(B + "timerEventDefinition") is not None]
+        if len(timers) > 1:
+            names = ", ".join(f"'{t}'" for t in timers)
+            problems.append(doc.problem(
+                UNSUPPORTED + f"an event-based gateway with more than one timer ({names}; SpiffWorkflow 3.2 keeps one "
+                "due time per gateway, so the timers do not fire at their own times): keep one timer after the "
+                "gateway and put the other deadline on a boundary timer", gateway))
+    return problems
+
+
+def _messages_nobody_catches(doc: _Doc) -> list[Problem]:
+    """A message thrown (intermediate throw or end event) must be caught in the same instance: govflow delivers no
+    message from one instance to another, and Spiff keeps an uncaught one in a list nobody reads."""
+    names = {m.get("id"): (m.get("name") or m.get("id")) for m in doc.root.iter(B + "message")}
+    for tree in doc.bundle.trees.values():
+        for message in tree.getroot().iter(B + "message"):
+            names.setdefault(message.get("id"), message.get("name") or message.get("id"))
+    processes = _processes_in_bundle(doc.bundle)
+    problems = []
+    for process in doc.root.iter(B + "process"):
+        caught = set()
+        for member in _call_family(process, processes):
+            caught |= _caught_messages(member, names)
+        for event in process.iter(B + "intermediateThrowEvent", B + "endEvent"):
+            definition = event.find(B + "messageEventDefinition")
+            if definition is None:
+                continue
+            name = names.get(definition.get("messageRef"), definition.get("messageRef") or _label(event))
+            if name not in caught:
+                problems.append(doc.problem(
+                    UNSUPPORTED + f"throwing message '{name}', which nothing in process '{process.get('id')}' "
+                    "catches (govflow delivers no message out of an instance): use notify(...) to tell people, "
+                    "start_process(...) to start another process, or a signal within this process",
+                    definition, event.get("id")))
+    return problems
+
+
+def _processes_in_bundle(bundle: Bundle) -> dict[str, etree._Element]:
+    found = {}
+    for tree in bundle.trees.values():
+        for process in tree.getroot().iter(B + "process"):
+            found.setdefault(process.get("id"), process)
+    return found
+
+
+def _call_family(process: etree._Element, processes: Mapping[str, etree._Element]) -> list[etree._Element]:
+    """The process with every process it calls or is called by, directly or not (one Spiff workflow at run time)."""
+    calls: dict[str, set[str]] = {}
+    for pid, each in processes.items():
+        for call in each.iter(B + "callActivity"):
+            target = call.get("calledElement")
+            if target in processes:
+                calls.setdefault(pid, set()).add(target)
+                calls.setdefault(target, set()).add(pid)
+    family, todo = set(), [process.get("id")]
+    while todo:
+        pid = todo.pop()
+        if pid not in family:
+            family.add(pid)
+            todo += calls.get(pid, ())
+    return [processes.get(pid, process) for pid in family]
+
+
+def _caught_messages(process: etree._Element, names: Mapping[str, str]) -> set[str]:
+    caught = set()
+    for event in process.iter(*_CATCH_EVENTS):
+        definition = event.find(B + "messageEventDefinition")
+        if definition is not None:
+            caught.add(names.get(definition.get("messageRef"), definition.get("messageRef") or _label(event)))
+    for task in process.iter(B + "receiveTask"):
+        ref = task.get("messageRef")
+        definition = task.find(B + "messageEventDefinition")
+        if ref is None and definition is not None:
+            ref = definition.get("messageRef")
+        caught.add(names.get(ref, ref or _label(task)))
+    return caught
+
+
+def _processes_not_executable(doc: _Doc) -> list[Problem]:
+    processes = list(doc.root.iter(B + "process"))
+    executable = [p for p in processes if p.get("isExecutable", "true") == "true"]  # as Spiff reads it
+    if not executable:
+        where = processes[0] if processes else doc.root
+        return [doc.problem(f"no executable process in {doc.path}: set isExecutable=\"true\" on the process govflow "
+                            "should run", where)]
+    return [doc.problem(UNSUPPORTED + f"a process that is not executable (isExecutable=\"{p.get('isExecutable')}\": "
+                        f"govflow would never run '{_label(p)}'): set isExecutable=\"true\", or delete it", p)
+            for p in processes if p not in executable]
+
+
+def rule_call_targets(doc: _Doc) -> list[Problem]:
+    """A call activity calls a process that one of the files deployed together defines."""
+    processes = _processes_in_bundle(doc.bundle)
+    return [doc.problem(f"call activity '{_label(call)}' calls process '{call.get('calledElement')}', which is in "
+                        "none of the files given: add its .bpmn file", call)
+            for call in doc.root.iter(B + "callActivity")
+            if (call.get("calledElement") or "") not in processes]
+
+
+BPMN_RULES = [rule_supported, rule_call_targets, rule_human_task_in_no_lane, rule_lane_is_a_known_role, rule_forms,
+              rule_timers, rule_expressions, rule_gateway_ways_out, rule_reachable, rule_instruction_templates]
 
 
 # ---- DMN rules ----------------------------------------------------------------------------------------------------
@@ -526,7 +713,53 @@ def _cell(entry: etree._Element) -> str:
     return text or "-"
 
 
-DMN_RULES = [rule_dmn_expressions, rule_unique_rules_do_not_overlap]
+_HIT_POLICIES = {
+    "PRIORITY": "use UNIQUE with exclusive rules, or FIRST with the rules in priority order",
+    "RULE ORDER": "use COLLECT, which gives every matching rule's output in rule order",
+    "OUTPUT ORDER": "use COLLECT and sort the outputs in a script",
+}
+
+
+def rule_dmn_supported(doc: _Doc) -> list[Problem]:
+    """One decision table per DMN file, with a hit policy SpiffWorkflow 3.2 runs as DMN means it."""
+    problems = []
+    decisions = list(doc.root.iter("{*}decision"))
+    for extra in decisions[1:]:
+        problems.append(doc.problem(
+            UNSUPPORTED + f"more than one decision in a DMN file (SpiffWorkflow 3.2 reads only the first, "
+            f"'{decisions[0].get('id')}'): put decision '{extra.get('id')}' in a .dmn file of its own", extra))
+    for decision in decisions:
+        table = decision.find("{*}decisionTable")
+        if table is None:
+            kind = next((etree.QName(c).localname for c in decision
+                         if etree.QName(c).localname not in ("description", "extensionElements", "variable",
+                                                             "informationRequirement", "knowledgeRequirement",
+                                                             "authorityRequirement", "question",
+                                                             "allowedAnswers")), "nothing")
+            problems.append(doc.problem(
+                UNSUPPORTED + f"a decision that is not a decision table (decision '{decision.get('id')}' holds "
+                f"{'a ' + kind if kind != 'nothing' else 'no table'}; SpiffWorkflow 3.2 runs decision tables only): "
+                "write it as a decision table", decision))
+            continue
+        policy = (table.get("hitPolicy") or "UNIQUE").strip().upper()
+        if policy in _HIT_POLICIES:
+            problems.append(doc.problem(
+                UNSUPPORTED + f"hit policy {policy} (SpiffWorkflow 3.2 returns the first matching rule instead): "
+                f"{_HIT_POLICIES[policy]}", table, decision.get("id")))
+        elif policy == "COLLECT" and table.get("aggregation"):
+            aggregation = table.get("aggregation").strip().upper()
+            problems.append(doc.problem(
+                UNSUPPORTED + f"COLLECT with aggregation {aggregation} (SpiffWorkflow 3.2 ignores the aggregation "
+                "and gives the list of outputs): use COLLECT and work the "
+                f"{aggregation.lower()} out in a script, e.g. {_AGGREGATE.get(aggregation, 'sum')}(outputs)",
+                table, decision.get("id")))
+    return problems
+
+
+_AGGREGATE = {"SUM": "sum", "MIN": "min", "MAX": "max", "COUNT": "len"}
+
+
+DMN_RULES = [rule_dmn_supported, rule_dmn_expressions, rule_unique_rules_do_not_overlap]
 
 
 # ---- trying an expression out ---------------------------------------------------------------------------------------

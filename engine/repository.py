@@ -47,9 +47,10 @@ class DeploymentResult:
 def validate_sources(session: Session | None, sources: list[SourceFile], max_bytes: int = 5_000_000,
                      roles: list[tuple[str, str]] | None = None) -> dict[str, CompiledProcess]:
     """Parse, lint and compile; raises DeploymentError listing every problem. Touches nothing.
-    The lanes are checked against `roles`, or the roles in the database."""
-    if not any(s.kind == "bpmn" for s in sources):
-        raise DeploymentError([Problem("(deployment)", "no .bpmn file was given")])
+    The lanes are checked against `roles`, or the roles in the database. DMN files alone are checked too (the DMN
+    rules and Spiff's DMN parser); they give no process."""
+    if not any(s.kind in ("bpmn", "dmn") for s in sources):
+        raise DeploymentError([Problem("(deployment)", "no .bpmn or .dmn file was given")])
     bundle = load_bundle(sources, max_bytes=max_bytes)
     lanes = roles_by_lane(roles if roles is not None else role_pairs(session))
     problems = lint(bundle, lanes)

@@ -1,28 +1,40 @@
-"""Hardened XML parsing for uploaded and deployed BPMN and DMN files (no DTDs, no entities, bounded size)."""
+"""Hardened XML parsing for uploaded and deployed BPMN and DMN files (no DTDs, no entities, bounded size).
+
+Files from other modelers come in any encoding: the bytes are decoded here, with the encoding their byte-order mark,
+first bytes or XML declaration name (as the XML specification's appendix F reads them), and the checks run on the
+decoded text, so no encoding (UTF-7, UTF-16, EBCDIC…) can hide a DOCTYPE from them. lxml then parses that text as
+UTF-8, with a declaration saying so.
+"""
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 
 from lxml import etree
 
-__all__ = ["UnsafeXmlError", "parse_xml"]
+__all__ = ["UnsafeXmlError", "parse_xml", "decode_xml"]
 
 DEFAULT_MAX_BYTES = 5_000_000
 
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
-_DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
-_ASCII_COMPATIBLE = {"utf-8", "utf8", "us-ascii", "ascii"}
-_UTF8_BOM = b"\xef\xbb\xbf"
-# Byte-order marks and first bytes by which libxml2 would switch to an encoding our byte checks cannot read.
-_FOREIGN_STARTS = (
-    (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe\x00\x00", "UTF-32"),
-    (b"\xfe\xff", "UTF-16"), (b"\xff\xfe", "UTF-16"),
-    (b"\x00\x00\x00<", "UTF-32"), (b"<\x00\x00\x00", "UTF-32"),
-    (b"\x00<\x00?", "UTF-16"), (b"<\x00?\x00", "UTF-16"),
-    (b"\x4c\x6f\xa7\x94", "EBCDIC"),
+_DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
+_DECLARATION = re.compile(r"""^<\?xml\s[^>]*?\?>""")
+_ENCODING = re.compile(r"""(\sencoding\s*=\s*)(["'])([^"']*)\2""")
+# Byte-order marks (longest first: a UTF-32 LE mark starts like a UTF-16 LE one).
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xef\xbb\xbf", "utf-8"), (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"),
 )
+# First bytes of "<?xml" (or "<") without a byte-order mark, by which an encoding family shows itself.
+_FIRST_BYTES = (
+    (b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00?", "utf-16-be"), (b"<\x00?\x00", "utf-16-le"),
+    (b"\x4c\x6f\xa7\x94", "cp037"),  # EBCDIC: the declaration names the code page
+)
+# Names XML files use that Python's codecs do not know.
+_ALIASES = {"ucs-2": "utf-16", "iso-10646-ucs-2": "utf-16", "ucs-4": "utf-32", "iso-10646-ucs-4": "utf-32",
+            "x-mac-roman": "mac-roman", "cp1047": "cp037"}
 _LXML_POSITION = re.compile(r", line \d+, column \d+$")
 
 
@@ -38,7 +50,7 @@ class UnsafeXmlError(ValueError):
 
 
 def parse_xml(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._ElementTree:
-    """Parse untrusted XML bytes, refusing oversize input, other encodings, DOCTYPEs and entity references.
+    """Parse untrusted XML bytes in any encoding, refusing oversize input, DOCTYPEs and entity references.
 
     Hand ``tree.getroot()`` to SpiffWorkflow's ``add_bpmn_xml`` / ``add_dmn_xml``.
     """
@@ -48,24 +60,81 @@ def parse_xml(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES) ->
         raise UnsafeXmlError(
             filename, None, f"file is too large ({len(data):,} bytes; the limit is {max_bytes:,} bytes)"
         )
-    _refuse_foreign_encoding(data, filename)
-    doctype = _DOCTYPE.search(data)
+    text = decode_xml(data, filename)
+    doctype = _DOCTYPE.search(text)
     if doctype:
-        line = data.count(b"\n", 0, doctype.start()) + 1
+        line = text.count("\n", 0, doctype.start()) + 1
         raise UnsafeXmlError(filename, line, "DOCTYPE declarations are not allowed")
 
     try:
-        tree = etree.parse(io.BytesIO(data), _parser())
+        tree = etree.parse(io.BytesIO(_declared_utf8(text).encode("utf-8")), _parser())
     except etree.XMLSyntaxError as err:
         message = _LXML_POSITION.sub("", err.msg or str(err))
         raise UnsafeXmlError(filename, err.lineno, f"malformed XML: {message}") from None
 
-    # Defence in depth: the raw-bytes checks above should make these unreachable.
+    # Defence in depth: the checks on the decoded text above should make these unreachable.
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise UnsafeXmlError(filename, None, "DOCTYPE declarations are not allowed")
     for entity in tree.iter(etree.Entity):
         raise UnsafeXmlError(filename, entity.sourceline, f"entity references are not allowed ({entity.text})")
     return tree
+
+
+def decode_xml(data: bytes, filename: str) -> str:
+    """The file's text: decoded with the encoding its byte-order mark, first bytes or declaration give (UTF-8 when
+    nothing says otherwise). Refuses an encoding Python cannot read and bytes that are not in the encoding."""
+    encoding, body = _family(data)
+    declared = _declared_encoding(body, encoding)
+    if declared is not None and encoding in ("utf-8-default", "cp037"):
+        encoding = declared
+    elif encoding == "utf-8-default":
+        encoding = "utf-8"
+    try:
+        codec = codecs.lookup(_ALIASES.get(encoding.lower(), encoding))
+    except LookupError:
+        raise UnsafeXmlError(filename, 1, f'the file declares encoding "{encoding}", which govflow cannot read: '
+                                          "save it as UTF-8") from None
+    try:
+        return codec.decode(body)[0]
+    except UnicodeDecodeError as err:
+        line = body.count(b"\n", 0, err.start) + 1 if codec.name not in _WIDE else None
+        raise UnsafeXmlError(filename, line, f"the file is not valid {encoding}: "
+                                             f"byte {body[err.start]:#04x} cannot be read as {encoding}") from None
+
+
+_WIDE = {"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "cp037", "cp500"}
+
+
+def _family(data: bytes) -> tuple[str, bytes]:
+    """(encoding, bytes after any byte-order mark); "utf-8-default" when only a declaration can tell."""
+    for mark, name in _BOMS:
+        if data.startswith(mark):
+            return name, data[len(mark):]
+    for start, name in _FIRST_BYTES:
+        if data.startswith(start):
+            return name, data
+    return "utf-8-default", data
+
+
+def _declared_encoding(body: bytes, family: str) -> str | None:
+    """The encoding named in the XML declaration, read with the family's codec (ASCII-compatible: Latin-1)."""
+    reader = "latin-1" if family == "utf-8-default" else family
+    head = body[:1024].decode(reader, errors="replace")
+    declaration = _DECLARATION.match(head)
+    if declaration is None:
+        return None
+    found = _ENCODING.search(declaration.group(0))
+    return found.group(3).strip() if found else None
+
+
+def _declared_utf8(text: str) -> str:
+    """The text with its XML declaration (if any) saying UTF-8, which is what lxml is given; nothing else changes
+    (line numbers stay those of the file)."""
+    declaration = _DECLARATION.match(text)
+    if declaration is None:
+        return text
+    rewritten = _ENCODING.sub(r"\1\2UTF-8\2", declaration.group(0), count=1)
+    return rewritten + text[declaration.end():]
 
 
 def _parser() -> etree.XMLParser:
@@ -79,14 +148,3 @@ def _parser() -> etree.XMLParser:
         huge_tree=False,
         remove_comments=False,
     )
-
-
-def _refuse_foreign_encoding(data: bytes, filename: str) -> None:
-    """Refuse encodings other than UTF-8/ASCII (UTF-7 or UTF-16 could hide a DOCTYPE from the byte check)."""
-    for start, name in _FOREIGN_STARTS:
-        if data.startswith(start):
-            raise UnsafeXmlError(filename, 1, f"only UTF-8 files are accepted (this file looks like {name})")
-    declared = _DECLARED_ENCODING.match(data.removeprefix(_UTF8_BOM))
-    if declared and declared.group(1).decode("ascii").lower() not in _ASCII_COMPATIBLE:
-        encoding = declared.group(1).decode("ascii")
-        raise UnsafeXmlError(filename, 1, f'only UTF-8 files are accepted (this file declares encoding "{encoding}")')

@@ -202,7 +202,8 @@ def timer_lint(expression: str, kind: str = "timeDate") -> Problem:
 
 def test_cycle_timers_are_refused() -> None:
     problem = timer_lint("'R3/PT1H'", kind="timeCycle")
-    assert problem.reason == "cycle timers are not supported, use a timeDate with working-day helpers"
+    assert problem.reason == ("not supported by govflow: cycle timers (timeCycle): use a timeDate worked out with "
+                              "the working-day helpers, re-armed in a loop")
 
 
 def test_bare_iso_duration_is_not_python() -> None:
