@@ -14,6 +14,7 @@ from .attachments import settings_problems
 from .clock import Clock
 from .definitions import (BPMN_NS, DATA_STORE_REASON, FORM_PROPERTY, SPIFF_NS, UI_FORM_PROPERTY, UNSUPPORTED,
                           Bundle, Problem, spiff_parse_problems)
+from . import feel
 from .forms import schema_problem
 from .instruction_templates import template_problem
 from .sandbox import SandboxedEnvironment, SandboxError, check_expression, check_script
@@ -256,6 +257,9 @@ def timer_problem(kind: str, expression: str, settings: Mapping[str, Any]) -> st
     text = expression.strip()
     if not text:
         return f"timer {kind} is empty: give an expression such as add_working_days(now(), 5)"
+    foreign = feel.recognise(text, feel.TIMER)
+    if foreign is not None:
+        return foreign.reason(feel.TIMER)
     if _BARE_ISO.match(text):
         return (f"timer expression {text} is not Python: write '{text}' in quotes or use "
                 "add_working_days(...)")
@@ -340,42 +344,79 @@ def _lint_functions(settings: Mapping[str, Any], missing: list[str]) -> dict[str
 
 
 def rule_expressions(doc: _Doc) -> list[Problem]:
-    """Scripts, conditions and dueDate/assignee expressions must compile in the sandbox."""
+    """Scripts, conditions and dueDate/assignee expressions must compile in the sandbox; Camunda or FEEL syntax is
+    named, with the Python to write instead."""
     problems = []
 
-    def check(node: etree._Element, check_fn: Callable[[str], Any], what: str, element_id: str | None = None):
+    def check(node: etree._Element, context: str, what: str, element_id: str | None = None,
+              language: str | None = None):
         source = node.text if node.tag != S + "property" else node.get("value")
         if not (source or "").strip():
             return
+        check_fn = check_script if context == feel.SCRIPT else check_expression
+        foreign = feel.recognise(source, context)
+        if foreign is not None:
+            problem = doc.problem(foreign.reason(context), node, element_id)
+            if context == feel.SCRIPT and node.sourceline:
+                index = next(i for i, line in enumerate(source.splitlines()) if line.strip() == foreign.text)
+                problem = replace(problem, line=node.sourceline + index)
+            problems.append(problem)
+            return
         refusal = _sandbox_refusal(check_fn, source)
         if refusal:
-            problem = doc.problem(f"{what} does not compile: {refusal.reason}", node, element_id)
+            reason = f"{what} does not compile: {refusal.reason}"
+            if _foreign_language(language):
+                noun = feel.NOUNS[context]
+                reason = (f"{what} is {_foreign_language(language)} ({_language_attribute(node)}=\"{language}\"); "
+                          f"govflow {noun} are Python: rewrite it in Python")
+            problem = doc.problem(reason, node, element_id)
             if check_fn is check_script and refusal.line and node.sourceline:
                 # a script's text starts on the line of its tag: point at the refused line itself
                 problem = replace(problem, line=node.sourceline + refusal.line - 1)
             problems.append(problem)
 
     for node in doc.root.iter(B + "script"):
-        check(node, check_script, f"script of '{_label(node.getparent())}'")
+        check(node, feel.SCRIPT, f"script of '{_label(node.getparent())}'", language=node.getparent().get("scriptFormat"))
     for tag, word in ((S + "preScript", "pre-script"), (S + "postScript", "post-script")):
         for node in doc.root.iter(tag):
             owner = node.getparent().getparent()
-            check(node, check_script, f"{word} of '{_label(owner)}'", owner.get("id"))
+            check(node, feel.SCRIPT, f"{word} of '{_label(owner)}'", owner.get("id"))
     for node in doc.root.iter(B + "conditionExpression", B + "condition", B + "completionCondition",
                               B + "loopCondition", B + "loopCardinality"):
         owner = node.getparent()
         if owner.tag in (B + "conditionalEventDefinition", B + "multiInstanceLoopCharacteristics",
                          B + "standardLoopCharacteristics"):
             owner = owner.getparent()
-        check(node, check_expression, f"{_local(node)} of '{_label(owner)}'", owner.get("id"))
+        context = feel.EXPRESSION if node.tag == B + "loopCardinality" else feel.CONDITION
+        check(node, context, f"{_local(node)} of '{_label(owner)}'", owner.get("id"), language=node.get("language"))
     for node in doc.root.iter(S + "messagePayload"):
         owner = next((a for a in node.iterancestors() if a.get("id")), node)
-        check(node, check_expression, f"message payload of '{_label(owner)}'", owner.get("id"))
+        check(node, feel.EXPRESSION, f"message payload of '{_label(owner)}'", owner.get("id"))
     for node in doc.flow_nodes():
         for name, prop in _properties(node).items():
             if name in ("dueDate", "assignee"):
-                check(prop, check_expression, f"{name} of '{_label(node)}'", node.get("id"))
+                check(prop, feel.EXPRESSION, f"{name} of '{_label(node)}'", node.get("id"))
     return problems
+
+
+_LANGUAGES = {"javascript": "JavaScript", "js": "JavaScript", "ecmascript": "JavaScript", "groovy": "Groovy",
+              "juel": "JUEL (Camunda's expression language)", "feel": "FEEL", "ruby": "Ruby", "jruby": "Ruby"}
+_PYTHON_LANGUAGES = {"", "python", "python3", "py", "text/x-python", "text/python"}
+
+
+def _foreign_language(language: str | None) -> str | None:
+    """The language's name when a script or expression declares one that is not Python."""
+    name = (language or "").strip().lower()
+    if name in _PYTHON_LANGUAGES:
+        return None
+    short = name.rsplit("/", 1)[-1]
+    if short.startswith("x-"):
+        short = short[2:]
+    return _LANGUAGES.get(short, f"written in {language}" if "feel" not in short else "FEEL")
+
+
+def _language_attribute(node: etree._Element) -> str:
+    return "scriptFormat" if node.tag == B + "script" else "language"
 
 
 def rule_gateway_ways_out(doc: _Doc) -> list[Problem]:
@@ -654,6 +695,11 @@ def rule_dmn_expressions(doc: _Doc) -> list[Problem]:
     for table in doc.root.iter("{*}decisionTable"):
         for node in table.iter("{*}inputExpression"):
             text = node.findtext("{*}text") or ""
+            foreign = feel.recognise(text, feel.INPUT_EXPRESSION)
+            if foreign is not None:
+                problems.append(doc.problem(foreign.reason(feel.INPUT_EXPRESSION), node.find("{*}text"),
+                                            node.getparent().get("id")))
+                continue
             reason = text.strip() and _sandbox_reason(check_expression, text.strip())
             if reason:
                 label = node.getparent().get("label") or node.getparent().get("id")
@@ -666,6 +712,11 @@ def rule_dmn_expressions(doc: _Doc) -> list[Problem]:
                     continue
                 text_node = entry.find("{*}text")
                 text = (text_node.text if text_node is not None else None) or ""
+                context = feel.INPUT_CELL if kind == "inputEntry" else feel.OUTPUT_CELL
+                foreign = feel.recognise(text, context)
+                if foreign is not None:
+                    problems.append(doc.problem(foreign.reason(context), entry, rule.get("id")))
+                    continue
                 reason = (_input_cell_problem(text) if kind == "inputEntry"
                           else text.strip() and _sandbox_reason(check_expression, text.strip()))
                 if reason:
