@@ -2,9 +2,9 @@
 
 govflow's conditions, scripts, timer expressions and DMN cells are Python (run in the sandbox). Diagrams drawn for
 Camunda carry JUEL (`${amount > 5}`, `#{approved}`) and FEEL (`date("2025-01-01")`, `[1..5]`, `"a","b"`,
-`not("x")`, `x = 5`, `if … then … else …`), which either does not compile as Python or compiles and means something
-else. `recognise` names the construct and, where the conversion is mechanical, the Python that does the same; the
-suggestion is only offered when it compiles in the sandbox itself.
+`not("x")`, `x = 5`, `if … then … else …`), which either does not compile as Python or compiles and means
+something else. `recognise` names the construct and, where the conversion is mechanical, the Python that does the
+same; the suggestion is only offered when it compiles in the sandbox itself.
 """
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ class _Masked:
 
 _LITERALS = {"true": "True", "false": "False", "null": "None"}
 
-# ---- the constructs ----------------------------------------------------------------------------------------------------
+# ---- the constructs ---------------------------------------------------------------------------------------------
 
 _CAMUNDA_WHOLE = re.compile(r"^([$#])\{(.*)\}$", re.S)
 _CAMUNDA_PART = re.compile(r"[$#]\{([^{}]*)\}")

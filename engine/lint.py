@@ -376,7 +376,8 @@ def rule_expressions(doc: _Doc) -> list[Problem]:
             problems.append(problem)
 
     for node in doc.root.iter(B + "script"):
-        check(node, feel.SCRIPT, f"script of '{_label(node.getparent())}'", language=node.getparent().get("scriptFormat"))
+        task = node.getparent()
+        check(node, feel.SCRIPT, f"script of '{_label(task)}'", language=task.get("scriptFormat"))
     for tag, word in ((S + "preScript", "pre-script"), (S + "postScript", "post-script")):
         for node in doc.root.iter(tag):
             owner = node.getparent().getparent()

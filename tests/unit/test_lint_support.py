@@ -341,7 +341,7 @@ def test_a_process_that_is_not_executable_beside_one_that_is_is_refused() -> Non
             '(isExecutable="false": govflow would never run \'Sketch\'): set isExecutable="true", or delete it')
 
 
-# ---- SpiffWorkflow's own parser errors carry the file, line and element -----------------------------------------------
+# ---- SpiffWorkflow's own parser errors carry the file, line and element -----------------------------------------
 
 
 def test_spiff_parser_error_names_the_line_and_element() -> None:
@@ -440,7 +440,8 @@ def test_two_decisions_in_one_file_are_refused() -> None:
     text = DMN_HEAD + table("band") + table("grade") + "</definitions>\n"
     assert dmn_problems(text) == [Problem(
         "d.dmn", "not supported by govflow: more than one decision in a DMN file (SpiffWorkflow 3.2 reads only the "
-        "first, 'band'): put decision 'grade' in a .dmn file of its own", "grade", line_of(text, 'decision id="grade"'))]
+        "first, 'band'): put decision 'grade' in a .dmn file of its own", "grade",
+        line_of(text, 'decision id="grade"'))]
 
 
 def test_a_decision_that_is_not_a_table_is_refused() -> None:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from cli.commands import govflow
 from engine.definitions import DeploymentError, Problem, SourceFile, load_bundle
 from engine.feel import recognise
-from engine.lint import lint, lint_report
+from engine.lint import lint
 from engine.safe_xml import UnsafeXmlError, parse_xml
 
 from .test_lint import DMN, LANES, TIMER, bundle_of, diagram, line_of, only
@@ -73,7 +73,8 @@ def test_bytes_that_are_not_in_the_declared_encoding_are_refused_at_their_line()
 
 
 def test_hardening_is_kept_in_every_encoding() -> None:
-    doctype = '<?xml version="1.0" encoding="ISO-8859-1"?>\n<!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/hostname">]>\n<d>&e;</d>'
+    doctype = ('<?xml version="1.0" encoding="ISO-8859-1"?>\n'
+               '<!DOCTYPE d [<!ENTITY e SYSTEM "file:///etc/hostname">]>\n<d>&e;</d>')
     with pytest.raises(UnsafeXmlError) as caught:
         parse_xml(doctype.encode("latin-1"), "p.bpmn")
     assert (caught.value.line, caught.value.reason) == (2, "DOCTYPE declarations are not allowed")
