@@ -369,6 +369,17 @@ def send(ctx: Context, instance_id: int, message: str, username: str, data: str 
     ctx.emit(result.as_dict(), lambda: _result_text(result))
 
 
+@command(govflow, "signal", timed=True)
+@click.argument("instance_id", type=int)
+@click.argument("signal")
+@click.option("--as", "username", required=True)
+@click.option("--data", default=None, help="The signal's form as JSON, or @file.json.")
+def signal(ctx: Context, instance_id: int, signal: str, username: str, data: str | None) -> None:
+    """Send a signal an instance waits for; every catch waiting for it receives it."""
+    result = ctx.govflow.send_signal(instance_id, signal, username, _data(data))
+    ctx.emit(result.as_dict(), lambda: _result_text(result))
+
+
 @command(govflow, timed=True)
 @click.argument("instance_id", type=int)
 @click.option("--as", "username", required=True)
@@ -396,7 +407,7 @@ def show(ctx: Context, instance_id: int) -> None:
             if t["status"] == "waiting":
                 lines.append(f"  timer {t['name'] or t['element_id']} due {t['due_at']}")
         for m in record["messages"]:
-            lines.append(f"  accepts message '{m['message']}'")
+            lines.append(f"  accepts {m['kind']} '{m['message']}'")
         lines.append("  history:")
         lines += [f"    {e['at']}  {e['actor']:<8} {e['action']} {e['element_id'] or ''}" for e in record["history"]]
         return "\n".join(lines)
@@ -434,24 +445,51 @@ def timers_run_due(ctx: Context) -> None:
         for f in fired) or "No timers were due.")
 
 
-@command(timers, "incidents")
-def timers_incidents(ctx: Context) -> None:
-    """List incidents: timers whose step kept failing, with their error (retry one with `timers retry ID`)."""
-    rows = ctx.govflow.incidents()
-    ctx.emit(rows, lambda: "\n".join(
-        f"timer {t['id']}  due {t['due_at']}  {t['reference'] or '#' + str(t['instance_id'])}  "
-        f"{t['name'] or t['element_id']}  after {t['attempts']} attempt(s)\n    {t['last_error']}"
-        for t in rows) or "No incidents.")
-
-
 @command(timers, "retry")
 @click.argument("timer_id", type=int)
 @click.option("--as", "username", required=True, help="The admin retrying it.")
-def timers_retry(ctx: Context, timer_id: int, username: str) -> None:
-    """Put a failed timer back in the queue; a running scheduler fires it on its next sweep."""
-    ctx.govflow.retry_timer(timer_id, username)
+@click.option("--reason", required=True, help="What was put right (kept in the audit trail).")
+def timers_retry(ctx: Context, timer_id: int, username: str, reason: str) -> None:
+    """Put a failed timer back in the queue (its incident is closed); the scheduler fires it on its next sweep."""
+    ctx.govflow.retry_timer(timer_id, username, reason)
     ctx.emit({"retried": timer_id}, f"Timer {timer_id} is waiting again; the scheduler fires it on its next sweep "
              "(or run `govflow timers run-due`).")
+
+
+# --- incidents ---------------------------------------------------------------------------------------------------
+
+
+@govflow.group(invoke_without_command=True)
+@click.option("--all", "include_closed", is_flag=True, help="Closed incidents too.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def incidents(click_ctx: click.Context, include_closed: bool, as_json: bool) -> None:
+    """What the system found wrong and an admin must look at (stranded instances, failing timers, tasks created
+    overdue, effects not delivered). Without a subcommand: list the open ones."""
+    if click_ctx.invoked_subcommand is None:
+        _list_incidents(Context(as_json, None), include_closed)
+
+
+def _list_incidents(ctx: Context, include_closed: bool) -> None:
+    try:
+        rows = ctx.govflow.incidents(include_closed)
+    except GovflowError as err:
+        _fail(ctx, str(err), {"error": type(err).__name__, "message": str(err)})
+    ctx.emit(rows, lambda: "\n".join(
+        f"incident {i['id']}  {i['opened_at']}  {i['title']}  {i['reference'] or ('#' + str(i['instance_id']) if i['instance_id'] else '')}"
+        + (f"  at {', '.join(i['element_ids'])}" if i["element_ids"] else "")
+        + (f"  [closed by {i['resolved_by']}: {i['resolution']}]" if i["resolved_at"] else "")
+        + f"\n    {i['message']}" for i in rows) or "No incidents.")
+
+
+@command(incidents, "resolve")
+@click.argument("incident_id", type=int)
+@click.option("--as", "username", required=True, help="The admin closing it.")
+@click.option("--reason", required=True, help="What was done about it (kept in the audit trail).")
+def incidents_resolve(ctx: Context, incident_id: int, username: str, reason: str) -> None:
+    """Close an incident, saying what was done."""
+    row = ctx.govflow.resolve_incident(incident_id, username, reason)
+    ctx.emit(row, f"Incident {incident_id} is closed.")
 
 
 # --- services ----------------------------------------------------------------------------------------------------

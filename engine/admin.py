@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import delete, select, update
 from SpiffWorkflow.util.task import TaskState
 
-from . import audit
+from . import audit, incidents
 from .errors import Conflict, GovflowError, NotFound
 from .identity import require_user
 from .models import AuditEvent, HumanTask, Instance, MessageWait, Timer
@@ -114,6 +114,9 @@ class InstanceAdmin:
                 details = {"tasks": moved, "timers": parked}
                 change.timers_changed = bool(parked)
             previous, instance.status, instance.updated_at = instance.status, to, now
+            if to == "terminated":
+                incidents.resolve_open(session, now, username, f"Instance terminated: {reason}",
+                                       instance_id=instance_id)
             change.instance_id = instance_id
             audit.record(session, now, username, action, instance_id=instance_id, reason=reason,
                          previous_status=previous, **details)
@@ -139,6 +142,19 @@ class InstanceAdmin:
             change.instance_id, change.timers_changed = row.instance_id, True
             audit.record(session, now, username, "timer.retried", instance_id=row.instance_id,
                          task_id=row.task_id, element_id=row.element_id, reason=reason)
+            incidents.resolve_open(session, now, username, reason, kind="timer_failed", timer_id=timer_id)
+
+    # --- incidents -----------------------------------------------------------------------------------------
+
+    def resolve_incident(self, incident_id: int, username: str, reason: str) -> dict:
+        """Close an incident with what was done about it."""
+        reason = _reason(reason)
+        now = self.runtime.clock.now()
+        with self.runtime._command("incident.resolved", username) as (session, change):
+            self._authorise(session, username, "incident.resolved", None)
+            row = incidents.resolve(session, now, incident_id, username, reason)
+            change.instance_id = row.instance_id
+            return incidents.as_dict(row)
 
     # --- moving a token back -----------------------------------------------------------------------------
 
@@ -213,6 +229,8 @@ class InstanceAdmin:
                          element_id=element_id, reason=reason, task=info.name if info else element_id,
                          from_tasks=sorted(set(change.before.ready.values())))
             change.instance_id = instance_id
+            incidents.resolve_open(session, now, username, f"Moved back to {element_id}: {reason}",
+                                   kind="stranded", instance_id=instance_id)
             return runtime._save(session, instance, workflow, compiled, username, now, change)
 
     # --- internals ---------------------------------------------------------------------------------------

@@ -13,12 +13,15 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from .safe_xml import UnsafeXmlError, parse_xml
+from .shared_specs import make_shareable
 from .timers import attach_injected_clock
+from .waits import catching_members
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -88,7 +91,7 @@ class ElementInfo:
 
     element_id: str
     name: str
-    kind: str  # user_task | message | start
+    kind: str  # user_task | message | signal | start
     lane: str | None
     role_id: str | None
     form: str | None
@@ -392,18 +395,21 @@ def compile_process(bundle: Bundle, process_id: str, roles_by_lane: Mapping[str,
         raise DeploymentError([_problem_from_validation(getattr(err, "file_name", "") or process_id, err)])
     for each in [spec, *subprocess_specs.values()]:
         attach_injected_clock(each)
-        connect_loop_children(each)
+        make_shareable(each)
 
     elements: dict[str, ElementInfo] = {}
     start_form = None
     for each in [spec, *subprocess_specs.values()]:
         for task_spec in each.task_specs.values():
-            info = element_info(task_spec, roles_by_lane)
-            if info is None:
-                continue
-            elements[info.element_id] = info
-            if info.kind == "start" and each is spec and info.form:
-                start_form = info.form
+            if isinstance(task_spec, EventBasedGateway):  # its events wait through it: read each one's properties
+                found = [element_info(element, roles_by_lane, definition)
+                         for definition, element in catching_members(task_spec)]
+            else:
+                found = [element_info(task_spec, roles_by_lane)]
+            for info in filter(None, found):
+                elements[info.element_id] = info
+                if info.kind == "start" and each is spec and info.form:
+                    start_form = info.form
 
     files = {spec.file: bundle.sources[spec.file].sha256}
     for sub in subprocess_specs.values():
@@ -434,30 +440,22 @@ def compile_process(bundle: Bundle, process_id: str, roles_by_lane: Mapping[str,
     )
 
 
-def connect_loop_children(process_spec) -> None:
-    """Wire each loop or multi-instance task to its child's completion, as Spiff's serializer does on restore: Spiff
-    connects it only when it creates the first child, so a spec parsed in a process that never created one would
-    leave a restored loop waiting for ever."""
-    for task_spec in process_spec.task_specs.values():
-        if isinstance(task_spec, LoopTask):
-            child = process_spec.task_specs[task_spec.task_spec]
-            if not child.completed_event.is_connected(task_spec.merge_child):
-                child.completed_event.connect(task_spec.merge_child)
-
-
-def element_info(task_spec, roles_by_lane: Mapping[str, str]) -> ElementInfo | None:
-    """Read govflow's extension properties off a user task, a start event or a message catch event."""
+def element_info(task_spec, roles_by_lane: Mapping[str, str], event_definition=None) -> ElementInfo | None:
+    """Read govflow's extension properties off a user task, a start event or a message or signal catch event
+    (`event_definition`: what the element catches, when an event-based gateway holds it for the element)."""
     element_id = getattr(task_spec, "bpmn_id", None)
     if not element_id:
         return None
     extensions = getattr(task_spec, "extensions", {}) or {}
     properties = dict(extensions.get("properties", {}) or {})
-    event_definition = getattr(task_spec, "event_definition", None)
+    event_definition = event_definition or getattr(task_spec, "event_definition", None)
     type_name = type(task_spec).__name__
     if task_spec.manual:
         kind, message = "user_task", None
     elif isinstance(task_spec, CatchingEvent) and isinstance(event_definition, MessageEventDefinition):
         kind, message = "message", event_definition.name
+    elif isinstance(task_spec, CatchingEvent) and isinstance(event_definition, SignalEventDefinition):
+        kind, message = "signal", event_definition.name
     elif type_name == "StartEvent" and FORM_PROPERTY in properties:
         kind, message = "start", None
     else:

@@ -34,7 +34,7 @@ from .definitions import (BPMN_NS, DeploymentError, Problem, SourceFile, compile
                           roles_by_lane)
 from .diff import VersionDiff, diff_files
 from .runtime import INSTANCE_ROW_LOCK, carry_subprocess_data, current_data
-from .timers import waiting_timers
+from .waits import waiting_timers
 from .errors import Conflict, Forbidden, FormInvalid, GovflowError, NotFound
 from .forms import clean_submission, schema_problem
 from .identity import require_user, role_pairs

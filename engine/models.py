@@ -220,11 +220,12 @@ class HumanTask(Base):
 
 
 class MessageWait(Base):
-    """A message an instance is waiting for (e.g. a consultation response), and who may send it."""
+    """A message or signal an instance is waiting for (e.g. a consultation response), and who may send it."""
 
     __tablename__ = "message_wait"
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id"))
+    kind: Mapped[str] = mapped_column(String(20), default="message", server_default="message")  # message|signal
     message: Mapped[str] = mapped_column(String(120))
     element_id: Mapped[str] = mapped_column(String(120))
     name: Mapped[str] = mapped_column(String(200))
@@ -253,6 +254,28 @@ class Timer(Base):
         Index("ix_timer_status_due", "status", "due_at"),
         Index("ix_timer_instance", "instance_id", "status"),
     )
+
+
+class Incident(Base):
+    """Something the system found wrong and cannot fix by itself, for an admin: an instance stranded with nothing
+    to wait for, a timer whose step kept failing, a task created already overdue, an effect that could not be
+    delivered."""
+
+    __tablename__ = "incident"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))  # stranded | timer_failed | created_overdue | delivery_failed
+    instance_id: Mapped[Optional[int]] = mapped_column(ForeignKey("instance.id"))
+    element_ids: Mapped[list] = mapped_column(JSON, default=list)
+    command: Mapped[str] = mapped_column(String(80), default="")
+    actor: Mapped[str] = mapped_column(String(80), default="")
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    opened_at: Mapped[datetime]
+    resolved_at: Mapped[Optional[datetime]]
+    resolved_by: Mapped[Optional[str]] = mapped_column(String(80))
+    resolution: Mapped[Optional[str]] = mapped_column(Text)
+    __table_args__ = (Index("ix_incident_open", "resolved_at", "opened_at"),
+                      Index("ix_incident_instance", "instance_id"))
 
 
 class AuditEvent(Base):

@@ -37,8 +37,8 @@ def finished_ids(workflow: BpmnWorkflow) -> set[UUID]:
 def record_passages(session: Session, instance_id: int, workflow: BpmnWorkflow, finished_before: set[UUID],
                     now: datetime) -> int:
     """Stamp the tasks newly live with `now`, and insert a passage for each diagram element finished since load:
-    completed, or an activity cancelled after it had been live (a task cut short by a timer or a withdrawal).
-    Returns how many passages were recorded."""
+    completed, or an activity cancelled after it had been live (a task cut short by a timer or a withdrawal), in
+    the order they were left. Returns how many passages were recorded."""
     rows = []
     stamp = now.isoformat()
     for task in _all_tasks(workflow):
@@ -54,9 +54,12 @@ def record_passages(session: Session, instance_id: int, workflow: BpmnWorkflow, 
             continue  # Spiff's own bookkeeping tasks
         if state != TaskState.COMPLETED and (entered is None or _is_event(task.task_spec)):
             continue  # a path not taken, or an event that never happened (a boundary timer that did not fire)
-        rows.append({"instance_id": instance_id, "element_id": element_id,
+        rows.append({"left": task.last_state_change, "instance_id": instance_id, "element_id": element_id,
                      "entered_at": datetime.fromisoformat(entered) if entered else now, "left_at": now,
                      "outcome": "completed" if state == TaskState.COMPLETED else "cancelled"})
+    rows.sort(key=lambda row: row["left"])  # in the order the elements were left
+    for row in rows:
+        del row["left"]
     if rows:
         session.execute(insert(ElementPassage), rows)
     return len(rows)

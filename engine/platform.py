@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import inspect, select
 
-from . import audit, eligibility, governance, identity, inbox, schema
+from . import audit, eligibility, governance, identity, inbox, incidents, schema
+from .admin import InstanceAdmin
 from .attachments import Attachments
 from .clock import Clock
 from .collaboration import Collaboration
@@ -16,7 +17,7 @@ from .db import Database
 from .definitions import collect_sources
 from .demo_work import DemoWork, add_demo_work
 from .errors import NotFound
-from .models import AuditEvent, HumanTask, Instance, MessageWait, Timer
+from .models import AuditEvent, ElementPassage, HumanTask, Instance, MessageWait, Timer
 from .repository import DeploymentResult, Repository, validate_sources
 from .mailer import Mailer
 from .notifications import Notifier
@@ -57,7 +58,8 @@ class Govflow:
         self.notifier = Notifier(self.db, self.repository, self.clock, Mailer.from_env())
         self.notifier.attach(self.runtime)  # notices after each commit; the scheduler finds it on the runtime
         self.collaboration = Collaboration(self.db, self.repository, self.clock)
-        self.attachments = Attachments(self.db, self.repository, self.clock)  # files on forms (issue 3)
+        self.attachments = Attachments(self.db, self.repository, self.clock)
+        self.admin = InstanceAdmin(self.runtime)
 
     # --- set-up --------------------------------------------------------------------------------------------
 
@@ -150,6 +152,9 @@ class Govflow:
 
     def send_message(self, instance_id: int, message: str, username: str, data: dict | None = None):
         return self.runtime.send_message(instance_id, message, username, data)
+
+    def send_signal(self, instance_id: int, signal: str, username: str, data: dict | None = None):
+        return self.runtime.send_signal(instance_id, signal, username, data)
 
     def withdraw(self, instance_id: int, username: str, reason: str = ""):
         return self.runtime.withdraw(instance_id, username, reason)
@@ -266,20 +271,35 @@ class Govflow:
                            "completed_by": t.completed_by} for t in tasks],
                 "timers": [{"element_id": t.element_id, "name": t.name, "due_at": t.due_at.isoformat(),
                             "status": t.status} for t in timers],
-                "messages": [{"message": w.message, "element_id": w.element_id, "role": w.role_id,
-                              "assignee": w.assignee} for w in waits],
+                "messages": [{"kind": w.kind, "message": w.message, "element_id": w.element_id,
+                              "role": w.role_id, "assignee": w.assignee} for w in waits],
                 "history": [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                              "element_id": e.element_id, "details": e.details} for e in events],
             }
 
-    # --- timer incidents and notifications (issue 4) --------------------------------------------------------
+    def path(self, instance_id: int) -> list[dict]:
+        """Every element the instance passed, in the order it left them, with the outcome (completed/cancelled)."""
+        with self.db.read() as session:
+            rows = session.scalars(select(ElementPassage).where(ElementPassage.instance_id == instance_id)
+                                   .order_by(ElementPassage.id)).all()
+            return [{"element_id": p.element_id, "outcome": p.outcome, "entered_at": p.entered_at.isoformat(),
+                     "left_at": p.left_at.isoformat()} for p in rows]
 
-    def incidents(self) -> list[dict]:
-        """Timers whose step kept failing (status failed), with their error: what an admin retries."""
-        return self.timers("failed")
+    # --- incidents and notifications ------------------------------------------------------------------------
 
-    def retry_timer(self, timer_id: int, username: str) -> None:
-        self.runtime.retry_timer(timer_id, username)
+    def incidents(self, include_closed: bool = False) -> list[dict]:
+        """What the system found wrong and an admin must look at: stranded instances, failing timers, tasks created
+        overdue, effects not delivered; open ones only unless `include_closed`."""
+        with self.db.read() as session:
+            return incidents.listing(session, include_closed)
+
+    def resolve_incident(self, incident_id: int, username: str, reason: str) -> dict:
+        """An admin closes an incident, saying what was done."""
+        return self.admin.resolve_incident(incident_id, username, reason)
+
+    def retry_timer(self, timer_id: int, username: str, reason: str) -> None:
+        """Put a failed timer back in the queue (its incident is closed)."""
+        self.admin.retry_timer(timer_id, username, reason)
 
     def notifications(self, username: str, unread_only: bool = False, limit: int = 50) -> list[dict]:
         """My notifications, newest first."""

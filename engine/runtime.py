@@ -16,14 +16,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.util import BpmnEvent
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
+from SpiffWorkflow.spiff.specs.event_definitions import SignalEventDefinition as SpiffSignal
 from SpiffWorkflow.util.task import TaskState
 
-from . import audit
+from . import audit, incidents
 from .clock import Clock
 from .db import Database
 from .definitions import CompiledProcess, ElementInfo
@@ -39,7 +39,7 @@ from .repository import Repository
 from .sandbox import make_script_engine
 from .script_functions import script_functions
 from .state import dump_state, load_state, move_back_window, prune_history
-from .timers import waiting_timers
+from .waits import MESSAGE, SIGNAL, TIMER, waiting_timers, waits
 
 log = logging.getLogger(__name__)
 
@@ -62,20 +62,20 @@ class Snapshot:
 
     ready: dict[str, str] = field(default_factory=dict)  # open user task id -> element id
     timers: set[str] = field(default_factory=set)  # waiting timer task ids
-    messages: set[tuple[str, str]] = field(default_factory=set)  # (message, element id)
+    messages: set[tuple[str, str, str]] = field(default_factory=set)  # (kind, message or signal, element id)
+
+    @property
+    def waits_for_nothing(self) -> bool:
+        return not (self.ready or self.timers or self.messages)
 
 
 def snapshot(workflow: BpmnWorkflow) -> Snapshot:
+    found = waits(workflow)
     return Snapshot(
         ready={str(t.id): t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY, manual=True)},
-        timers={t.task_id for t in waiting_timers(workflow)},
-        messages={(t.task_spec.event_definition.name, t.task_spec.bpmn_id) for t in _waiting_messages(workflow)},
+        timers={w.task_id for w in found if w.kind == TIMER},
+        messages={(w.kind, w.event, w.element_id) for w in found if w.kind != TIMER},
     )
-
-
-def _waiting_messages(workflow: BpmnWorkflow) -> list:
-    return [t for t in workflow.event_manager.tasks.values()
-            if isinstance(t.task_spec.event_definition, MessageEventDefinition) and t.state == TaskState.WAITING]
 
 
 @dataclass
@@ -258,33 +258,43 @@ class Runtime:
 
     def send_message(self, instance_id: int, message: str, username: str, data: dict | None = None) -> CommandResult:
         """Deliver a message the instance is waiting for (a consultation response, a withdrawal…)."""
+        return self._deliver(MESSAGE, instance_id, message, username, data)
+
+    def send_signal(self, instance_id: int, signal: str, username: str, data: dict | None = None) -> CommandResult:
+        """Broadcast a signal to an instance that waits for it; every catch waiting for it receives it."""
+        return self._deliver(SIGNAL, instance_id, signal, username, data)
+
+    def _deliver(self, kind: str, instance_id: int, name: str, username: str, data: dict | None) -> CommandResult:
         now = self.clock.now()
-        with self._command("message.received", username) as (session, change):
+        words = ("" if kind == MESSAGE else f"the {kind} ") + f"'{name.replace('_', ' ')}'"
+        with self._command(f"{kind}.received", username) as (session, change):
             user = require_user(session, username)
             instance = self._lock_instance(session, instance_id)
+            label = instance.reference or f"Instance {instance_id}"
             waits = session.scalars(select(MessageWait).where(MessageWait.instance_id == instance_id,
-                                                              MessageWait.message == message)).all()
+                                                              MessageWait.kind == kind,
+                                                              MessageWait.message == name)).all()
             if not waits:
-                raise Conflict(f"{instance.reference or 'Instance ' + str(instance_id)} is not accepting "
-                               f"'{message.replace('_', ' ')}' now")
+                raise Conflict(f"{label} is not accepting {words} now")
             allowed = [w for w in waits if self._eligible_for_wait(user, w)]
             if not allowed:
-                raise self._deny(session, user, message, f"You cannot send '{message.replace('_', ' ')}' to "
-                                 f"{instance.reference or instance_id}", instance_id=instance_id)
+                raise self._deny(session, user, name, f"You cannot send {words} to {label}",
+                                 instance_id=instance_id)
             compiled = self.repository.compiled(session, instance.process_version_id)
             schema = compiled.form_schema(allowed[0].form)
             clean = clean_submission(schema, data)
             payload = dict(clean, sent_by=username, sent_at=now.isoformat())
             workflow = self._load(session, instance, compiled, now, change)
             self._fire_due(workflow)
+            definition = SpiffMessage(name) if kind == MESSAGE else SpiffSignal(name)
             try:
-                workflow.send_event(BpmnEvent(SpiffMessage(message), payload=payload))
+                workflow.send_event(BpmnEvent(definition, payload=payload))
             except SpiffWorkflowException:
-                raise Conflict(f"{instance.reference or instance_id} stopped waiting for '{message}'")
+                raise Conflict(f"{label} stopped waiting for {words}")
             carry_subprocess_data(workflow)
             self._run(workflow.do_engine_steps)
-            audit.record(session, now, username, "message.received", instance_id=instance_id,
-                         element_id=allowed[0].element_id, message=message, data=clean)
+            audit.record(session, now, username, f"{kind}.received", instance_id=instance_id,
+                         element_id=allowed[0].element_id, **{kind: name}, data=clean)
             attach_submitted(session, now, schema, clean, username, instance_id)
             change.instance_id = instance_id
             return self._save(session, instance, workflow, compiled, username, now, change)
@@ -357,26 +367,17 @@ class Runtime:
                 row.last_error = f"{type(err).__name__}: {err}"
                 if row.attempts >= MAX_TIMER_ATTEMPTS:
                     row.status = "failed"
+                    incidents.open_incident(
+                        session, at, "timer_failed",
+                        f"The timer '{row.name or row.element_id}' failed {row.attempts} times and stopped: "
+                        f"{row.last_error}. Fix the cause, then retry it.",
+                        instance_id=instance_id, element_ids=[row.element_id], command="timer.fired",
+                        actor="system", timer_id=row.id, attempts=row.attempts, last_error=row.last_error)
                 else:
                     row.next_attempt_at = at + timedelta(seconds=30 * 2 ** (row.attempts - 1))
                 audit.record(session, at, "system", "timer.failed" if row.status == "failed" else "timer.retrying",
                              instance_id=instance_id, element_id=row.element_id, error=row.last_error,
                              attempts=row.attempts)
-
-    def retry_timer(self, timer_id: int, username: str) -> None:
-        """An admin puts a failed timer (an incident) back in the queue."""
-        now = self.clock.now()
-        with self._command("timer.retried", username) as (session, change):
-            user = require_user(session, username)
-            if "admin" not in user.role_ids:
-                raise self._deny(session, user, "retry", "Only an admin can retry a failed timer")
-            row = session.get(Timer, timer_id)
-            if row is None or row.status != "failed":
-                raise Conflict(f"Timer {timer_id} is not a failed timer")
-            row.status, row.next_attempt_at, row.attempts = "waiting", None, 0
-            change.instance_id, change.timers_changed = row.instance_id, True
-            audit.record(session, now, username, "timer.retried", instance_id=row.instance_id,
-                         element_id=row.element_id)
 
     # --- the parts of a command ----------------------------------------------------------------------------
 
@@ -516,9 +517,26 @@ class Runtime:
         if workflow.completed and instance.status == "running":
             instance.status, instance.ended_at = "completed", now
             audit.record(session, now, actor, "instance.completed", instance_id=instance.id, state=instance.state)
+        elif instance.status == "running" and after.waits_for_nothing:
+            self._report_stranded(session, instance, workflow, actor, now, change)
         session.flush()
         return CommandResult(instance.id, instance.status, instance.state, instance.reference,
                              new_task_ids=tuple(change.new_task_ids))
+
+    @staticmethod
+    def _report_stranded(session: Session, instance: Instance, workflow: BpmnWorkflow, actor: str, now: datetime,
+                         change: Change) -> None:
+        """A running instance that waits for nothing can never move again: open an incident (once) naming where it
+        stopped and the command that left it there."""
+        if incidents.is_open(session, "stranded", instance.id):
+            return
+        stopped_at = sorted({t.task_spec.bpmn_id for t in live_tasks(workflow) if t.task_spec.bpmn_id})
+        where = ", ".join(stopped_at) or "no element"
+        incidents.open_incident(
+            session, now, "stranded",
+            f"{instance.reference or instance.process_id + ' #' + str(instance.id)} is running but has no open task, "
+            f"no waiting timer and no message or signal it can accept: it stopped at {where}.",
+            instance_id=instance.id, element_ids=stopped_at, command=change.action, actor=actor)
 
     def _sync_human_tasks(self, session: Session, instance: Instance, workflow: BpmnWorkflow,
                           compiled: CompiledProcess, now: datetime, actor: str, before: Snapshot, after: Snapshot,
@@ -539,7 +557,8 @@ class Runtime:
             if task_id in before.ready:
                 continue
             task = workflow.get_task_from_id(UUID(task_id))
-            info = compiled.elements.get(task.task_spec.bpmn_id) or _bare_info(task)
+            spec = task.task_spec
+            info = compiled.elements.get(spec.bpmn_id) or _bare_info(spec.bpmn_id or spec.name, spec.bpmn_name or spec.name)
             row = HumanTask(id=task_id, instance_id=instance.id, process_id=instance.process_id,
                             element_id=info.element_id, name=info.name, lane=info.lane, role_id=info.role_id,
                             assignee=_evaluate_text(workflow, task, info.assignee_expression, "assignee"),
@@ -552,6 +571,13 @@ class Runtime:
             audit.record(session, now, actor, "task.created", instance_id=instance.id, task_id=task_id,
                          element_id=info.element_id, role=info.role_id, assignee=row.assignee, group=row.group_id,
                          due_at=row.due_at)
+            if row.due_at is not None and row.due_at <= now:
+                incidents.open_incident(
+                    session, now, "created_overdue",
+                    f"'{row.name}' was created already overdue: due {row.due_at.isoformat()}, created "
+                    f"{now.isoformat()}. Check the dueDate of element {info.element_id} and the settings it uses.",
+                    instance_id=instance.id, element_ids=[info.element_id], command="task.created",
+                    actor=actor, task_id=task_id)
         return created
 
     def _sync_timers(self, session: Session, instance: Instance, workflow: BpmnWorkflow, now: datetime,
@@ -578,18 +604,21 @@ class Runtime:
 
     def _sync_message_waits(self, session: Session, instance: Instance, workflow: BpmnWorkflow,
                             compiled: CompiledProcess, before: Snapshot, after: Snapshot) -> None:
-        gone = before.messages - after.messages
-        for message, element_id in gone:
+        """Mirror the messages and signals waited for in `message_wait` rows (who may send each, with which form)."""
+        for kind, name, element_id in before.messages - after.messages:
             session.execute(delete(MessageWait).where(MessageWait.instance_id == instance.id,
-                                                      MessageWait.message == message,
+                                                      MessageWait.kind == kind, MessageWait.message == name,
                                                       MessageWait.element_id == element_id))
-        for task in _waiting_messages(workflow):
-            key = (task.task_spec.event_definition.name, task.task_spec.bpmn_id)
-            if key in before.messages:
+        added = set(before.messages)
+        for wait in waits(workflow):
+            key = (wait.kind, wait.event, wait.element_id)
+            if wait.kind == TIMER or key in added:
                 continue
-            info = compiled.elements.get(task.task_spec.bpmn_id) or _bare_info(task)
-            session.add(MessageWait(instance_id=instance.id, message=key[0], element_id=info.element_id,
-                                    name=info.name, role_id=info.role_id, form=info.form,
+            added.add(key)
+            task = workflow.get_task_from_id(UUID(wait.task_id)) if wait.task_id else workflow.task_tree
+            info = compiled.elements.get(wait.element_id) or _bare_info(wait.element_id, wait.name, wait.kind)
+            session.add(MessageWait(instance_id=instance.id, kind=wait.kind, message=wait.event,
+                                    element_id=wait.element_id, name=info.name, role_id=info.role_id, form=info.form,
                                     assignee=_evaluate_text(workflow, task, info.assignee_expression, "assignee")))
 
     def _next_task_for(self, session: Session, user: User, change: Change) -> str | None:
@@ -619,12 +648,27 @@ def current_data(workflow: BpmnWorkflow) -> dict:
     return data
 
 
+def live_tasks(workflow: BpmnWorkflow) -> list:
+    """Every task of the workflow and its subprocesses that is neither finished nor only predicted."""
+    found = []
+    for each in [workflow, *workflow.subprocesses.values()]:
+        found.extend(t for t in each.tasks.values() if t.state & (TaskState.READY | TaskState.WAITING | TaskState.STARTED))
+    return found
+
+
+CARRY_DATA_PROPERTY = "carrySubprocessData"
+
+
 def carry_subprocess_data(workflow: BpmnWorkflow) -> None:
-    """An interrupting boundary event that has just caught on a subprocess (a withdrawal, a deadline) takes the
-    subprocess's latest data with it; Spiff would continue with the data the subprocess started with."""
+    """An interrupting boundary event with the property `carrySubprocessData` = `true` that has just caught on a
+    subprocess (a withdrawal) takes the subprocess's latest data with it; without it the path goes on, as in
+    SpiffWorkflow, with the data the subprocess started with."""
     for task in workflow.get_tasks(state=TaskState.READY):
         spec = task.task_spec
         if not isinstance(spec, BoundaryEvent) or not spec.cancel_activity or task.parent is None:
+            continue
+        properties = (getattr(spec, "extensions", None) or {}).get("properties") or {}
+        if str(properties.get(CARRY_DATA_PROPERTY, "")).lower() != "true":
             continue
         for sibling in task.parent.children:
             subprocess = workflow.subprocesses.get(sibling.id)
@@ -641,10 +685,10 @@ def _find_task(workflow: BpmnWorkflow, task_id: str):
         return None
 
 
-def _bare_info(task) -> ElementInfo:
-    spec = task.task_spec
-    return ElementInfo(element_id=spec.bpmn_id or spec.name, name=spec.bpmn_name or spec.name, kind="user_task",
-                       lane=spec.lane, role_id=None, form=None, instructions="", due_expression=None,
+def _bare_info(element_id: str, name: str, kind: str = "user_task") -> ElementInfo:
+    """What govflow knows of an element the compiled version has no entry for: its id and name."""
+    return ElementInfo(element_id=element_id, name=name, kind=kind,
+                       lane=None, role_id=None, form=None, instructions="", due_expression=None,
                        assignee_expression=None)
 
 

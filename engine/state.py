@@ -19,8 +19,11 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 from .errors import GovflowError
+from .timers import CLOCKED_TIMERS
 
-_REGISTRY = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+# govflow's clocked timers are stored as Spiff's own (an event-based gateway keeps its caught events' definitions)
+_REGISTRY = BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, **{
+    clocked: SPIFF_CONFIG[plain] for plain, clocked in CLOCKED_TIMERS.items()}})
 _SERIALIZER = BpmnWorkflowSerializer(_REGISTRY)
 # Spiff stores datetimes but not plain dates, which the sandbox lets scripts compute.
 _SERIALIZER.registry.register(date, lambda d: {"value": d.isoformat()}, lambda dct: date.fromisoformat(dct["value"]))

@@ -1,7 +1,6 @@
-"""BPMN timers on govflow's injected clock, and the waiting timers read off a workflow."""
+"""BPMN timers on govflow's injected clock."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
@@ -10,6 +9,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimeDateEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 
 
 def _now(my_task) -> datetime:
@@ -57,46 +57,27 @@ class ClockedDuration(DurationTimerEventDefinition):
         return my_task._get_internal_data("event_fired", False)
 
 
-_CLOCKED = {TimeDateEventDefinition: ClockedTimeDate, DurationTimerEventDefinition: ClockedDuration}
+CLOCKED_TIMERS = {TimeDateEventDefinition: ClockedTimeDate, DurationTimerEventDefinition: ClockedDuration}
 
 
 def attach_injected_clock(process_spec) -> None:
-    """Swap every timer of a parsed process spec for its clocked twin (cycle timers are refused by the lint)."""
+    """Swap every timer of a parsed process spec for its clocked twin, also those an event-based gateway or a
+    multiple event holds (cycle timers are refused by the lint)."""
     for task_spec in process_spec.task_specs.values():
         definition = getattr(task_spec, "event_definition", None)
-        clocked = _CLOCKED.get(type(definition))
-        if clocked is not None:
-            task_spec.event_definition = clocked(
-                definition.name, definition.expression, description=definition.description
-            )
+        if definition is not None:
+            task_spec.event_definition = _clocked(definition)
+
+
+def _clocked(definition):
+    if isinstance(definition, MultipleEventDefinition):
+        definition.event_definitions[:] = [_clocked(each) for each in definition.event_definitions]
+        return definition
+    clocked = CLOCKED_TIMERS.get(type(definition))
+    if clocked is None:
+        return definition
+    return clocked(definition.name, definition.expression, description=definition.description)
 
 
 def is_timer(definition) -> bool:
     return isinstance(definition, TimerEventDefinition) and not isinstance(definition, CycleTimerEventDefinition)
-
-
-@dataclass(frozen=True)
-class WaitingTimer:
-    task_id: str
-    element_id: str
-    name: str
-    due_at: datetime
-
-
-def waiting_timers(workflow) -> list[WaitingTimer]:
-    """Every timer the workflow (and its subprocesses) is waiting on, with its due time."""
-    found = []
-    for task in workflow.event_manager.tasks.values():
-        definition = task.task_spec.event_definition
-        if not is_timer(definition):
-            continue
-        value = task._get_internal_data("event_value")
-        if value is None:
-            continue
-        found.append(WaitingTimer(
-            task_id=str(task.id),
-            element_id=task.task_spec.bpmn_id or task.task_spec.name,
-            name=task.task_spec.bpmn_name or definition.name or "",
-            due_at=TimerEventDefinition.get_datetime(value),
-        ))
-    return found

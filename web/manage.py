@@ -129,7 +129,39 @@ def dashboard():
     }
     return render_template("manage/dashboard.html", figures=figures, values=values, problems=problems,
                            process_names=names, choices=choices, versions=versions,
+                           open_incidents=len(gov.incidents()),
                            charts_json=json.dumps(charts))
+
+
+# --- incidents ----------------------------------------------------------------------------------------------------
+
+
+@bp.get("/incidents", endpoint="incidents")
+def incidents():
+    """What the system found wrong (stranded instances, failing timers, tasks created overdue, effects not
+    delivered): open ones first, then the most recently closed."""
+    gov = _gov()
+    rows = gov.incidents(include_closed=True)
+    open_rows = [i for i in rows if i["resolved_at"] is None]
+    closed = [i for i in rows if i["resolved_at"] is not None][:50]
+    return render_template("manage/incidents.html", open_rows=open_rows, closed=closed,
+                           admin=shows_admin_actions(g.user))
+
+
+@bp.post("/incidents/<int:incident_id>/resolve", endpoint="resolve_incident")
+def resolve_incident(incident_id: int):
+    if not shows_admin_actions(g.user):
+        raise deny("Only an admin, the PMO, the SRO or the Change Control Manager can close an incident",
+                   attempted="incident.resolved")
+    try:
+        _gov().resolve_incident(incident_id, g.user.username, request.form.get("reason", ""))
+    except GovflowError as err:
+        if err.status in (403, 404):
+            raise
+        flash(str(err), "info")
+        return redirect(url_for("manage.incidents") + f"#incident-{incident_id}")
+    flash(f"Incident {incident_id} is closed.", "success")
+    return redirect(url_for("manage.incidents"))
 
 
 # --- the register -------------------------------------------------------------------------------------------------

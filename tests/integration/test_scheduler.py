@@ -130,21 +130,26 @@ def test_a_failing_step_is_retried_with_backoff_then_becomes_an_incident_and_can
         clock.set(timer.next_attempt_at)
     assert scheduler.wake() == 0
     incidents = tgov.incidents()
-    assert [(i["instance_id"], i["attempts"]) for i in incidents] == [(instance_id, 5)]
-    assert "division by zero" in incidents[0]["last_error"]
+    assert [(i["kind"], i["instance_id"], i["details"]["attempts"]) for i in incidents] == [
+        ("timer_failed", instance_id, 5)]
+    assert "division by zero" in incidents[0]["message"]
+    timer_id = incidents[0]["details"]["timer_id"]
+    assert [t["id"] for t in tgov.timers("failed")] == [timer_id]
     assert scheduler.next_due() is None and tgov.runtime.due_timers(clock.now() + timedelta(days=9)) == []
     actions = [e["action"] for e in tgov.show(instance_id)["history"]]
     assert actions.count("timer.retrying") == 4 and actions.count("timer.failed") == 1
     assert tgov.show(instance_id)["state"] != "ticked"
 
     with pytest.raises(Forbidden):
-        tgov.retry_timer(incidents[0]["id"], "alice")
+        tgov.retry_timer(timer_id, "alice", "I think it works now")
     clock.set(datetime(2026, 12, 3, 9, tzinfo=UTC))  # the cause is gone
-    tgov.retry_timer(incidents[0]["id"], "admin")
+    tgov.retry_timer(timer_id, "admin", "The works_from date has passed")
     with pytest.raises(Conflict):
-        tgov.retry_timer(incidents[0]["id"], "admin")  # no longer an incident
-    assert scheduler.wake() == 1
+        tgov.retry_timer(timer_id, "admin", "again")  # no longer failed
     assert tgov.incidents() == []
+    closed = tgov.incidents(include_closed=True)
+    assert [(i["resolved_by"], i["resolution"]) for i in closed] == [("admin", "The works_from date has passed")]
+    assert scheduler.wake() == 1
     record = tgov.show(instance_id)
     assert record["status"] == "completed" and record["state"] == "ticked"
     assert [e["action"] for e in record["history"]].count("timer.retried") == 1
@@ -168,11 +173,12 @@ def test_cli_lists_incidents_and_retries_them(tmp_path, monkeypatch):
     assert "Wait for fire_at" in run("timers", "list")
     for minutes in (0, 1, 2, 4, 8):  # five attempts, each after the backoff
         run("timers", "run-due", "--at", f"2026-12-01T{10 + minutes // 60:02d}:{minutes % 60:02d}:00+00:00")
-    incidents = json.loads(run("timers", "incidents", "--json"))
-    assert len(incidents) == 1 and incidents[0]["attempts"] == 5
-    assert "division by zero" in run("timers", "incidents")
-    assert "is waiting again" in run("timers", "retry", incidents[0]["id"], "--as", "admin")
-    assert run("timers", "incidents") == "No incidents.\n"
+    incidents = json.loads(run("incidents", "--json"))
+    assert len(incidents) == 1 and incidents[0]["details"]["attempts"] == 5
+    assert "division by zero" in run("incidents")
+    assert "is waiting again" in run("timers", "retry", incidents[0]["details"]["timer_id"], "--as", "admin",
+                                     "--reason", "works_from has passed")
+    assert run("incidents") == "No incidents.\n"
     out = run("timers", "run-due", "--at", "2026-12-05T09:00")
     assert "state 'ticked'" in out
 

@@ -18,7 +18,7 @@ from engine.definitions import collect_sources, compile_process, load_bundle
 from engine.sandbox import make_script_engine
 from engine.script_functions import script_functions
 from engine.state import (BadSetting, dump_state, is_reopenable, load_state, move_back_window, prune_history)
-from engine.timers import waiting_timers
+from engine.waits import waiting_timers
 from tests.conftest import FIXTURES
 
 T0 = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
