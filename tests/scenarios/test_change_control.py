@@ -11,6 +11,8 @@ import pytest
 
 from engine.errors import Conflict, Forbidden
 
+from ..conftest import make_govflow
+
 from .change_control_driver import (ANSWERS, COMMUNICATION_DUE, CONDITIONS, DECIDED_AT, ISSUED_AT, WINDOW_CLOSES,
                                     ChangeRequest, plan_meeting, together)
 
@@ -261,6 +263,27 @@ def test_refer_for_additional_work_loops_back_to_impact_assessment(gov, clock):
     assert [(r["round"], r["late"]) for r in data["consultation_responses"]] == [(1, False), (2, False)]
     assert data["reference"] == "CR001" and data["consultation_round"] == 2
     assert [e for e, _ in cr.done].count("validate") == 1 and [e for e, _ in cr.done].count("triage") == 1
+
+
+@pytest.mark.parametrize("order", ["by due date", "latest due first"])
+def test_conditions_close_the_request_in_any_order_each_closed_by_a_fresh_engine(gov, clock, database_url, tmp_path,
+                                                                               order):
+    """Each closure is its own command in a new engine (a new web request or CLI run), with nothing cached."""
+    cr = ChangeRequest(gov, clock).to_decision()
+    cr.do("decide", decision_outcome="accept_with_conditions", conditions=CONDITIONS)
+    cr.do("communicate").do("action_change")
+    tasks = sorted(cr.tasks_of("carol", "close_conditions"), key=lambda t: t.due_at, reverse=order != "by due date")
+    assert len(tasks) == 2
+    for number, task in enumerate(tasks, 1):
+        fresh = make_govflow(database_url, tmp_path, clock)
+        try:
+            fresh.claim(task.id, "carol")
+            fresh.complete(task.id, "carol", {**ANSWERS["close_conditions"], "closure_summary": f"Closed {number}"})
+        finally:
+            fresh.db.dispose()
+        expected = ("running", "implemented") if number < len(tasks) else ("completed", "closed")
+        assert (cr.status, cr.state) == expected, f"after closing condition {number} ({order})"
+    assert sorted(c["closure_summary"] for c in cr.record["data"]["closed_conditions"]) == ["Closed 1", "Closed 2"]
 
 
 def test_accept_subject_to_additional_work_closes_when_every_condition_is_closed(gov, clock):
