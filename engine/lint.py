@@ -544,6 +544,55 @@ _LINK = (UNSUPPORTED + "link events (SpiffWorkflow 3.2 does not follow them: the
          "sequence flow instead")
 
 
+_INTERRUPTING_EVENT_SUBPROCESS = (
+    UNSUPPORTED + "interrupting event subprocesses (SpiffWorkflow 3.2 ignores isInterrupting: the main flow goes on "
+    "beside it): set isInterrupting=\"false\" on its start event, or put the main flow in a subprocess with an "
+    "interrupting boundary event")
+_EVENT_SUBPROCESS_TRIGGER = (
+    UNSUPPORTED + "{what} start events in an event subprocess (SpiffWorkflow 3.2 {why}): {instead}")
+_EVENT_SUBPROCESS_TRIGGERS = {
+    "errorEventDefinition": ("error", "drops the trigger and starts the subprocess with the process",
+                             "catch the error with an error boundary event on the subprocess that throws it"),
+    "escalationEventDefinition": ("escalation", "drops the trigger and starts the subprocess with the process",
+                                  "catch it with an escalation boundary event on the subprocess that throws it"),
+    "timerEventDefinition": ("timer", "keeps the instance open until the timer fires, even after its end event",
+                             "put the main flow in a subprocess with a non-interrupting boundary timer"),
+}
+_SEQUENTIAL_ITEM_WITHOUT_OUTPUT = (
+    UNSUPPORTED + "a sequential multi-instance with an input item and no output collection (SpiffWorkflow 3.2 merges "
+    "the first item into the process data and fails on the second): add a loopDataOutputRef with an outputDataItem, "
+    "or make it parallel")
+
+
+def _event_subprocesses(doc: _Doc) -> list[Problem]:
+    """What SpiffWorkflow 3.2 runs differently from BPMN in an event subprocess (seen in the conformance suite)."""
+    problems = []
+    for sub in doc.root.iter(B + "subProcess"):
+        if (sub.get("triggeredByEvent") or "").lower() != "true":
+            continue
+        for start in sub.findall(B + "startEvent"):
+            triggers = [c for c in start if c.tag in _EVENT_DEFINITIONS]
+            for definition in triggers:
+                found = _EVENT_SUBPROCESS_TRIGGERS.get(etree.QName(definition).localname)
+                if found:
+                    what, why, instead = found
+                    problems.append(doc.problem(_EVENT_SUBPROCESS_TRIGGER.format(what=what, why=why, instead=instead),
+                                                start))
+            if triggers and (start.get("isInterrupting") or "true").lower() != "false":
+                problems.append(doc.problem(_INTERRUPTING_EVENT_SUBPROCESS, start))
+    return problems
+
+
+def _sequential_items_without_output(doc: _Doc) -> list[Problem]:
+    problems = []
+    for loop in doc.root.iter(B + "multiInstanceLoopCharacteristics"):
+        if (loop.get("isSequential") or "").lower() != "true" or loop.find(B + "inputDataItem") is None:
+            continue
+        if loop.find(B + "loopDataOutputRef") is None or loop.find(B + "outputDataItem") is None:
+            problems.append(doc.problem(_SEQUENTIAL_ITEM_WITHOUT_OUTPUT, loop, loop.getparent().get("id")))
+    return problems
+
+
 def rule_supported(doc: _Doc) -> list[Problem]:
     """Refuse, in plain words, every construct govflow cannot run end to end, saying what to use instead."""
     problems = []
@@ -571,6 +620,8 @@ def rule_supported(doc: _Doc) -> list[Problem]:
         if sum(1 for child in event if child.tag in _EVENT_DEFINITIONS) > 1:
             problems.append(doc.problem(_MULTIPLE, event))
     problems += _event_gateways_with_timers(doc)
+    problems += _event_subprocesses(doc)
+    problems += _sequential_items_without_output(doc)
     problems += _messages_nobody_catches(doc)
     problems += _processes_not_executable(doc)
     return problems

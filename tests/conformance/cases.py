@@ -132,8 +132,6 @@ CASES = [
                 Complete("read_note", nth=1), Complete("finish"), Complete("read_note"))),
     Case("non-interrupting event subprocess, message never sent", "event_subprocess_message_non_interrupting.bpmn",
          "event_subprocess_message_non_interrupting", steps=(Complete("work"), Complete("finish"))),
-    Case("non-interrupting event subprocess, timer", "event_subprocess_timer.bpmn", "event_subprocess_timer",
-         steps=(Advance(days=1), Complete("chase"), Complete("work"), Complete("finish"))),
 
     # error and escalation end events in a subprocess, caught by boundary events
     Case("error end event caught by an error boundary event", "error_boundary.bpmn", "error_boundary",
@@ -247,6 +245,9 @@ SPIFF_MISRUNS = [
     Case("interrupting event subprocess, timer", "event_subprocess_timer_interrupting.bpmn",
          "event_subprocess_timer_interrupting", steps=(Complete("work"), Advance(days=3)), ends_waiting=True),
     # a timer-started event subprocess is a parallel branch: the instance waits for the timer after its end event
+    # (when the timer fires first it runs as BPMN says; govflow refuses the construct for the other order)
+    Case("non-interrupting event subprocess, timer", "event_subprocess_timer.bpmn", "event_subprocess_timer",
+         steps=(Advance(days=1), Complete("chase"), Complete("work"), Complete("finish"))),
     Case("timer event subprocess outlives the process", "event_subprocess_timer.bpmn", "event_subprocess_timer",
          steps=(Complete("work"), Complete("finish")), ends_waiting=True),
     # start events take no error (or escalation) definition: the error event subprocess starts with the process

@@ -599,3 +599,43 @@ def test_call_activity_with_its_process_given_is_kept() -> None:
     called = diagram(TASK, pid="costing").replace('id="defs"', 'id="defs_costing"')
     sources = [SourceFile("p.bpmn", "bpmn", caller.encode()), SourceFile("costing.bpmn", "bpmn", called.encode())]
     assert lint(load_bundle(sources), LANES) == []
+
+
+# ---- what the conformance suite found SpiffWorkflow 3.2 runs differently from BPMN ---------------------------------
+
+
+def _sequential_mi(output: bool) -> str:
+    out_ref = '<bpmn:loopDataOutputRef>answers</bpmn:loopDataOutputRef>' if output else ""
+    out_item = '<bpmn:outputDataItem id="answer" name="answer"/>' if output else ""
+    return f'''<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:laneSet id="ls"><bpmn:lane id="l" name="Participant"><bpmn:flowNodeRef>s</bpmn:flowNodeRef><bpmn:flowNodeRef>ask</bpmn:flowNodeRef><bpmn:flowNodeRef>e</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="ask" name="Ask each approver">
+      <bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="formJsonSchemaFilename" value="answer.schema.json"/></spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:multiInstanceLoopCharacteristics isSequential="true">
+        <bpmn:loopDataInputRef>approvers</bpmn:loopDataInputRef>{out_ref}
+        <bpmn:inputDataItem id="approver" name="approver"/>{out_item}
+      </bpmn:multiInstanceLoopCharacteristics>
+    </bpmn:userTask>
+    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="ask"/><bpmn:sequenceFlow id="f2" sourceRef="ask" targetRef="e"/>
+  </bpmn:process>
+</bpmn:definitions>'''
+
+
+def test_a_sequential_multi_instance_with_an_input_item_needs_an_output_collection() -> None:
+    from engine.lint import lint as run_lint
+    from engine.definitions import SourceFile, load_bundle
+    form = SourceFile("answer.schema.json", "form", b'{"type": "object", "title": "Answer"}')
+
+    def problems(xml: str):
+        bundle = load_bundle([SourceFile("mi.bpmn", "bpmn", xml.encode()), form])
+        return [p for p in run_lint(bundle, {"participant": "participant"}) if "multi-instance" in p.reason]
+
+    [problem] = problems(_sequential_mi(output=False))
+    assert problem.reason.startswith("not supported by govflow: a sequential multi-instance with an input item")
+    assert (problem.element_id, problem.line) == ("ask", 9)
+    assert problems(_sequential_mi(output=True)) == []
