@@ -19,7 +19,7 @@ from sqlalchemy import event
 
 from engine.clock import Clock
 from engine.config import PROJECT_ROOT, Config
-from engine.identity import NewUser
+from engine.services.identity import NewUser
 from engine.platform import Govflow
 
 RAISE = json.loads((Path(__file__).parent / "change_request.json").read_text())
@@ -143,9 +143,9 @@ def bench_floor(n: int) -> float:
     from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
     from SpiffWorkflow.util.task import TaskState
 
-    from engine.definitions import collect_sources, load_bundle
-    from engine.sandbox import make_script_engine
-    from engine.script_functions import script_functions
+    from engine.bpmn.definitions import collect_sources, load_bundle
+    from engine.bpmn.sandbox import make_script_engine
+    from engine.services.diagram_functions import script_functions
 
     bundle = load_bundle(collect_sources([PROJECT_ROOT / "processes"], PROJECT_ROOT / "forms"))
     spec = bundle.parser.get_spec("change_control")  # Spiff's own timers: its serializer knows only those

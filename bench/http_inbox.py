@@ -33,8 +33,8 @@ from sqlalchemy import insert, select
 
 from engine.clock import Clock
 from engine.config import PROJECT_ROOT, Config
-from engine.identity import NewUser
-from engine.models import HumanTask, Instance, ProcessVersion
+from engine.services.identity import NewUser
+from engine.store.models import HumanTask, Instance, ProcessVersion
 from engine.platform import Govflow
 
 from .engine_steps import RAISE

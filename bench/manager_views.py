@@ -17,8 +17,8 @@ from sqlalchemy import insert, select
 
 from engine.clock import Clock
 from engine.config import PROJECT_ROOT, Config
-from engine.identity import NewUser
-from engine.models import AuditEvent, HumanTask, Instance, ProcessVersion, Timer
+from engine.services.identity import NewUser
+from engine.store.models import AuditEvent, HumanTask, Instance, ProcessVersion, Timer
 from engine.platform import Govflow
 
 NOW = datetime(2027, 6, 1, 9, tzinfo=timezone.utc)

@@ -28,10 +28,10 @@ from sqlalchemy import insert, select
 
 from engine.clock import Clock
 from engine.config import PROJECT_ROOT, Config
-from engine.identity import NewUser
-from engine.models import Instance, Timer
+from engine.services.identity import NewUser
+from engine.store.models import Instance, Timer
 from engine.platform import Govflow
-from engine.scheduler import TimerScheduler
+from engine.services.scheduler import TimerScheduler
 
 HERE = Path(__file__).resolve().parent
 PROCESS = "bench_tick"
@@ -104,7 +104,7 @@ started = time.perf_counter()
 from engine.clock import Clock
 from engine.config import Config
 from engine.platform import Govflow
-from engine.scheduler import NEXT_JOB, TimerScheduler
+from engine.services.scheduler import NEXT_JOB, TimerScheduler
 imported = time.perf_counter()
 gov = Govflow(Config(database_url=sys.argv[1], instance_dir=sys.argv[2]), Clock())
 scheduler = TimerScheduler(gov.runtime)

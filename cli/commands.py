@@ -12,9 +12,9 @@ from typing import Any, Callable
 import click
 
 from engine.clock import Clock, parse_moment
-from engine.definitions import DeploymentError
+from engine.bpmn.definitions import DeploymentError
 from engine.errors import FormInvalid, GovflowError
-from engine.identity import NewUser
+from engine.services.identity import NewUser
 from engine.platform import Govflow
 
 
@@ -193,7 +193,7 @@ def validate(ctx: Context, paths: tuple[str, ...], forms_dir: str | None) -> Non
 
 def _decision_ids(sources) -> list[str]:
     """The decisions in the DMN files among `sources` (already validated)."""
-    from engine.safe_xml import parse_xml
+    from engine.bpmn.safe_xml import parse_xml
     found = set()
     for src in sources:
         if src.kind == "dmn":
@@ -206,8 +206,8 @@ def _decision_ids(sources) -> list[str]:
 @click.option("--check", is_flag=True, help="Change nothing; fail if a file is not in its canonical text.")
 def format_files(ctx: Context, paths: tuple[str, ...], check: bool) -> None:
     """Write BPMN/DMN files (or the .bpmn/.dmn files in folders) in the canonical text the library saves."""
-    from engine.safe_xml import UnsafeXmlError
-    from engine.xml_format import XML_KINDS, normalise
+    from engine.bpmn.safe_xml import UnsafeXmlError
+    from engine.bpmn.xml_format import XML_KINDS, normalise
     files = sorted({f for p in map(Path, paths) for f in ([p] if p.is_file() else p.rglob("*"))
                     if f.is_file() and f.suffix in XML_KINDS})
     changed, refused = [], {}
@@ -501,12 +501,12 @@ def incidents_resolve(ctx: Context, incident_id: int, username: str, reason: str
 @click.option("--scheduler/--no-scheduler", default=True, help="Run the timer scheduler in this process.")
 def serve(host: str, port: int, scheduler: bool) -> None:
     """Run the web inbox (development server) with the timer scheduler in-process, for one machine."""
-    from engine.scheduler import TimerScheduler
+    from engine.services.scheduler import TimerScheduler
     from web.app import create_app
 
     engine = Govflow()
     app = create_app(engine)
-    timer_scheduler = TimerScheduler(engine.runtime) if scheduler else None
+    timer_scheduler = TimerScheduler(engine.services.runtime) if scheduler else None
     if timer_scheduler:
         timer_scheduler.start()
     click.echo(f"govflow is running at http://{host}:{port}/  (database: {engine.config.database_url})")
@@ -528,10 +528,10 @@ def scheduler_command(sweep_seconds: float) -> None:
     import signal
     import threading
 
-    from engine.scheduler import TimerScheduler
+    from engine.services.scheduler import TimerScheduler
 
     engine = Govflow()
-    timer_scheduler = TimerScheduler(engine.runtime, sweep_seconds=sweep_seconds)
+    timer_scheduler = TimerScheduler(engine.services.runtime, sweep_seconds=sweep_seconds)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

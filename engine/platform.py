@@ -7,23 +7,29 @@ from typing import Any
 
 from sqlalchemy import inspect, select
 
-from . import audit, eligibility, governance, identity, inbox, incidents, schema
-from .admin import InstanceAdmin
-from .attachments import Attachments
-from .clock import Clock
-from .collaboration import Collaboration
-from .config import Config
-from .db import Database
-from .definitions import collect_sources
-from .demo_work import DemoWork, add_demo_work
-from .errors import NotFound
-from .models import AuditEvent, ElementPassage, HumanTask, Instance, MessageWait, Timer
-from .repository import DeploymentResult, Repository, validate_sources
-from .mailer import Mailer
-from .notifications import Notifier
-from .runtime import Runtime
+from engine.store import audit
+from engine.services import eligibility
+from engine.governance import groups as governance
+from engine.services import identity
+from engine.services import inbox
+from engine.services import incidents
+from engine.store import schema
+from engine.services.admin import InstanceAdmin
+from engine.services.attachments import Attachments
+from engine.clock import Clock
+from engine.services.collaboration import Collaboration
+from engine.config import Config
+from engine.store.db import Database
+from engine.bpmn.definitions import collect_sources
+from engine.demo.demo_work import DemoWork, add_demo_work
+from engine.errors import NotFound
+from engine.store.models import AuditEvent, ElementPassage, HumanTask, Instance, MessageWait, Timer
+from engine.services.repository import DeploymentResult, Repository, validate_sources
+from engine.delivery.mailer import Mailer
+from engine.services.notifications import Notifier
+from engine.services.runtime import Runtime
 
-DEMO_USERS_FILE = Path(__file__).resolve().parent / "demo_users.yaml"
+DEMO_USERS_FILE = Path(__file__).resolve().parent / "demo" / "demo_users.yaml"
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ class Govflow:
         return added
 
     def add_demo_work(self) -> DemoWork:
-        """Demo change requests at different stages and the groups' usual meetings (engine/demo_work.yaml), done by
+        """Demo change requests at different stages and the groups' usual meetings (engine/demo/demo_work.yaml), done by
         the demo people; only into a database without instances."""
         return add_demo_work(self)
 
@@ -103,7 +109,7 @@ class Govflow:
             return self._user_dict(user)
 
     def users(self) -> list[dict]:
-        from .models import User
+        from engine.store.models import User
         with self.db.read() as session:
             return [self._user_dict(u) for u in session.scalars(select(User).order_by(User.username))]
 
@@ -194,7 +200,7 @@ class Govflow:
                          task_id: str | None = None, instance_id: int | None = None,
                          message: str | None = None) -> dict[str, list[dict]]:
         """Files for the form about to be sent (a process's start form, a task's, or a message's), stored pending
-        as a browser's uploads are: descriptors by field, to merge into that form's data (engine/attachments.py)."""
+        as a browser's uploads are: descriptors by field, to merge into that form's data (engine/services/attachments.py)."""
         if task_id is not None:
             context = self.task_context(task_id, username)
             info = context.compiled.elements.get(context.task.element_id)
@@ -371,8 +377,8 @@ class Govflow:
     def open_messages(self, instance_id: int, username: str) -> list[dict]:
         """The messages this instance waits for that I may send now (a consultation response, a withdrawal),
         each with its form's JSON Schema and its element's instructions for the user."""
-        from .identity import require_user
-        from .visibility import is_observer_only
+        from engine.services.identity import require_user
+        from engine.services.visibility import is_observer_only
         with self.db.read() as session:
             user = require_user(session, username)
             instance = session.get(Instance, instance_id)

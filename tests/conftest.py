@@ -10,7 +10,7 @@ import pytest
 
 from engine.clock import Clock
 from engine.config import PROJECT_ROOT, Config
-from engine.identity import NewUser
+from engine.services.identity import NewUser
 from engine.platform import Govflow
 
 from .postgres_cluster import Cluster, find_pg_bin
@@ -49,8 +49,8 @@ def pg_cluster():
         pytest.fail("PostgreSQL server binaries (initdb, pg_ctl) were not found: install postgresql-15 "
                     "or set GOVFLOW_PG_BIN. The suite runs on both SQLite and PostgreSQL.")
     cluster = Cluster(pg_bin).start()
-    from engine.db import Database
-    from engine.schema import upgrade
+    from engine.store.db import Database
+    from engine.store.schema import upgrade
     template_url = cluster.create_database("govflow_template")
     db = Database(template_url)
     upgrade(db)

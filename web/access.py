@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app, g
 
-from engine import audit
+from engine.store import audit
 from engine.errors import Forbidden
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask, current_app, g, render_template, request, send_file
 
-from engine.attachments import AttachmentRefused, limits_for, size_text
+from engine.services.attachments import AttachmentRefused, limits_for, size_text
 
 from .auth import login_required
 from .form_fields import attachment_fields, file_ids, set_file_ids

@@ -1,6 +1,6 @@
 """Sign-in and sign-out with local accounts, session timeouts, the signed-in user, and a failed-login rate limit.
 
-The rate limit counts failures in the database (engine/login_attempts.py), so every gunicorn worker and a restarted
+The rate limit counts failures in the database (engine/services/login_attempts.py), so every gunicorn worker and a restarted
 one share it: LOGIN_FAILURE_LIMIT failures per (username, address) within LOGIN_FAILURE_WINDOW, on the wall clock.
 """
 from __future__ import annotations
@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session,
                    url_for)
 
-from engine import audit
+from engine.store import audit
 from engine.clock import Clock
-from engine.identity import find_user, hash_password, verify_password
-from engine.login_attempts import LoginAttempts
-from engine.visibility import OBSERVER_ROLES, STAFF_ROLES  # who only reads; who sees every instance
+from engine.services.identity import find_user, hash_password, verify_password
+from engine.services.login_attempts import LoginAttempts
+from engine.services.visibility import OBSERVER_ROLES, STAFF_ROLES  # who only reads; who sees every instance
 
 bp = Blueprint("auth", __name__)
 

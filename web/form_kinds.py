@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from engine.attachments import KINDS, field_schema, limits_for
-from engine.forms import schema_problem
+from engine.services.attachments import KINDS, field_schema, limits_for
+from engine.bpmn.forms import schema_problem
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MAX_OPTIONS = 50
@@ -75,7 +75,7 @@ def _checkboxes(req: FieldRequest) -> dict:
             "x-govflow-widget": "checkboxes"}
 
 
-# kind → (what the analyst sees, the property it adds); "attachments" is built by engine.attachments.field_schema
+# kind → (what the analyst sees, the property it adds); "attachments" is built by engine.services.attachments.field_schema
 KIND_BUILDERS: dict[str, tuple[str, Callable[[FieldRequest], dict] | None]] = {
     "text": ("Short text", _text),
     "textarea": ("Long text", _textarea),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.attachments import limits_for, size_text
+from engine.services.attachments import limits_for, size_text
 
 from .form_fields import (MAX_ROWS, date_key, enum_options, file_ids, files_key, html_id, label_of, rows_key,
                           widget_of)

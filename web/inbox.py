@@ -8,9 +8,9 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.eligibility import actionable_by
+from engine.services.eligibility import actionable_by
 from engine.errors import FormInvalid
-from engine.models import HumanTask, Instance, ProcessVersion, Role
+from engine.store.models import HumanTask, Instance, ProcessVersion, Role
 
 from .auth import login_required
 from .display import LONDON

@@ -7,10 +7,10 @@ import json
 from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request,
                    url_for)
 
-from engine.definitions import DeploymentError
+from engine.bpmn.definitions import DeploymentError
 from engine.errors import Conflict, Forbidden, GovflowError, NotFound
-from engine.safe_xml import UnsafeXmlError
-from engine.library import EDITOR_ROLES, MIGRATOR_ROLES, FileRefused, Library, kind_of_path
+from engine.bpmn.safe_xml import UnsafeXmlError
+from engine.services.library import EDITOR_ROLES, MIGRATOR_ROLES, FileRefused, Library, kind_of_path
 
 from .auth import login_required
 from .form_kinds import FieldRequest, add_field, kinds, type_choices
@@ -279,7 +279,7 @@ def _step_rows(posted: bool) -> tuple[list[dict], dict[int, str]]:
 
 def _events(rows: list[dict], errors: dict[int, str]):
     """The filled-in rows as engine events, in order; a row's problem goes in `errors` by row number."""
-    from engine.library import SimulationEvent
+    from engine.services.library import SimulationEvent
     events = []
     for n, row in enumerate(rows):
         if not row["kind"]:
@@ -333,7 +333,7 @@ def edit_diagram(process_id: str):
     draft = _draft_or_404(process_id)
     if draft.bpmn_path is None:
         raise NotFound("The draft has no diagram")
-    from engine.identity import role_pairs
+    from engine.services.identity import role_pairs
     gov = current_app.extensions["govflow"]
     with gov.db.read() as session:
         roles = [name for _, name in role_pairs(session)]
@@ -347,7 +347,7 @@ def edit_diagram(process_id: str):
 
 
 def _decision_ids(draft) -> list[str]:
-    from engine.safe_xml import parse_xml
+    from engine.bpmn.safe_xml import parse_xml
     found = []
     for path in draft.paths("dmn"):
         try:
@@ -426,7 +426,7 @@ def _draft_settings(draft) -> dict:
 def _preview(text: str, settings: dict) -> tuple[str, str | None]:
     """The form exactly as the inbox renders it (web.form_render + macros/form.html, attachment limits from the
     draft's settings.yaml), or why it cannot be."""
-    from engine.forms import schema_problem
+    from engine.bpmn.forms import schema_problem
     try:
         schema = json.loads(text)
     except ValueError as err:
@@ -493,7 +493,7 @@ def diff(process_id: str):
 
     before, before_label, before_url = files_of(from_raw)
     after, after_label, after_url = files_of(to_raw)
-    from engine.diff import diff_files
+    from engine.bpmn.diff import diff_files
     result = diff_files(before, after)
     bpmn = result.document("bpmn")
     markers = {"added": [e.element_id for e in bpmn.added] if bpmn else [],

@@ -7,7 +7,8 @@ import io
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 
-from engine import audit, logs
+from engine.store import audit
+from engine.governance import logs
 from engine.errors import FormInvalid, GovflowError
 
 from .access import deny
@@ -147,7 +148,7 @@ def save(name: str, item_id: int | None):
 def meeting_list():
     from datetime import date, timedelta
 
-    from engine import meetings
+    from engine.governance import meetings
     gov = _gov()
     group = request.args.get("group", "").strip()[:40] or None
     today = gov.clock.now().astimezone(LONDON).date()
@@ -160,7 +161,7 @@ def meeting_list():
 @bp.get("/meetings/<int:meeting_id>", endpoint="meeting")
 def meeting_agenda(meeting_id: int):
     """One meeting's agenda: the items the processes placed on it, and what was decided on each."""
-    from engine import meetings
+    from engine.governance import meetings
     return render_template("logs/meeting.html", meeting=meetings.meeting_page(_gov(), meeting_id), logs=LOGS)
 
 
@@ -168,7 +169,7 @@ def meeting_agenda(meeting_id: int):
 def add_meeting():
     from datetime import date
 
-    from engine import meetings
+    from engine.governance import meetings
     if not may_edit(g.user):
         raise deny("Only the PMO or an admin can add meetings.", attempted="add meeting")
     gov = _gov()

@@ -11,12 +11,13 @@ from flask import (Blueprint, Response, current_app, flash, g, redirect, render_
                    stream_with_context, url_for)
 from sqlalchemy import select
 
-from engine import metrics, register
-from engine.admin import InstanceAdmin, ReasonMissing, may_administer
+from engine.services import metrics
+from engine.governance import register
+from engine.services.admin import InstanceAdmin, ReasonMissing, may_administer
 from engine.errors import GovflowError, NotFound
-from engine.models import Instance, ProcessVersion, Timer
-from engine.state import move_back_window
-from engine.trail import bpmn_of, instance_trail
+from engine.store.models import Instance, ProcessVersion, Timer
+from engine.bpmn.state import move_back_window
+from engine.services.trail import bpmn_of, instance_trail
 
 from .access import deny
 from .auth import login_required
@@ -230,7 +231,7 @@ def _export(q: register.RegisterQuery, kind: str) -> Response:
     keys = [k for k, _h in register.COLUMNS]
     stamp = now.astimezone(LONDON).strftime("%Y%m%d-%H%M")
     with gov.db.write() as db:  # an export of the register is a disclosure: audited
-        from engine import audit
+        from engine.store import audit
         audit.record(db, now, g.user.username, "register.exported", format=kind,
                      filters={k: v for k, v in request.args.items() if k != "format"})
     if kind == "csv":

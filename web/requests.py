@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from engine.attachments import size_text
+from engine.services.attachments import size_text
 from engine.errors import FormInvalid, NotFound
-from engine.forms import clean_submission
-from engine.models import HumanTask, Instance
+from engine.bpmn.forms import clean_submission
+from engine.store.models import HumanTask, Instance
 
 from . import attachments, instructions
 from .access import deny, may_act_on, may_view_instance

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
-from engine import seats
+from engine.governance import seats
 from engine.errors import GovflowError, NotFound
 
 from .access import deny

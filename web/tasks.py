@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import Conflict, FormInvalid
-from engine.forms import clean_submission
+from engine.bpmn.forms import clean_submission
 
 from . import attachments, instructions
 from .access import deny, may_act_on

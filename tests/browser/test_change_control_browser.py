@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from engine.models import Instance
+from engine.store.models import Instance
 from tests.web.cc_answers import AFTER_WINDOW, ANSWERS, RAISE, RESPONSE
 from web.form_fields import to_raw
 

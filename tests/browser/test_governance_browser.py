@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from engine.models import Instance
-from engine.seats import assign_seat, seat_register
+from engine.store.models import Instance
+from engine.governance.seats import assign_seat, seat_register
 from tests.scenarios.test_appeal import CR_RAISE, change_request_to_decision, decide_change_request
 from web.form_fields import to_raw
 

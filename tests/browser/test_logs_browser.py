@@ -149,6 +149,6 @@ def test_the_pmo_plans_a_meeting_and_keeps_the_logs(page, live_server, web_gov, 
     assert refused.status in (400, 403)
     sign_out(page, base)
     with gov.db.read() as session:
-        from engine import logs
+        from engine.governance import logs
         [kept] = [r for r in logs.raid(session) if r["title"].startswith("SIT environment")]
     assert kept["rag"] == "red"

@@ -293,7 +293,7 @@ class ThroughGovflow:
 
     def deploy(self, models_dir: Path) -> None:
         def act(gov):
-            from engine.identity import NewUser
+            from engine.services.identity import NewUser
             gov.init()
             gov.add_user(NewUser(ACTOR, "Alice Archer", "alice@example.org", "correct horse battery staple",
                                  ("participant",), "Northern Power Supply", "SUPPLIER_LARGE"))
@@ -329,7 +329,7 @@ class ThroughGovflow:
 
     def data(self) -> dict:
         """The workflow's own data as stored (the record shown to people flattens data objects into it)."""
-        from engine.models import Instance
+        from engine.store.models import Instance
 
         def read(gov):
             with gov.db.read() as session:

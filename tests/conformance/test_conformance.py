@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.definitions import DeploymentError
+from engine.bpmn.definitions import DeploymentError
 
 from .cases import CASES, SPIFF_MISRUNS
 from .driver import FORMS, run_case

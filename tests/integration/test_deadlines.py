@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from engine.identity import NewUser
-from engine.models import HumanTask, Notification, User
-from engine.scheduler import TimerScheduler
+from engine.services.identity import NewUser
+from engine.store.models import HumanTask, Notification, User
+from engine.services.scheduler import TimerScheduler
 
 from ..conftest import FIXTURES
 

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from cli.commands import govflow as govflow_cli
-from engine.admin import ReasonMissing
+from engine.services.admin import ReasonMissing
 from engine.errors import Conflict, Forbidden
-from engine.models import Notification, User
+from engine.store.models import Notification, User
 
 from ..conftest import FIXTURES
 

@@ -14,8 +14,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from engine.errors import Forbidden
-from engine.mailer import Mailer
-from engine.models import HumanTask, Notification, User
+from engine.delivery.mailer import Mailer
+from engine.store.models import HumanTask, Notification, User
 
 from ..conftest import FIXTURES
 

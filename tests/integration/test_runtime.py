@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.errors import Conflict, Forbidden, FormInvalid, NotFound
-from engine.models import AuditEvent, HumanTask, Instance, Timer
+from engine.store.models import AuditEvent, HumanTask, Instance, Timer
 
 pytestmark = pytest.mark.postgres
 
@@ -106,7 +106,7 @@ def test_only_role_holders_may_act_and_refusals_are_audited(gov):
 
 
 def test_a_task_claimed_by_someone_else_cannot_be_completed(gov):
-    from engine.identity import NewUser
+    from engine.services.identity import NewUser
     gov.add_user(NewUser("carl", "Carl Second CCM", "", "pw-carl-123", ("change_control_manager",)))
     gov.start("loop", "alice", {"title": "Claimed"})
     review = only_task(gov, "carol", "review")
@@ -131,7 +131,7 @@ def test_completing_twice_is_a_conflict(gov):
 
 
 def test_concurrent_completions_give_one_success_and_one_conflict(gov):
-    from engine.identity import NewUser
+    from engine.services.identity import NewUser
     gov.add_user(NewUser("carl", "Carl Second CCM", "", "pw-carl-123", ("change_control_manager",)))
     started = gov.start("loop", "alice", {"title": "Race"})
     review = only_task(gov, "carol", "review")

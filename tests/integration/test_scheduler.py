@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from cli.commands import govflow as govflow_cli
 from engine.clock import Clock
 from engine.errors import Conflict, Forbidden
-from engine.models import AuditEvent, Instance, Timer
-from engine.scheduler import NEXT_JOB, TimerScheduler
+from engine.store.models import AuditEvent, Instance, Timer
+from engine.services.scheduler import NEXT_JOB, TimerScheduler
 
 from ..conftest import FIXTURES, T0, make_govflow
 
@@ -189,7 +189,7 @@ WORKER = textwrap.dedent("""
     from engine.clock import Clock
     from engine.config import Config
     from engine.platform import Govflow
-    from engine.scheduler import TimerScheduler
+    from engine.services.scheduler import TimerScheduler
 
     url, at, go_file = sys.argv[1], datetime.fromisoformat(sys.argv[2]), sys.argv[3]
     gov = Govflow(Config(database_url=url, instance_dir=os.path.dirname(go_file)), Clock(at))

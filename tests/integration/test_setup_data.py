@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
-from engine.models import Base, GovernanceGroup, Role, Seat
+from engine.store.models import Base, GovernanceGroup, Role, Seat
 
 pytestmark = pytest.mark.postgres
 

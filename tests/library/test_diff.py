@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from engine.diff import bpmn_elements, diff_bpmn, diff_files, diff_tables
+from engine.bpmn.diff import bpmn_elements, diff_bpmn, diff_files, diff_tables
 
 from .helpers import LOOP_BPMN, loop_with_extra_task, loop_without_fix
 
@@ -183,7 +183,7 @@ def test_diff_files_carries_the_tables_of_a_changed_decision_file():
 
 def test_every_rule_of_both_sides_shows_once_in_the_after_order():
     import itertools
-    from engine.diff import _aligned, _pairs
+    from engine.bpmn.diff import _aligned, _pairs
     ids = ["a", "b", "c", None]
     for n_before in range(4):
         for before in itertools.permutations(ids, n_before):

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from engine.attachments import descriptor_items
-from engine.forms import schema_problem
+from engine.services.attachments import descriptor_items
+from engine.bpmn.forms import schema_problem
 
 from .helpers import open_draft_as_analyst
 
@@ -217,7 +217,7 @@ def test_an_analyst_adds_an_attachments_field_in_the_browser(page, live_server, 
     assert page.input_value("#field-name") == ""
     page.click("#save-form")
     page.wait_for_url(f"{base}/library/{PID}")
-    from engine.library import Library
+    from engine.services.library import Library
     saved = json.loads(Library(gov).draft(PID).files[FORM])
     assert saved["properties"]["evidence"]["x-govflow-attachments"] == {"max_bytes": 5_000_000, "types": ["pdf"]}
     assert not errors, errors

@@ -7,12 +7,12 @@ import pytest
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine import instance_migration as im
+from engine.bpmn import migration as im
 from engine.clock import Clock
-from engine.definitions import SourceFile, collect_sources, compile_process, load_bundle
-from engine.sandbox import make_script_engine
-from engine.script_functions import script_functions
-from engine.state import dump_state, load_state
+from engine.bpmn.definitions import SourceFile, collect_sources, compile_process, load_bundle
+from engine.bpmn.sandbox import make_script_engine
+from engine.services.diagram_functions import script_functions
+from engine.bpmn.state import dump_state, load_state
 
 from .helpers import FIXTURES, LOOP_BPMN, loop_with_extra_task, loop_without_fix
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from engine.models import HumanTask, Instance
+from engine.store.models import HumanTask, Instance
 
 from .helpers import open_draft_as_analyst, raise_data
 from .test_library_engine import _validate_answers

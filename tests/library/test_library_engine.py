@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from engine.errors import Conflict, Forbidden
-from engine.library import FileRefused, Library
-from engine.models import AuditEvent, HumanTask, Instance
+from engine.services.library import FileRefused, Library
+from engine.store.models import AuditEvent, HumanTask, Instance
 
 from .helpers import change_control_with_duplicate_check, raise_data
 

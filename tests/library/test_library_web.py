@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import select
 
-from engine.models import AuditEvent
+from engine.store.models import AuditEvent
 
 from .helpers import change_control_with_duplicate_check, raise_data
 
@@ -98,7 +98,7 @@ def test_publish_is_for_analysts_only(signed_in, gov):
     response = client.post(f"/library/{PID}/publish", data={"csrf_token": client.csrf, "note": "x"})
     assert response.status_code == 403
     with gov.db.read() as session:
-        from engine.models import ProcessVersion
+        from engine.store.models import ProcessVersion
         assert len(session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == PID)).all()) == 1
 
 
@@ -201,6 +201,6 @@ def test_diff_shows_decision_tables_side_by_side_with_changed_cells(signed_in, g
 
 
 def _first_version_id(gov):
-    from engine.models import ProcessVersion
+    from engine.store.models import ProcessVersion
     with gov.db.read() as session:
         return session.scalars(select(ProcessVersion.id).where(ProcessVersion.process_id == PID)).first()

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.errors import GovflowError
-from engine.library import Library, SimulationEvent
-from engine.models import AuditEvent, Instance, Timer
+from engine.services.library import Library, SimulationEvent
+from engine.store.models import AuditEvent, Instance, Timer
 
 from tests.scenarios.change_control_driver import ANSWERS, RESPONSE
 

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from engine.errors import Forbidden
-from engine.library import FileRefused, Library
-from engine.models import AuditEvent
-from engine.xml_format import normalise, same_document
+from engine.services.library import FileRefused, Library
+from engine.store.models import AuditEvent
+from engine.bpmn.xml_format import normalise, same_document
 
 from .helpers import CHANGE_CONTROL, change_control_with_duplicate_check
 
@@ -180,10 +180,10 @@ def test_web_zip_download_upload_and_canonical_downloads(signed_in, gov):
 @pytest.mark.parametrize("process_id", ["change_control", "escalation", "appeal", "meeting"])
 def test_normalised_processes_compile_to_the_same_specs(gov, process_id):
     """What normalising processes/ would change is layout only: SpiffWorkflow reads the same specs from it."""
-    from engine.definitions import compile_process, load_bundle, roles_by_lane
-    from engine.identity import role_pairs
-    from engine.library import sources_of
-    from engine.state import _SERIALIZER
+    from engine.bpmn.definitions import compile_process, load_bundle, roles_by_lane
+    from engine.services.identity import role_pairs
+    from engine.services.library import sources_of
+    from engine.bpmn.state import _SERIALIZER
     library = Library(gov)
     latest = library.process(process_id)["latest"]
     files = library.version_files(latest["id"])

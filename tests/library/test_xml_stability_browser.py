@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from engine.library import Library
-from engine.xml_format import canonical_items, normalise
+from engine.services.library import Library
+from engine.bpmn.xml_format import canonical_items, normalise
 
 from .helpers import open_draft_as_analyst
 

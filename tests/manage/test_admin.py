@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from engine.admin import InstanceAdmin, ReasonMissing, may_administer
+from engine.services.admin import InstanceAdmin, ReasonMissing, may_administer
 from engine.errors import Conflict, Forbidden
-from engine.models import AuditEvent, ElementPassage, HumanTask, Instance, MessageWait, Timer
-from engine.trail import instance_trail
+from engine.store.models import AuditEvent, ElementPassage, HumanTask, Instance, MessageWait, Timer
+from engine.services.trail import instance_trail
 
 pytestmark = pytest.mark.postgres
 

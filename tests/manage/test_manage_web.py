@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from engine.models import AuditEvent, HumanTask, Instance, Timer
+from engine.store.models import AuditEvent, HumanTask, Instance, Timer
 
 MANAGERS = ["sam", "pat", "ida", "olive", "admin", "carol"]
 
@@ -260,7 +260,7 @@ def test_saved_views_are_shared_between_managers(signed_in, web_gov, token_from)
     link = re.search(r'href="(/manage/instances\?[^"]*)">Small suppliers', html).group(1).replace("&amp;", "&")
     assert "1 instance<" in client.get(link).data.decode()
     with web_gov.db.read() as db:
-        from engine.models import ManagerView
+        from engine.store.models import ManagerView
         view = db.scalar(select(ManagerView).where(ManagerView.name == "Small suppliers"))
         assert view.query == {"organisation": "Small Energy Co"}
     token = token_from(client, "/manage/instances")

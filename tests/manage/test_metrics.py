@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from engine import metrics
-from engine.metrics import MetricFilters, percentile, working_days_elapsed
-from engine.models import AuditEvent, ElementPassage, HumanTask, Instance, ProcessVersion, Timer
+from engine.services import metrics
+from engine.services.metrics import MetricFilters, percentile, working_days_elapsed
+from engine.store.models import AuditEvent, ElementPassage, HumanTask, Instance, ProcessVersion, Timer
 
 pytestmark = pytest.mark.postgres
 

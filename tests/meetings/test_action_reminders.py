@@ -9,10 +9,10 @@ from datetime import date, datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from engine import logs
-from engine.meetings import meetings
-from engine.models import AuditEvent, LogAction
-from engine.scheduler import CATCH_UP_REMINDER_JOB, REMINDER_JOB, TimerScheduler
+from engine.governance import logs
+from engine.governance.meetings import meetings
+from engine.store.models import AuditEvent, LogAction
+from engine.services.scheduler import CATCH_UP_REMINDER_JOB, REMINDER_JOB, TimerScheduler
 
 from ..conftest import make_govflow
 

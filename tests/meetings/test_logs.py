@@ -12,11 +12,11 @@ from datetime import date, datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from engine import logs
+from engine.governance import logs
 from engine.errors import Forbidden, FormInvalid
-from engine.meetings import meetings, settings_of
-from engine.models import AuditEvent
-from engine.seats import assign_seat
+from engine.governance.meetings import meetings, settings_of
+from engine.store.models import AuditEvent
+from engine.governance.seats import assign_seat
 
 from ..scenarios.change_control_driver import CONDITIONS, ChangeRequest
 

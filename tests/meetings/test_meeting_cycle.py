@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from engine.errors import Forbidden
-from engine.models import AuditEvent
-from engine.meetings import (add_extraordinary_meeting, meetings, place_item, schedule_usual_meetings,
+from engine.store.models import AuditEvent
+from engine.governance.meetings import (add_extraordinary_meeting, meetings, place_item, schedule_usual_meetings,
                              settings_of, start_meeting_cycle)
-from engine.script_functions import script_functions
-from engine.seats import assign_seat
+from engine.services.diagram_functions import script_functions
+from engine.governance.seats import assign_seat
 
 pytestmark = pytest.mark.postgres
 UTC = timezone.utc

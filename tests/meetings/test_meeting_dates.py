@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from engine.meetings import (MeetingError, choose_meeting, headline_due, nth_weekday, papers_due, parse_usual_day,
+from engine.governance.meetings import (MeetingError, choose_meeting, headline_due, nth_weekday, papers_due, parse_usual_day,
                              usual_meeting_days)
 
 

@@ -10,8 +10,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from engine.meetings import add_extraordinary_meeting, meetings, schedule_usual_meetings, start_meeting_cycle
-from engine.seats import assign_seat
+from engine.governance.meetings import add_extraordinary_meeting, meetings, schedule_usual_meetings, start_meeting_cycle
+from engine.governance.seats import assign_seat
 
 from .test_meeting_cycle import do, open_task
 

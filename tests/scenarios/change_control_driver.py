@@ -96,7 +96,7 @@ LANE = {"validate": "Change Control Manager", "resolve_issues": "Participant", "
 
 def plan_meeting(gov, day: str, group: str = "PSG") -> None:
     """The PMO adds an extraordinary meeting of the group on that day (nothing if the group already meets then)."""
-    from engine.meetings import MeetingError, add_extraordinary_meeting
+    from engine.governance.meetings import MeetingError, add_extraordinary_meeting
     try:
         add_extraordinary_meeting(gov, group, day, by="pat", note="Planned by the test")
     except MeetingError:

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from engine.models import Instance
+from engine.store.models import Instance
 
 pytestmark = pytest.mark.postgres
 UTC = timezone.utc
@@ -209,7 +209,7 @@ def test_an_upheld_appeal_is_enacted_by_the_sro_reopening_the_change_request(gov
     assert reopened["data"]["reopened_from"] == cr
     assert [(d["outcome"], d["decided_by"], d["instance_id"], d["meeting_date"])
             for d in reopened["data"]["previous_decisions"]] == [("reject", "PSG", cr, meeting.isoformat())]
-    from engine import logs
+    from engine.governance import logs
     with gov.db.read() as session:
         rows = [r for r in logs.decisions(session) if r["reference"] == "CR001"]
     assert [(r["instance_id"], r["outcome"], r["history"]) for r in rows] == [

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from engine.models import AuditEvent, Instance
+from engine.store.models import AuditEvent, Instance
 
 from .change_control_driver import ChangeRequest
 from .test_appeal import assess, decide, do, lodge, open_elements, reopen_after_upheld_appeal

@@ -514,7 +514,7 @@ def test_communication_overdue_is_told_to_the_ccm_and_the_sro(gov, clock):
 
 
 def agenda_of(gov, day: str, group: str = "PSG") -> list[str]:
-    from engine.meetings import meetings
+    from engine.governance.meetings import meetings
     return [i["reference"] for m in meetings(gov, group) if m["held_on"].isoformat() == day for i in m["agenda"]]
 
 
@@ -555,7 +555,7 @@ def test_papers_published_late_roll_the_cr_to_the_following_meeting_across_easte
     and Easter Monday), the papers go out on 24 Mar: the CR leaves that agenda and goes on the next meeting whose papers
     it can make, the usual PSG on Wed 7 Apr (papers due Wed 31 Mar); the PMO tables it there in time."""
     from sqlalchemy import select
-    from engine.models import AuditEvent
+    from engine.store.models import AuditEvent
     cr = ChangeRequest(gov, clock).to_consultation()
     cr.at(WINDOW_CLOSES)
     clock.set(utc(2027, 3, 22, 9, 0))
@@ -653,7 +653,7 @@ def test_other_roles_and_the_ofgem_observer_cannot_act(gov, clock):
 
 def _dmn_engine():
     from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-    from engine.sandbox import make_script_engine
+    from engine.bpmn.sandbox import make_script_engine
 
     parser = SpiffBpmnParser()
     parser.add_dmn_file(str(ROOT / "processes" / "ofgem_threshold.dmn"))

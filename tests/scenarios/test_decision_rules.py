@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 import pytest
 
 from engine.errors import Forbidden
-from engine.meetings import meetings
-from engine.seats import assign_seat
+from engine.governance.meetings import meetings
+from engine.governance.seats import assign_seat
 
 from .change_control_driver import ANSWERS, ISSUED_AT, WINDOW_CLOSES, ChangeRequest
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from engine.errors import Forbidden, FormInvalid
-from engine.identity import NewUser
-from engine.seats import assign_seat
+from engine.services.identity import NewUser
+from engine.governance.seats import assign_seat
 
 from ..conftest import TEST_PASSWORD
 
@@ -65,7 +65,7 @@ def open_elements(gov, instance_id):
 
 
 def group_of_open_task(gov, instance_id):
-    from engine.models import HumanTask
+    from engine.store.models import HumanTask
     with gov.db.read() as session:
         rows = session.query(HumanTask).filter_by(instance_id=instance_id, status="ready").all()
         return [(r.element_id, r.group_id) for r in rows]
@@ -278,7 +278,7 @@ def test_the_cumulative_threshold_setting_matches_the_decision_table():
 # ---- the escalation goes on the agenda of the group that considers it (DOMAIN.md "Meeting cycle") ------------------------
 
 def agenda_of(gov, group):
-    from engine.meetings import meetings
+    from engine.governance.meetings import meetings
     return {m["held_on"].isoformat(): [i["reference"] for i in m["agenda"]] for m in meetings(gov, group)
             if m["agenda"]}
 
@@ -287,7 +287,7 @@ def test_an_escalation_is_placed_on_the_next_agenda_of_the_group_considering_it(
     """Raised by DAG on Tue 1 Dec 2026, it is with PSG: PSG's 2 December papers closed on 25 November, so it goes on
     the agenda of PSG on Wed 6 January 2027 (papers due 29 December, across Christmas); the chair sees where, and the
     level the PSG decides records that meeting, which the decision log links to."""
-    from engine import logs
+    from engine.governance import logs
     iid = raise_escalation(egov, route="group", origin_group="DAG").instance_id
     data = record(egov, iid)["data"]
     assert (data["group_meeting_date"], data["group_agenda_item"]) == ("2027-01-06", "Item 1: ESC001")
@@ -307,7 +307,7 @@ def test_an_escalation_is_placed_on_the_next_agenda_of_the_group_considering_it(
 def test_each_level_goes_on_its_own_groups_agenda_and_a_group_without_meetings_is_said_so(egov, clock):
     """TWG escalates to SITAG, which has no usual meeting day and none planned: the chair is told, and so is the PMO;
     with an extraordinary SITAG planned, the next escalation goes on it. Escalated on to PSG, it goes on PSG's agenda."""
-    from engine.meetings import add_extraordinary_meeting
+    from engine.governance.meetings import add_extraordinary_meeting
     first = raise_escalation(egov, route="group", origin_group="TWG").instance_id
     data = record(egov, first)["data"]
     assert data["group_meeting_date"] == "" and "SITAG has no meeting planned" in data["agenda_note"]

@@ -13,9 +13,9 @@ import yaml
 from click.testing import CliRunner
 
 from cli.commands import govflow
-from engine.attachments import KINDS, confidential_ids, descriptor_items, field_schema, settings_problems
-from engine.forms import schema_problem
-from engine.lint import lint_report
+from engine.services.attachments import KINDS, confidential_ids, descriptor_items, field_schema, settings_problems
+from engine.bpmn.forms import schema_problem
+from engine.bpmn.lint import lint_report
 from tests.unit.test_lint import diagram, lint_of
 
 ROOT = Path(__file__).resolve().parents[2]

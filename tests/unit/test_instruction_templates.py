@@ -1,4 +1,4 @@
-"""Task instructions as sandboxed Jinja templates (engine/instruction_templates.py): loops and conditions, values
+"""Task instructions as sandboxed Jinja templates (engine/bpmn/instructions.py): loops and conditions, values
 shown as text, missing names empty, the sandbox's refusals, the time and size guards, and failures shown as written."""
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from engine import instruction_templates
-from engine.instruction_templates import MAX_LOOP_ITEMS, MAX_OUTPUT, fill, template_problem
+from engine.bpmn import instructions as instruction_templates
+from engine.bpmn.instructions import MAX_LOOP_ITEMS, MAX_OUTPUT, fill, template_problem
 from web.instructions import render
 
 RESPONSES = [{"round": 1, "respondent_organisation": "Small Energy Co", "position": "support", "late": False,

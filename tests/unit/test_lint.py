@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.definitions import Problem, SourceFile, collect_sources, load_bundle, load_roles_file, roles_by_lane
-from engine.lint import lint, lint_report, timer_problem
+from engine.bpmn.definitions import Problem, SourceFile, collect_sources, load_bundle, load_roles_file, roles_by_lane
+from engine.bpmn.lint import lint, lint_report, timer_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "lint_fixtures"
@@ -494,7 +494,7 @@ def test_sound_instructions_with_loops_and_conditions_pass() -> None:
 
 
 def test_the_shipped_instructions_all_compile() -> None:
-    from engine.lint import BPMN_RULES, rule_instruction_templates
+    from engine.bpmn.lint import BPMN_RULES, rule_instruction_templates
     roles = [(r["id"], r["name"]) for r in load_roles_file(ROOT / "processes/roles.yaml")]
     problems = lint(load_bundle(collect_sources([ROOT / "processes"], ROOT / "forms")), roles_by_lane(roles))
     assert [p for p in problems if "not a valid template" in p.reason] == []

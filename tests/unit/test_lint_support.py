@@ -1,6 +1,6 @@
 """What govflow cannot run end to end is refused at validate/deploy, in plain words, with the file, line and element.
 
-Each refused construct was checked against SpiffWorkflow 3.2 in memory first (see the reasons in engine/lint.py);
+Each refused construct was checked against SpiffWorkflow 3.2 in memory first (see the reasons in engine/bpmn/lint.py);
 each test here is one small diagram with that construct, asserting the exact Problem. The supported constructs
 pass: a refusal must not catch what runs.
 """
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.definitions import DeploymentError, Problem, SourceFile, load_bundle
-from engine.lint import lint, lint_report
-from engine.repository import validate_sources
+from engine.bpmn.definitions import DeploymentError, Problem, SourceFile, load_bundle
+from engine.bpmn.lint import lint, lint_report
+from engine.services.repository import validate_sources
 
 from .test_lint import LANES, bundle_of, line_of, only
 
@@ -627,8 +627,8 @@ def _sequential_mi(output: bool) -> str:
 
 
 def test_a_sequential_multi_instance_with_an_input_item_needs_an_output_collection() -> None:
-    from engine.lint import lint as run_lint
-    from engine.definitions import SourceFile, load_bundle
+    from engine.bpmn.lint import lint as run_lint
+    from engine.bpmn.definitions import SourceFile, load_bundle
     form = SourceFile("answer.schema.json", "form", b'{"type": "object", "title": "Answer"}')
 
     def problems(xml: str):

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli.commands import govflow
-from engine.definitions import DeploymentError, Problem, SourceFile, load_bundle
-from engine.feel import recognise
-from engine.lint import lint
-from engine.safe_xml import UnsafeXmlError, parse_xml
+from engine.bpmn.definitions import DeploymentError, Problem, SourceFile, load_bundle
+from engine.bpmn.feel import recognise
+from engine.bpmn.lint import lint
+from engine.bpmn.safe_xml import UnsafeXmlError, parse_xml
 
 from .test_lint import DMN, LANES, TIMER, bundle_of, diagram, line_of, only
 

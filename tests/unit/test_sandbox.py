@@ -11,8 +11,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine.safe_xml import parse_xml
-from engine.sandbox import (
+from engine.bpmn.safe_xml import parse_xml
+from engine.bpmn.sandbox import (
     MAX_ITEMS,
     SandboxedEnvironment,
     SandboxError,

@@ -11,8 +11,8 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 from lxml import etree
 
-from engine.sandbox import make_script_engine
-from engine.state import dump_state, load_state, prune_history
+from engine.bpmn.sandbox import make_script_engine
+from engine.bpmn.state import dump_state, load_state, prune_history
 
 NESTED = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">

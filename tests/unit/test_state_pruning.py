@@ -1,8 +1,8 @@
-"""Pruning with a window of history (engine/state.py): each live task keeps its last K completed user tasks, so the
+"""Pruning with a window of history (engine/bpmn/state.py): each live task keeps its last K completed user tasks, so the
 state stays bounded by K however long an instance loops, and Spiff's reset_from_task_id works on what is kept.
 
 Runs SpiffWorkflow in memory on the test fixture tests/fixtures/processes/loop.bpmn (review → valid? → fix with a
-boundary timer → review …), saving and loading through engine/state.py after every step as the runtime does.
+boundary timer → review …), saving and loading through engine/bpmn/state.py after every step as the runtime does.
 """
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import pytest
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine import state
+from engine.bpmn import state
 from engine.clock import Clock
-from engine.definitions import collect_sources, compile_process, load_bundle
-from engine.sandbox import make_script_engine
-from engine.script_functions import script_functions
-from engine.state import (BadSetting, dump_state, is_reopenable, load_state, move_back_window, prune_history)
-from engine.waits import waiting_timers
+from engine.bpmn.definitions import collect_sources, compile_process, load_bundle
+from engine.bpmn.sandbox import make_script_engine
+from engine.services.diagram_functions import script_functions
+from engine.bpmn.state import (BadSetting, dump_state, is_reopenable, load_state, move_back_window, prune_history)
+from engine.bpmn.waits import waiting_timers
 from tests.conftest import FIXTURES
 
 T0 = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.safe_xml import UnsafeXmlError
-from engine.xml_format import canonical_items, normalise, same_document
+from engine.bpmn.safe_xml import UnsafeXmlError
+from engine.bpmn.xml_format import canonical_items, normalise, same_document
 from tests.library.helpers import change_control_with_duplicate_check
 
 ROOT = Path(__file__).resolve().parents[2]

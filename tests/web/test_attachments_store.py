@@ -1,4 +1,4 @@
-"""engine/attachments.py on SQLite and PostgreSQL: limits as data, type checks on the bytes, pending files only their
+"""engine/services/attachments.py on SQLite and PostgreSQL: limits as data, type checks on the bytes, pending files only their
 uploader sees, attaching to an instance, downloads by who may see it (403 and an audit event otherwise), removal and
 purging, each with its audit event."""
 from __future__ import annotations
@@ -9,9 +9,9 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from engine.attachments import (AttachmentRefused, Limits, check, clean_name, limits_for, size_text)
+from engine.services.attachments import (AttachmentRefused, Limits, check, clean_name, limits_for, size_text)
 from engine.errors import Forbidden
-from engine.models import Attachment, AuditEvent
+from engine.store.models import Attachment, AuditEvent
 from tests.scenarios.change_control_driver import ChangeRequest
 
 pytestmark = pytest.mark.postgres

@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import func, select
 
-from engine.models import Attachment, AuditEvent
+from engine.store.models import Attachment, AuditEvent
 from tests.scenarios.change_control_driver import ANSWERS, ChangeRequest
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -271,7 +271,7 @@ def test_a_task_form_with_an_error_keeps_the_file_just_uploaded(signed_in, csrf_
 def test_files_on_a_task_claimed_by_someone_else_are_refused_before_storing(signed_in, csrf_of, web_gov, clock):
     cr, task = _impact_assessment(web_gov, clock)
     web_gov.claim(task.id, "will")
-    from engine.identity import NewUser
+    from engine.services.identity import NewUser
     web_gov.add_user(NewUser("wendy", "Wendy West", "wendy@example.org", "correct horse battery staple",
                              ("workstream",), "Lead Delivery Partner", None))
     wendy = signed_in("wendy")

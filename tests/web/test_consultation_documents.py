@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import select
 
-from engine.models import Attachment, AuditEvent
+from engine.store.models import Attachment, AuditEvent
 from tests.scenarios.change_control_driver import ChangeRequest
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

@@ -1,4 +1,4 @@
-"""The failed-sign-in limit is counted in the database (engine/login_attempts.py): it holds across two app instances
+"""The failed-sign-in limit is counted in the database (engine/services/login_attempts.py): it holds across two app instances
 (two gunicorn workers, or a restart) on one database, its window moves with the injected clock, and old rows go."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.clock import Clock
-from engine.login_attempts import LoginAttempts
-from engine.models import LoginAttempt
+from engine.services.login_attempts import LoginAttempts
+from engine.store.models import LoginAttempt
 
 pytestmark = pytest.mark.postgres
 

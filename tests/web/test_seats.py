@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from engine.errors import Forbidden
-from engine.models import AuditEvent
-from engine.seats import assign_seat, group_members, seat_register
+from engine.store.models import AuditEvent
+from engine.governance.seats import assign_seat, group_members, seat_register
 
 from .conftest import csrf_of, sign_in
 

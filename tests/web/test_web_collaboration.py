@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.errors import Forbidden, FormInvalid
-from engine.models import AuditEvent, TaskDraft
+from engine.store.models import AuditEvent, TaskDraft
 from web.form_fields import to_raw
 
 from .cc_answers import ANSWERS, RAISE, RESPONSE
@@ -78,7 +78,7 @@ def test_saved_views_are_mine_or_shared_with_my_role(signed_in, web_gov, csrf_of
     opened = carol.get(f"/views/{saved['id']}")
     assert opened.status_code == 302 and "tab=groups" in opened.headers["Location"]
     # another change control manager sees it; a participant does not, and cannot open it
-    from engine.identity import NewUser
+    from engine.services.identity import NewUser
     web_gov.add_user(NewUser("cara", "Cara Second", "cara@example.org", "pw-cara-123456",
                              ("change_control_manager",)))
     assert [v["name"] for v in web_gov.saved_filters("cara")] == ["MPAN work"]

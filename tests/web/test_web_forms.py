@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from engine.errors import FormInvalid
-from engine.forms import clean_submission
+from engine.bpmn.forms import clean_submission
 from web.form_fields import to_raw
 from web.form_parse import add_row, parse_form, remove_row
 from web.form_render import build_fields, error_summary

@@ -5,7 +5,7 @@ import re
 
 from sqlalchemy import select
 
-from engine.models import AuditEvent
+from engine.store.models import AuditEvent
 
 
 def _token(client, path):
@@ -174,7 +174,7 @@ def test_observer_reads_but_never_acts(signed_in, web_gov, token_from):
 def test_claimed_by_someone_else_is_a_409_on_claim(signed_in, web_gov, token_from):
     raise_loop(signed_in("alice"))
     task = review_task(web_gov)
-    from engine.identity import NewUser
+    from engine.services.identity import NewUser
     web_gov.add_user(NewUser("cara", "Cara Second", "cara@example.org", "pw-cara-123456",
                              ("change_control_manager",)))
     web_gov.claim(task.id, "cara")

@@ -1,0 +1,1 @@
+"""Delivery: how effects leave govflow after a command commits (the outbox, e-mail)."""

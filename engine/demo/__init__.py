@@ -1,0 +1,1 @@
+"""Demo people and work in progress for a laptop demo."""

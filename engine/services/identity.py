@@ -1,0 +1,116 @@
+"""People and what they may do: users with argon2-hashed passwords, organisations, and roles from data."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+from argon2 import PasswordHasher, profiles
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from engine.errors import Conflict, NotFound
+from engine.store.models import Organisation, Role, User, UserRole
+
+_HASHERS: dict[str, PasswordHasher] = {}
+
+
+def _hasher() -> PasswordHasher:
+    """Argon2id with the library's recommended parameters; GOVFLOW_PASSWORD_PROFILE=cheapest is for test suites."""
+    profile = os.environ.get("GOVFLOW_PASSWORD_PROFILE", "RFC_9106_LOW_MEMORY")
+    if profile not in _HASHERS:
+        _HASHERS[profile] = PasswordHasher.from_parameters(getattr(profiles, profile.upper()))
+    return _HASHERS[profile]
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(user: User, password: str) -> bool:
+    if not user.password_hash or not user.active:
+        return False
+    try:
+        return _hasher().verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def load_roles(session: Session, roles_file: Path) -> int:
+    """Create or update the roles listed in roles.yaml; returns how many there are."""
+    roles = (yaml.safe_load(roles_file.read_text()) or {}).get("roles", [])
+    for spec in roles:
+        role = session.get(Role, spec["id"]) or Role(id=spec["id"])
+        role.name = spec["name"]
+        role.acts = bool(spec.get("acts", True))
+        role.description = spec.get("description", "")
+        session.add(role)
+    return len(roles)
+
+
+def role_pairs(session: Session) -> list[tuple[str, str]]:
+    return [(r.id, r.name) for r in session.scalars(select(Role))]
+
+
+def role_pairs_in_file(roles_file: Path) -> list[tuple[str, str]]:
+    """The roles a roles.yaml defines, for checking diagrams before any database exists."""
+    return [(r["id"], r["name"]) for r in (yaml.safe_load(roles_file.read_text()) or {}).get("roles", [])]
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The user with their roles and organisation, in one query."""
+    return session.scalars(select(User).options(joinedload(User.roles)).where(User.username == username)).unique().first()
+
+
+def require_user(session: Session, username: str) -> User:
+    user = find_user(session, username)
+    if user is None or not user.active:
+        raise NotFound(f"There is no active user called '{username}'")
+    return user
+
+
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    display_name: str
+    email: str = ""
+    password: str = ""
+    roles: tuple[str, ...] = ()
+    organisation: str | None = None
+    constituency: str | None = None
+
+
+def add_user(session: Session, new: NewUser, at: datetime) -> User:
+    """Create a user; refuses a taken username or an unknown role."""
+    if find_user(session, new.username):
+        raise Conflict(f"The username '{new.username}' is already taken")
+    known = {r for (r,) in session.execute(select(Role.id))}
+    unknown = [r for r in new.roles if r not in known]
+    if unknown:
+        raise NotFound(f"Unknown role(s): {', '.join(unknown)}. Known roles: {', '.join(sorted(known))}")
+    organisation = None
+    if new.organisation:
+        organisation = session.scalars(select(Organisation).where(Organisation.name == new.organisation)).first()
+        if organisation is None:
+            organisation = Organisation(name=new.organisation, constituency=new.constituency)
+            session.add(organisation)
+    user = User(username=new.username, display_name=new.display_name, email=new.email,
+                password_hash=hash_password(new.password) if new.password else "",
+                organisation=organisation, created_at=at, active=True)
+    user.roles = [UserRole(role_id=r) for r in new.roles]
+    session.add(user)
+    session.flush()
+    return user
+
+
+def load_users_file(path: Path) -> list[NewUser]:
+    """Read the demo users file (username, name, roles, organisation)."""
+    data = yaml.safe_load(path.read_text()) or {}
+    password = data.get("password", "")
+    return [NewUser(username=u["username"], display_name=u["name"], email=u.get("email", ""),
+                    password=u.get("password", password), roles=tuple(u.get("roles", [])),
+                    organisation=u.get("organisation"), constituency=u.get("constituency"))
+            for u in data.get("users", [])]

@@ -1,0 +1,606 @@
+"""Notifications: who hears about a task, a deadline or a decision, in the app and by e-mail (at once or daily).
+
+Every notice is a `notification` row for one person, written before any e-mail goes out; the rows are the outbox.
+Each kind fires exactly once per task, guarded by a column claimed atomically (`announced_at`, `reminded_at`,
+`overdue_notified_at` on the task; `email_status` on the notice), so several web and scheduler processes on one
+database never send a notice twice. Recipients are only the people who may act on the task (its claimant, its
+assignee, or its role's holders within its group) and the escalation contacts the diagram names (`escalateTo`);
+`notify('participants', …)` from a diagram reaches the programme participants and the instance's raiser.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from engine.calendar import ENGLAND_AND_WALES
+from engine.clock import Clock
+from engine.store.db import Database
+from engine.errors import Forbidden, NotFound
+from engine.store.models import (
+    NOTIFICATION_PREFERENCES,
+    GovernanceGroup,
+    HumanTask,
+    Instance,
+    Notification,
+    Role,
+    Seat,
+    User,
+    UserRole,
+)
+from engine.delivery.mailer import Mailer
+
+log = logging.getLogger(__name__)
+
+LONDON = ZoneInfo("Europe/London")
+DEFAULT_REMINDER_WORKING_DAYS = 2
+REMINDER_SETTING = "reminder_working_days"
+REMINDER_PROPERTY = "reminderWorkingDays"  # a task may override the process's setting
+ESCALATION_PROPERTY = "escalateTo"  # comma-separated role ids told when a task is overdue
+PARTICIPANTS = "participants"
+PARTICIPANT_ROLE = "participant"
+OPEN_MEMBERSHIP = "open_all_programme_parties"
+MAX_EMAIL_ATTEMPTS = 5
+BATCH = 200
+STALE_AFTER = timedelta(days=3)  # a notice never e-mailed by then (e-mail was off, or down) stays in-app
+
+
+def describe_moment(moment: datetime) -> str:
+    """A due time as people read it: 'Tuesday 8 December 2026 at 09:00' (London time)."""
+    local = moment.astimezone(LONDON)
+    return f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M}"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    id: int
+    username: str
+    name: str
+    email: str
+    preference: str
+
+
+# --- who may hear about a task ------------------------------------------------------------------------------------
+
+
+def _recipients(session: Session, users: Iterable[User]) -> list[Recipient]:
+    seen, found = set(), []
+    for u in users:
+        if u.id not in seen and u.active:
+            seen.add(u.id)
+            found.append(Recipient(u.id, u.username, u.display_name, u.email or "", u.notification_preference))
+    return found
+
+
+def role_holders(session: Session, role_ids: Iterable[str]) -> list[User]:
+    role_ids = [r for r in role_ids if r]
+    if not role_ids:
+        return []
+    return list(session.scalars(select(User).join(UserRole, UserRole.user_id == User.id)
+                                .where(UserRole.role_id.in_(role_ids), User.active.is_(True))
+                                .order_by(User.username)).unique())
+
+
+def _users_named(session: Session, usernames: Iterable[str]) -> list[User]:
+    names = [n for n in usernames if n]
+    if not names:
+        return []
+    return list(session.scalars(select(User).where(User.username.in_(names)).order_by(User.username)))
+
+
+def task_actors(session: Session, row: HumanTask, include_claimant: bool = True) -> list[User]:
+    """Who may act on a task: its claimant (for reminders), its assignee, or its role's holders in its group."""
+    if include_claimant and row.claimed_by:
+        return _users_named(session, [row.claimed_by])
+    if row.assignee:
+        return _users_named(session, [row.assignee])
+    holders = role_holders(session, [row.role_id])
+    group_id = getattr(row, "group_id", None)
+    if group_id:
+        group = session.get(GovernanceGroup, group_id)
+        if group is None or (group.details or {}).get("membership") != OPEN_MEMBERSHIP:
+            seated = set(session.scalars(select(Seat.holder_id).where(Seat.group_id == group_id))) | set(
+                session.scalars(select(Seat.alternate_id).where(Seat.group_id == group_id)))
+            holders = [u for u in holders if u.id in seated]
+    return holders
+
+
+def escalation_roles(properties) -> list[str]:
+    raw = (properties or {}).get(ESCALATION_PROPERTY) or ""
+    return [part.strip() for part in str(raw).split(",") if part.strip()]
+
+
+# --- writing notices (inside a transaction) ---------------------------------------------------------------------
+
+
+def add_notice(session: Session, recipients: Iterable[Recipient], kind: str, subject: str, body: str, link: str | None,
+               now: datetime, email_on: bool, instance_id: int | None = None, task_id: str | None = None) -> int:
+    """Queue one notice per person; those who want no e-mail (or have no address) get it in the app only."""
+    count = 0
+    for person in recipients:
+        wants_mail = email_on and person.email and person.preference != "none"
+        session.add(Notification(user_id=person.id, kind=kind, subject=subject[:300], body=body, link=link,
+                                 instance_id=instance_id, task_id=task_id, created_at=now, read_at=None,
+                                 email_status="pending" if wants_mail else "none", email_attempts=0))
+        count += 1
+    return count
+
+
+def audience_of(session: Session, audience: str, instance_id: int | None) -> list[Recipient]:
+    """`notify`'s audience: 'participants', a role id, or a username (an unknown name is the diagram's error)."""
+    audience = str(audience or "").strip()
+    if audience == PARTICIPANTS:
+        raiser = []
+        if instance_id is not None:
+            started_by = session.scalar(select(Instance.started_by).where(Instance.id == instance_id))
+            raiser = _users_named(session, [started_by])
+        return _recipients(session, [*role_holders(session, [PARTICIPANT_ROLE]), *raiser])
+    if session.get(Role, audience) is not None:
+        return _recipients(session, role_holders(session, [audience]))
+    named = _users_named(session, [audience])
+    if named:
+        return _recipients(session, named)
+    raise ValueError(f"notify: '{audience}' is not 'participants', a role id or a username")
+
+
+def queue_process_notice(session: Session, now: datetime, instance_id: int | None, audience: str, subject: str,
+                         message: str, email_on: bool = True) -> int:
+    """What a diagram's `notify(audience, subject, message)` does: notices written in the command's transaction
+    (so they exist exactly when the step commits); the e-mails go out after the commit."""
+    people = audience_of(session, audience, instance_id)
+    link = f"/requests/{instance_id}" if instance_id is not None else None
+    return add_notice(session, people, "notice", str(subject), str(message), link, now, email_on,
+                      instance_id=instance_id)
+
+
+# --- the service ---------------------------------------------------------------------------------------------------
+
+
+class Notifier:
+    """Turns committed changes and passing deadlines into notices, and sends the e-mails (after the commit)."""
+
+    def __init__(self, db: Database, repository, clock: Clock, mailer: Mailer | None = None,
+                 background: bool = True):
+        self.db = db
+        self.repository = repository
+        self.clock = clock
+        self.mailer = mailer or Mailer()
+        self.background = background  # send e-mail on a worker thread, so a command never waits for SMTP
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending_flush = threading.Lock()
+        self._flush_queued = False
+        self._idle = threading.Condition()
+        self._pending = 0
+
+    @property
+    def email_on(self) -> bool:
+        return self.mailer.enabled
+
+    def attach(self, runtime) -> None:
+        """Listen to the runtime's committed commands; the scheduler finds this notifier on the runtime."""
+        runtime.listeners.append(self.after_commit)
+        runtime.notifier = self
+
+    # --- after a command ----------------------------------------------------------------------------------------
+
+    def after_commit(self, change) -> None:
+        """Announce new and reassigned tasks — on the worker thread, so the command returns at once."""
+        if not (change.new_task_ids or change.details.get("assigned_to")):
+            self.kick()
+            return
+        if self.background:
+            self._submit(self._announce_safely, change)
+        else:
+            self._announce(change)
+
+    def _announce(self, change) -> None:
+        if change.new_task_ids:
+            self.announce_tasks(change.new_task_ids, actor=change.actor)
+        assigned_to = change.details.get("assigned_to")
+        if assigned_to:
+            self.announce_assignment(change.instance_id, assigned_to, change.details.get("task_id"), change.actor)
+        self.kick()
+
+    def _announce_safely(self, change) -> None:
+        try:
+            self._announce(change)
+        except Exception:  # the sweep announces whatever this missed
+            log.exception("announcing the tasks of %s failed", change.action)
+
+    def _submit(self, fn, *args) -> None:
+        with self._idle:
+            self._pending += 1
+        future = self._worker().submit(fn, *args)
+        future.add_done_callback(self._done)
+
+    def _done(self, _future) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    def _worker(self) -> ThreadPoolExecutor:
+        with self._pending_flush:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="govflow-notify")
+            return self._executor
+
+    def kick(self) -> None:
+        """Send pending immediate e-mails soon (on the worker) or now."""
+        if not self.email_on:
+            return
+        if not self.background:
+            self.send_pending()
+            return
+        with self._pending_flush:
+            if self._flush_queued:
+                return
+            self._flush_queued = True
+        self._submit(self._flush)
+
+    def _flush(self) -> None:
+        with self._pending_flush:
+            self._flush_queued = False
+        try:
+            self.send_pending()
+        except Exception:
+            log.exception("sending notification e-mails failed")
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Block until the worker has nothing queued or running, follow-up work included (tests, shutdown)."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._pending == 0, timeout):
+                raise TimeoutError("the notification worker is still busy")
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    # --- announcements --------------------------------------------------------------------------------------------
+
+    def announce_tasks(self, task_ids: list[str] | None = None, actor: str | None = None,
+                       now: datetime | None = None) -> int:
+        """Tell the people who may do each new task about it, once. Without ids: every unannounced open task."""
+        now = now or self.clock.now()
+        with self.db.write() as session:
+            claim = update(HumanTask).where(HumanTask.announced_at.is_(None), HumanTask.status == "ready")
+            if task_ids is not None:
+                claim = claim.where(HumanTask.id.in_(task_ids))
+            ids = list(session.scalars(claim.values(announced_at=now).returning(HumanTask.id)))
+            if not ids:
+                return 0
+            sent = 0
+            for row, instance in session.execute(select(HumanTask, Instance).join(Instance)
+                                                 .where(HumanTask.id.in_(ids)).order_by(HumanTask.created_at)):
+                people = [p for p in _recipients(session, task_actors(session, row, include_claimant=False))
+                          if p.username != actor]
+                if not people:
+                    continue
+                subject = f"New task: {row.name} — {_label(instance)}"
+                who = "you" if row.assignee else f"the {row.lane or row.role_id} role"
+                body = (f"There is a new task for {who}: \"{row.name}\" on {_label(instance)}."
+                        + _due_sentence(row) + "\n\n" + self._open_line(row))
+                sent += add_notice(session, people, "new_task", subject, body, _task_link(row), now, self.email_on,
+                                   instance.id, row.id)
+            return sent
+
+    def announce_assignment(self, instance_id: int | None, username: str, task_id: str | None = None,
+                            actor: str | None = None) -> int:
+        now = self.clock.now()
+        with self.db.write() as session:
+            query = select(HumanTask, Instance).join(Instance).where(HumanTask.status == "ready",
+                                                                     HumanTask.claimed_by == username)
+            query = query.where(HumanTask.id == task_id) if task_id else query.where(
+                HumanTask.instance_id == instance_id)
+            found = session.execute(query.order_by(HumanTask.created_at.desc()).limit(1)).first()
+            if found is None:
+                return 0
+            row, instance = found
+            people = _recipients(session, _users_named(session, [username]))
+            by = f" by {actor}" if actor and actor != "system" else ""
+            body = (f"\"{row.name}\" on {_label(instance)} has been assigned to you{by}." + _due_sentence(row)
+                    + "\n\n" + self._open_line(row))
+            return add_notice(session, people, "assigned", f"Assigned to you: {row.name} — {_label(instance)}",
+                              body, _task_link(row), now, self.email_on, instance.id, row.id)
+
+    # --- deadlines -------------------------------------------------------------------------------------------------
+
+    def reminder_days(self, session: Session, instance: Instance, row: HumanTask) -> int:
+        compiled = self.repository.compiled(session, instance.process_version_id)
+        info = compiled.elements.get(row.element_id)
+        value = (info.properties.get(REMINDER_PROPERTY) if info else None) or \
+            compiled.settings.get(REMINDER_SETTING, DEFAULT_REMINDER_WORKING_DAYS)
+        try:
+            return max(0, int(value))
+        except (TypeError, ValueError):
+            return DEFAULT_REMINDER_WORKING_DAYS
+
+    def reminder_moment(self, session: Session, instance: Instance, row: HumanTask) -> datetime | None:
+        days = self.reminder_days(session, instance, row)
+        if not days or row.due_at is None:
+            return None
+        return ENGLAND_AND_WALES.add_working_days(row.due_at, -days)
+
+    def check_deadlines(self, now: datetime | None = None) -> dict[str, int]:
+        """Send every reminder and overdue notice that has fallen due, each exactly once."""
+        now = now or self.clock.now()
+        return {"overdue": self._send_overdue(now), "reminders": self._send_reminders(now)}
+
+    def _send_overdue(self, now: datetime) -> int:
+        total = 0
+        while True:
+            with self.db.write() as session:
+                candidates = list(session.scalars(
+                    select(HumanTask.id).where(HumanTask.status == "ready", HumanTask.due_at <= now,
+                                               HumanTask.overdue_notified_at.is_(None))
+                    .order_by(HumanTask.due_at).limit(BATCH)))
+                if not candidates:
+                    return total
+                ids = list(session.scalars(
+                    update(HumanTask).where(HumanTask.id.in_(candidates), HumanTask.overdue_notified_at.is_(None))
+                    .values(overdue_notified_at=now,
+                            reminded_at=func.coalesce(HumanTask.reminded_at, now))
+                    .returning(HumanTask.id)))
+                for row, instance in session.execute(select(HumanTask, Instance).join(Instance)
+                                                     .where(HumanTask.id.in_(ids)).order_by(HumanTask.due_at)):
+                    total += self._overdue_notices(session, row, instance, now)
+            if len(candidates) < BATCH:
+                return total
+
+    def _overdue_notices(self, session: Session, row: HumanTask, instance: Instance, now: datetime) -> int:
+        actors = _recipients(session, task_actors(session, row))
+        when = describe_moment(row.due_at)
+        subject = f"Overdue: {row.name} — {_label(instance)}"
+        body = (f"\"{row.name}\" on {_label(instance)} was due by {when} and is not done yet."
+                + "\n\n" + self._open_line(row))
+        count = add_notice(session, actors, "overdue", subject, body, _task_link(row), now, self.email_on,
+                           instance.id, row.id)
+        compiled = self.repository.compiled(session, instance.process_version_id)
+        info = compiled.elements.get(row.element_id)
+        told = {p.id for p in actors}
+        contacts = [p for p in _recipients(session, role_holders(session, escalation_roles(
+            info.properties if info else {}))) if p.id not in told]
+        if contacts:
+            holder = row.claimed_by or row.assignee or f"the {row.lane or row.role_id} role"
+            body = (f"\"{row.name}\" on {_label(instance)} was due by {when} and is not done yet. It is with "
+                    f"{holder}. You are told because the process names you as an escalation contact."
+                    + "\n\n" + self._open_line(row))
+            count += add_notice(session, contacts, "escalation", f"Escalation — overdue: {row.name} — "
+                                f"{_label(instance)}", body, _task_link(row), now, self.email_on,
+                                instance.id, row.id)
+        return count
+
+    def _send_reminders(self, now: datetime) -> int:
+        total, after_id = 0, ""
+        horizon = now + timedelta(days=62)  # reminders are working days before; holidays never stretch that far
+        while True:
+            with self.db.write() as session:
+                rows = session.execute(
+                    select(HumanTask, Instance).join(Instance)
+                    .where(HumanTask.status == "ready", HumanTask.due_at > now, HumanTask.due_at <= horizon,
+                           HumanTask.reminded_at.is_(None), HumanTask.id > after_id)
+                    .order_by(HumanTask.id).limit(BATCH)).all()
+                if not rows:
+                    return total
+                after_id = rows[-1][0].id
+                for row, instance in rows:
+                    remind_at = self.reminder_moment(session, instance, row)
+                    if remind_at is None or remind_at > now:
+                        continue
+                    claimed = session.execute(update(HumanTask).where(HumanTask.id == row.id,
+                                                                      HumanTask.reminded_at.is_(None))
+                                              .values(reminded_at=now)).rowcount
+                    if not claimed or row.created_at >= remind_at:
+                        continue  # someone else sent it, or the task began inside the reminder window
+                    days = self.reminder_days(session, instance, row)
+                    body = (f"A reminder: \"{row.name}\" on {_label(instance)} is due by "
+                            f"{describe_moment(row.due_at)} ({days} working day{'s' if days != 1 else ''} from "
+                            "the reminder).\n\n" + self._open_line(row))
+                    total += add_notice(session, _recipients(session, task_actors(session, row)), "reminder",
+                                        f"Reminder: {row.name} is due {describe_moment(row.due_at)} — "
+                                        f"{_label(instance)}", body, _task_link(row), now, self.email_on,
+                                        instance.id, row.id)
+            if len(rows) < BATCH:
+                return total
+
+    def next_deadline(self, now: datetime | None = None) -> datetime | None:
+        """The next moment a reminder or overdue notice falls due (for the scheduler's date job)."""
+        now = now or self.clock.now()
+        best = None
+        with self.db.read() as session:
+            for row, instance in session.execute(
+                    select(HumanTask, Instance).join(Instance)
+                    .where(HumanTask.status == "ready", HumanTask.due_at.is_not(None),
+                           HumanTask.overdue_notified_at.is_(None))
+                    .order_by(HumanTask.due_at).limit(BATCH)):
+                moments = [row.due_at]
+                if row.reminded_at is None:
+                    remind_at = self.reminder_moment(session, instance, row)
+                    if remind_at is not None:
+                        moments.append(remind_at)
+                soonest = min(moments)
+                best = soonest if best is None else min(best, soonest)
+                if best <= now:
+                    return best
+        return best
+
+    # --- e-mail ------------------------------------------------------------------------------------------------------
+
+    def send_pending(self, now: datetime | None = None) -> int:
+        """E-mail every pending notice of people who want them at once; one message each. Returns how many sent."""
+        if not self.email_on:
+            return 0
+        now = now or self.clock.now()
+        sent = 0
+        with self.db.write() as session:  # people who switched to 'none' meanwhile, and stale notices: app only
+            none_users = select(User.id).where(User.notification_preference == "none").scalar_subquery()
+            session.execute(update(Notification).where(Notification.email_status == "pending",
+                                                       or_(Notification.user_id.in_(none_users),
+                                                           Notification.created_at < now - STALE_AFTER))
+                            .values(email_status="none"))
+        while True:
+            batch = self._claim(now, "immediate")
+            for item in batch:
+                if self._deliver(item["ids"], item["person"], item["subject"], item["body"], now):
+                    sent += 1
+            if len(batch) < BATCH:
+                return sent
+
+    def send_digests(self, now: datetime | None = None) -> int:
+        """The daily digest: one e-mail per person who chose it, listing every notice not yet e-mailed."""
+        if not self.email_on:
+            return 0
+        now = now or self.clock.now()
+        sent = 0
+        for item in self._claim(now, "digest"):
+            if self._deliver(item["ids"], item["person"], item["subject"], item["body"], now):
+                sent += 1
+        return sent
+
+    def _claim(self, now: datetime, preference: str) -> list[dict]:
+        """Mark pending notices as sent before sending (so two processes never send one twice); a failed send
+        puts them back."""
+        with self.db.write() as session:
+            query = (select(Notification, User).join(User, User.id == Notification.user_id)
+                     .where(Notification.email_status == "pending", User.notification_preference == preference)
+                     .order_by(Notification.user_id, Notification.id))
+            if preference == "immediate":
+                query = query.limit(BATCH)
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True, of=Notification)
+            rows = session.execute(query).all()
+            if not rows:
+                return []
+            session.execute(update(Notification).where(Notification.id.in_([n.id for n, _ in rows]))
+                            .values(email_status="sent", emailed_at=now,
+                                    email_attempts=Notification.email_attempts + 1))
+            if preference == "immediate":
+                return [{"ids": [n.id], "person": _person(u), "subject": n.subject,
+                         "body": self._email_body(u, [n])} for n, u in rows]
+            by_user: dict[int, tuple[User, list[Notification]]] = {}
+            for n, u in rows:
+                by_user.setdefault(u.id, (u, []))[1].append(n)
+            return [{"ids": [n.id for n in notes], "person": _person(u),
+                     "subject": f"govflow daily digest: {len(notes)} update{'s' if len(notes) != 1 else ''}",
+                     "body": self._digest_body(u, notes, now)} for u, notes in by_user.values()]
+
+    def _deliver(self, ids: list[int], person: Recipient, subject: str, body: str, now: datetime) -> bool:
+        try:
+            self.mailer.send(person.email, person.name, subject, body)
+            return True
+        except Exception as err:  # keep the notice; try again on the next sweep, then give up visibly
+            log.warning("e-mail to %s failed: %s", person.email, err)
+            with self.db.write() as session:
+                for note in session.scalars(select(Notification).where(Notification.id.in_(ids))):
+                    note.email_error = f"{type(err).__name__}: {err}"
+                    note.emailed_at = None
+                    note.email_status = "failed" if note.email_attempts >= MAX_EMAIL_ATTEMPTS else "pending"
+            return False
+
+    def _open_line(self, row: HumanTask) -> str:
+        return f"Open the task: {self.mailer.url(_task_link(row))}"
+
+    def _email_body(self, user: User, notes: list[Notification]) -> str:
+        note = notes[0]
+        return (f"Hello {user.display_name},\n\n{note.body}\n"
+                + (f"\nLink: {self.mailer.url(note.link)}\n" if note.link and note.kind == "notice" else "")
+                + _footer(self.mailer))
+
+    def _digest_body(self, user: User, notes: list[Notification], now: datetime) -> str:
+        lines = [f"Hello {user.display_name},", "",
+                 f"Here is what happened in govflow since your last digest ({len(notes)} "
+                 f"update{'s' if len(notes) != 1 else ''}):", ""]
+        for n in notes:
+            lines.append(f"- {n.subject}")
+            if n.link:
+                lines.append(f"  {self.mailer.url(n.link)}")
+        return "\n".join(lines) + "\n" + _footer(self.mailer)
+
+    # --- the in-app list ------------------------------------------------------------------------------------------
+
+    def list_for(self, username: str, unread_only: bool = False, limit: int = 50) -> list[dict]:
+        with self.db.read() as session:
+            user = _require(session, username)
+            query = select(Notification).where(Notification.user_id == user.id)
+            if unread_only:
+                query = query.where(Notification.read_at.is_(None))
+            rows = session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc())
+                                   .limit(limit))
+            return [_as_dict(n) for n in rows]
+
+    def unread_count(self, username: str) -> int:
+        with self.db.read() as session:
+            user = _require(session, username)
+            return session.scalar(select(func.count()).select_from(Notification)
+                                  .where(Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+
+    def mark_read(self, username: str, notification_ids: Iterable[int] | None = None) -> int:
+        """Mark some (or all) of my notifications read; someone else's notification is refused."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            user = _require(session, username)
+            query = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+            if notification_ids is not None:
+                ids = [int(i) for i in notification_ids]
+                others = session.scalar(select(func.count()).select_from(Notification)
+                                        .where(Notification.id.in_(ids), Notification.user_id != user.id))
+                if others:
+                    raise Forbidden("You can only mark your own notifications as read")
+                query = query.where(Notification.id.in_(ids))
+            return session.execute(query.values(read_at=now)).rowcount
+
+    def preference(self, username: str) -> str:
+        with self.db.read() as session:
+            return _require(session, username).notification_preference
+
+    def set_preference(self, username: str, preference: str) -> None:
+        if preference not in NOTIFICATION_PREFERENCES:
+            raise ValueError(f"choose one of {', '.join(NOTIFICATION_PREFERENCES)}, not '{preference}'")
+        with self.db.write() as session:
+            _require(session, username).notification_preference = preference
+
+
+# --- small pieces --------------------------------------------------------------------------------------------------
+
+
+def _require(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"There is no user '{username}'")
+    return user
+
+
+def _person(user: User) -> Recipient:
+    return Recipient(user.id, user.username, user.display_name, user.email or "", user.notification_preference)
+
+
+def _label(instance: Instance) -> str:
+    title = instance.title or instance.process_id.replace("_", " ")
+    return f"{instance.reference}: {title}" if instance.reference else title
+
+
+def _due_sentence(row: HumanTask) -> str:
+    return f" It is due by {describe_moment(row.due_at)}." if row.due_at else ""
+
+
+def _task_link(row: HumanTask) -> str:
+    return f"/tasks/{row.id}"
+
+
+def _footer(mailer: Mailer) -> str:
+    return (f"\n--\nYou receive this because of your role in the MHHS programme's governance. Choose immediate "
+            f"e-mails, a daily digest or none in govflow: {mailer.base_url}/\n")
+
+
+def _as_dict(n: Notification) -> dict:
+    return {"id": n.id, "kind": n.kind, "subject": n.subject, "body": n.body, "link": n.link,
+            "instance_id": n.instance_id, "task_id": n.task_id, "created_at": n.created_at.isoformat(),
+            "read": n.read_at is not None, "read_at": n.read_at.isoformat() if n.read_at else None,
+            "emailed_at": n.emailed_at.isoformat() if n.emailed_at else None, "email_status": n.email_status}

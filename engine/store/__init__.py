@@ -1,0 +1,1 @@
+"""The store: database connection, tables (models), migrations and the audit trail."""
