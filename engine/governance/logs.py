@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from engine.delivery import wording
 from engine.store import audit
 from engine.errors import Forbidden, FormInvalid, NotFound
 from engine.store.models import AgendaItem, Instance, LogAction, Meeting, RaidItem, User
@@ -176,13 +177,11 @@ def _history(inst: Instance, reopened: dict[int, tuple[int, str]]) -> str:
     """A change request's place in a reopening after an appeal: "Reopened from instance 3 after APP001" /
     "Reopened after APP001 as instance 7"."""
     f = inst.facts or {}
-    parts = []
-    if f.get("reopened_from"):
-        parts.append(f"Reopened from instance {f['reopened_from']} after {f.get('reopened_by_appeal') or 'an appeal'}")
-    if inst.id in reopened:
-        later, appeal = reopened[inst.id]
-        parts.append(f"Reopened after {appeal or 'an appeal'} as instance {later}")
-    return "; ".join(parts)
+    if not (f.get("reopened_from") or inst.id in reopened):
+        return ""
+    later, appeal = reopened.get(inst.id, (None, None))
+    return wording.render("reopened_request", reopened_from=f.get("reopened_from"),
+                          from_appeal=f.get("reopened_by_appeal"), reopened_as=later, later_appeal=appeal).body
 
 
 # ---- action log ---------------------------------------------------------------------------------------------------
@@ -297,8 +296,9 @@ def remind_overdue_actions(session: Session, now: datetime, today: date, setting
             continue  # reminded already today (by this scheduler or another)
         reference = f"ACT{action_id:03d}"
         if session.scalars(select(User.id).where(User.username == owner)).first():
-            queue_process_notice(session, now, None, owner, f"Action {reference} is overdue",
-                                 f"{title} was due on {due_on.isoformat()}.")
+            subject, body = wording.render("action_overdue", reference=reference, title=title,
+                                           due_on=due_on.isoformat())
+            queue_process_notice(session, now, None, owner, subject, body)
         placed = None
         if group_id:
             already = session.scalars(select(AgendaItem).join(Meeting, Meeting.id == AgendaItem.meeting_id)

@@ -29,6 +29,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.delivery import wording
 from engine.store import audit
 from engine.calendar import ENGLAND_AND_WALES, WorkingDayCalendar
 from engine.errors import Forbidden, GovflowError, NotFound
@@ -83,8 +84,8 @@ def usual_meeting_days(usual_day: str, start: date, end: date,
         if start <= day <= end:
             note = ""
             if not cal.is_working_day(day):
-                name = holidays.country_holidays("GB", subdiv="ENG", years=day.year).get(day) or "bank holiday"
-                note = f"{day.isoformat()} is a bank holiday ({name}): the usual day is kept; confirm or move it"
+                name = holidays.country_holidays("GB", subdiv="ENG", years=day.year).get(day)
+                note = wording.render("bank_holiday_meeting", day=day.isoformat(), holiday=name).body
             found.append(UsualMeeting(day, note))
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return found

@@ -13,6 +13,7 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.delivery import wording
 from engine.store import audit
 from engine.errors import Conflict, NotFound
 from engine.store.models import Incident, Instance
@@ -39,8 +40,8 @@ def open_incident(session: Session, now: datetime, kind: str, message: str, *, i
     audit.record(session, now, "system", "incident.opened", instance_id=instance_id, incident_id=incident.id,
                  kind=kind, message=message, elements=incident.element_ids, command=command)
     label = _instance_label(session, instance_id)
-    subject = f"{KIND_WORDS.get(kind, 'Incident')}{': ' + label if label else ''}"
-    body = f"{message}\n\nSeen after: {command or 'a command'}{' by ' + actor if actor else ''}."
+    subject, body = wording.render("incident", title=KIND_WORDS.get(kind), label=label, message=message,
+                                   command=command, actor=actor)
     add_notice(session, _recipients(session, role_holders(session, [ADMIN_ROLE])), "incident", subject, body,
                f"/manage/incidents#incident-{incident.id}", now, email_on, instance_id=instance_id)
     return incident

@@ -35,6 +35,7 @@ from engine.store.models import (
     User,
     UserRole,
 )
+from engine.delivery import wording
 from engine.delivery.mailer import Mailer
 
 log = logging.getLogger(__name__)
@@ -283,10 +284,9 @@ class Notifier:
                           if p.username != actor]
                 if not people:
                     continue
-                subject = f"New task: {row.name} — {_label(instance)}"
-                who = "you" if row.assignee else f"the {row.lane or row.role_id} role"
-                body = (f"There is a new task for {who}: \"{row.name}\" on {_label(instance)}."
-                        + _due_sentence(row) + "\n\n" + self._open_line(row))
+                subject, body = wording.render("new_task", task=row.name, label=_label(instance),
+                                               for_you=bool(row.assignee), role=row.lane or row.role_id,
+                                               due=_due(row), task_url=self._task_url(row))
                 sent += add_notice(session, people, "new_task", subject, body, _task_link(row), now, self.email_on,
                                    instance.id, row.id)
             return sent
@@ -304,11 +304,11 @@ class Notifier:
                 return 0
             row, instance = found
             people = _recipients(session, _users_named(session, [username]))
-            by = f" by {actor}" if actor and actor != "system" else ""
-            body = (f"\"{row.name}\" on {_label(instance)} has been assigned to you{by}." + _due_sentence(row)
-                    + "\n\n" + self._open_line(row))
-            return add_notice(session, people, "assigned", f"Assigned to you: {row.name} — {_label(instance)}",
-                              body, _task_link(row), now, self.email_on, instance.id, row.id)
+            subject, body = wording.render("assigned", task=row.name, label=_label(instance),
+                                           by=actor if actor != "system" else None, due=_due(row),
+                                           task_url=self._task_url(row))
+            return add_notice(session, people, "assigned", subject, body, _task_link(row), now, self.email_on,
+                              instance.id, row.id)
 
     # --- deadlines -------------------------------------------------------------------------------------------------
 
@@ -357,9 +357,8 @@ class Notifier:
     def _overdue_notices(self, session: Session, row: HumanTask, instance: Instance, now: datetime) -> int:
         actors = _recipients(session, task_actors(session, row))
         when = describe_moment(row.due_at)
-        subject = f"Overdue: {row.name} — {_label(instance)}"
-        body = (f"\"{row.name}\" on {_label(instance)} was due by {when} and is not done yet."
-                + "\n\n" + self._open_line(row))
+        subject, body = wording.render("overdue", task=row.name, label=_label(instance), due=when,
+                                       task_url=self._task_url(row))
         count = add_notice(session, actors, "overdue", subject, body, _task_link(row), now, self.email_on,
                            instance.id, row.id)
         compiled = self.repository.compiled(session, instance.process_version_id)
@@ -368,12 +367,10 @@ class Notifier:
         contacts = [p for p in _recipients(session, role_holders(session, escalation_roles(
             info.properties if info else {}))) if p.id not in told]
         if contacts:
-            holder = row.claimed_by or row.assignee or f"the {row.lane or row.role_id} role"
-            body = (f"\"{row.name}\" on {_label(instance)} was due by {when} and is not done yet. It is with "
-                    f"{holder}. You are told because the process names you as an escalation contact."
-                    + "\n\n" + self._open_line(row))
-            count += add_notice(session, contacts, "escalation", f"Escalation — overdue: {row.name} — "
-                                f"{_label(instance)}", body, _task_link(row), now, self.email_on,
+            subject, body = wording.render("overdue_escalation", task=row.name, label=_label(instance), due=when,
+                                           holder=row.claimed_by or row.assignee, role=row.lane or row.role_id,
+                                           task_url=self._task_url(row))
+            count += add_notice(session, contacts, "escalation", subject, body, _task_link(row), now, self.email_on,
                                 instance.id, row.id)
         return count
 
@@ -400,12 +397,11 @@ class Notifier:
                     if not claimed or row.created_at >= remind_at:
                         continue  # someone else sent it, or the task began inside the reminder window
                     days = self.reminder_days(session, instance, row)
-                    body = (f"A reminder: \"{row.name}\" on {_label(instance)} is due by "
-                            f"{describe_moment(row.due_at)} ({days} working day{'s' if days != 1 else ''} from "
-                            "the reminder).\n\n" + self._open_line(row))
+                    subject, body = wording.render("reminder", task=row.name, label=_label(instance),
+                                                   due=describe_moment(row.due_at), days=days,
+                                                   task_url=self._task_url(row))
                     total += add_notice(session, _recipients(session, task_actors(session, row)), "reminder",
-                                        f"Reminder: {row.name} is due {describe_moment(row.due_at)} — "
-                                        f"{_label(instance)}", body, _task_link(row), now, self.email_on,
+                                        subject, body, _task_link(row), now, self.email_on,
                                         instance.id, row.id)
             if len(rows) < BATCH:
                 return total
@@ -482,14 +478,12 @@ class Notifier:
                             .values(email_status="sent", emailed_at=now,
                                     email_attempts=Notification.email_attempts + 1))
             if preference == "immediate":
-                return [{"ids": [n.id], "person": _person(u), "subject": n.subject,
-                         "body": self._email_body(u, [n])} for n, u in rows]
+                return [{"ids": [n.id], "person": _person(u), **self._email(u, n)._asdict()} for n, u in rows]
             by_user: dict[int, tuple[User, list[Notification]]] = {}
             for n, u in rows:
                 by_user.setdefault(u.id, (u, []))[1].append(n)
-            return [{"ids": [n.id for n in notes], "person": _person(u),
-                     "subject": f"govflow daily digest: {len(notes)} update{'s' if len(notes) != 1 else ''}",
-                     "body": self._digest_body(u, notes, now)} for u, notes in by_user.values()]
+            return [{"ids": [n.id for n in notes], "person": _person(u), **self._digest(u, notes)._asdict()}
+                    for u, notes in by_user.values()]
 
     def _deliver(self, ids: list[int], person: Recipient, subject: str, body: str, now: datetime) -> bool:
         try:
@@ -504,24 +498,17 @@ class Notifier:
                     note.email_status = "failed" if note.email_attempts >= MAX_EMAIL_ATTEMPTS else "pending"
             return False
 
-    def _open_line(self, row: HumanTask) -> str:
-        return f"Open the task: {self.mailer.url(_task_link(row))}"
+    def _task_url(self, row: HumanTask) -> str:
+        return self.mailer.url(_task_link(row))
 
-    def _email_body(self, user: User, notes: list[Notification]) -> str:
-        note = notes[0]
-        return (f"Hello {user.display_name},\n\n{note.body}\n"
-                + (f"\nLink: {self.mailer.url(note.link)}\n" if note.link and note.kind == "notice" else "")
-                + _footer(self.mailer))
+    def _email(self, user: User, note: Notification) -> wording.Wording:
+        return wording.render("email", name=user.display_name, subject=note.subject, body=note.body,
+                              link=self.mailer.url(note.link) if note.kind == "notice" else None,
+                              base_url=self.mailer.base_url)
 
-    def _digest_body(self, user: User, notes: list[Notification], now: datetime) -> str:
-        lines = [f"Hello {user.display_name},", "",
-                 f"Here is what happened in govflow since your last digest ({len(notes)} "
-                 f"update{'s' if len(notes) != 1 else ''}):", ""]
-        for n in notes:
-            lines.append(f"- {n.subject}")
-            if n.link:
-                lines.append(f"  {self.mailer.url(n.link)}")
-        return "\n".join(lines) + "\n" + _footer(self.mailer)
+    def _digest(self, user: User, notes: list[Notification]) -> wording.Wording:
+        return wording.render("digest", name=user.display_name, count=len(notes), base_url=self.mailer.base_url,
+                              notices=[{"subject": n.subject, "link": self.mailer.url(n.link)} for n in notes])
 
     # --- the in-app list ------------------------------------------------------------------------------------------
 
@@ -586,17 +573,12 @@ def _label(instance: Instance) -> str:
     return f"{instance.reference}: {title}" if instance.reference else title
 
 
-def _due_sentence(row: HumanTask) -> str:
-    return f" It is due by {describe_moment(row.due_at)}." if row.due_at else ""
+def _due(row: HumanTask) -> str | None:
+    return describe_moment(row.due_at) if row.due_at else None
 
 
 def _task_link(row: HumanTask) -> str:
     return f"/tasks/{row.id}"
-
-
-def _footer(mailer: Mailer) -> str:
-    return (f"\n--\nYou receive this because of your role in the MHHS programme's governance. Choose immediate "
-            f"e-mails, a daily digest or none in govflow: {mailer.base_url}/\n")
 
 
 def _as_dict(n: Notification) -> dict:

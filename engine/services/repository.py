@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Iterable
 
 from sqlalchemy import func, select
@@ -19,6 +20,7 @@ from engine.bpmn.definitions import (
     load_bundle,
     roles_by_lane,
 )
+from engine.delivery import wording
 from engine.errors import NotFound
 from engine.services.identity import role_pairs
 from engine.bpmn.lint import lint
@@ -45,15 +47,16 @@ class DeploymentResult:
 
 
 def validate_sources(session: Session | None, sources: list[SourceFile], max_bytes: int = 5_000_000,
-                     roles: list[tuple[str, str]] | None = None) -> dict[str, CompiledProcess]:
+                     roles: list[tuple[str, str]] | None = None,
+                     wording_folder: Path | None = None) -> dict[str, CompiledProcess]:
     """Parse, lint and compile; raises DeploymentError listing every problem. Touches nothing.
     The lanes are checked against `roles`, or the roles in the database. DMN files alone are checked too (the DMN
-    rules and Spiff's DMN parser); they give no process."""
+    rules and Spiff's DMN parser); they give no process. The notice templates in `wording_folder` are checked too."""
     if not any(s.kind in ("bpmn", "dmn") for s in sources):
         raise DeploymentError([Problem("(deployment)", "no .bpmn or .dmn file was given")])
     bundle = load_bundle(sources, max_bytes=max_bytes)
     lanes = roles_by_lane(roles if roles is not None else role_pairs(session))
-    problems = lint(bundle, lanes)
+    problems = lint(bundle, lanes) + (wording.problems(wording_folder) if wording_folder is not None else [])
     if problems:
         raise DeploymentError(problems)
     compiled = {}
