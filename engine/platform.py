@@ -25,6 +25,7 @@ from engine.demo.demo_work import DemoWork, add_demo_work
 from engine.errors import NotFound
 from engine.store.models import AuditEvent, ElementPassage, HumanTask, Instance, MessageWait, Timer
 from engine.services.repository import DeploymentResult, Repository, validate_sources
+from engine.delivery import wording
 from engine.delivery.mailer import Mailer
 from engine.services.notifications import Notifier
 from engine.services.runtime import Runtime
@@ -129,11 +130,13 @@ class Govflow:
         """Check files as a deployment would, without storing anything; returns the process ids. Works before
         `init` too: the roles then come from processes/roles.yaml."""
         sources = self.sources(paths, forms_dir)
+        templates = wording.folder_in(paths)  # processes/wording: the notices' texts
         if not inspect(self.db.engine).has_table("role"):
             roles = identity.role_pairs_in_file(self.config.processes_dir / "roles.yaml")
-            return sorted(validate_sources(None, sources, self.config.max_upload_bytes, roles=roles))
+            return sorted(validate_sources(None, sources, self.config.max_upload_bytes, roles=roles,
+                                           wording_folder=templates))
         with self.db.read() as session:
-            return sorted(validate_sources(session, sources, self.config.max_upload_bytes))
+            return sorted(validate_sources(session, sources, self.config.max_upload_bytes, wording_folder=templates))
 
     def deploy(self, paths: list[Path | str], by: str = "system", note: str = "",
                forms_dir: Path | None = None) -> DeploymentResult:
