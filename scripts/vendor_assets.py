@@ -18,7 +18,7 @@ FILES = [
     ("chart.js/dist/chart.umd.min.js", "chart/chart.umd.min.js"),
     ("bpmn-js/dist/bpmn-navigated-viewer.production.min.js", "bpmn-js/bpmn-navigated-viewer.production.min.js"),
     ("bpmn-js/dist/assets/diagram-js.css", "bpmn-js/diagram-js.css"),
-    # process library editors (issue 7): the bpmn-js modeler and dmn-js, with their styles and icon fonts
+    # process library editors: the bpmn-js modeler and dmn-js, with their styles and icon fonts
     ("bpmn-js/dist/bpmn-modeler.production.min.js", "bpmn-js/bpmn-modeler.production.min.js"),
     ("bpmn-js/dist/assets/bpmn-js.css", "bpmn-js/bpmn-js.css"),
     ("bpmn-js/dist/assets/bpmn-font", "bpmn-js/bpmn-font"),

@@ -55,11 +55,11 @@ def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
         app.register_blueprint(blueprint)
     from . import manage
     app.register_blueprint(manage.bp)
-    from . import library  # the process library and its editors (issue 7)
+    from . import library  # the process library and its editors
     app.register_blueprint(library.bp)
-    from . import seats; app.register_blueprint(seats.bp)  # noqa: E702 (the seat register, issue 5)
-    from . import logs; app.register_blueprint(logs.bp)  # noqa: E702 (the PMO's logs, issue 5)
-    from . import attachments; attachments.init_app(app)  # noqa: E702 (files on forms, issue 3)
+    from . import seats; app.register_blueprint(seats.bp)  # noqa: E702 (the seat register)
+    from . import logs; app.register_blueprint(logs.bp)  # noqa: E702 (the PMO's logs)
+    from . import attachments; attachments.init_app(app)  # noqa: E702 (files on forms)
     from . import notifications
     app.register_blueprint(notifications.bp)
     notifications.init_app(app)

@@ -435,7 +435,7 @@ Index("ix_human_task_inbox_completed", HumanTask.completed_by, HumanTask.status,
       HumanTask.created_at, HumanTask.id)
 
 
-# --- meeting cycle and the PMO's logs (issue 5, migration 0006) -------------------------------------------------
+# --- meeting cycle and the PMO's logs (migration 0006) ----------------------------------------------------------
 
 
 class Meeting(Base):

@@ -1,4 +1,4 @@
-"""The PMO's meetings and logs in a real headless Chromium (issue 5 parts 4 and 5): the PMO plans an extraordinary PSG
+"""The PMO's meetings and logs in a real headless Chromium: the PMO plans an extraordinary PSG
 meeting, a reviewed change request places itself on its agenda, the decision log links the decision to that agenda
 item, the action log shows an overdue action, the PMO edits the RAID log while a participant and a chair cannot, and
 the CSV and .xlsx exports download. axe-core finds no serious or critical problem on any page visited."""

@@ -1,4 +1,4 @@
-"""Overdue-action reminders on a schedule (issue 5 part 5: "reminders, overdue onto the next agenda"): the
+"""Overdue-action reminders on a schedule (reminded, and put on the next agenda): the
 APScheduler-based TimerScheduler runs them once per working day at a configurable London time, on the injected clock;
 each action is reminded at most once a day however many schedulers run on one database."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A change request reopened after an upheld appeal keeps its history (issue 5 part 3): the reopened instance carries
+"""A change request reopened after an upheld appeal keeps its history: the reopened instance carries
 the decisions taken before and names the instance it was reopened from; its request page shows them, and the
 decision log's "Reopened" column links the two instances."""
 from __future__ import annotations

@@ -2,7 +2,7 @@
 window (working days from the decision's communication, across Christmas bank holidays), refused out of time, a
 second appeal on the same decision refused (the IPA's decision is final), upheld and enacted by the SRO reopening the
 change request (a new change_control instance with the same reference, re-entering at the impact assessment), and
-dismissed. Plus the cumulative Ofgem threshold shown to the deciding group with its headroom (issue 5 part 6)."""
+dismissed. Plus the cumulative Ofgem threshold shown to the deciding group with its headroom."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -225,7 +225,7 @@ def test_an_upheld_appeal_without_reopening_just_records_the_enactment(gov, cloc
     assert done.state == "enacted" and gov.show(iid)["data"]["reopened_change_request"] == ""
 
 
-# ---- the cumulative Ofgem threshold, shown with its headroom (issue 5 part 6) ------------------------------------------
+# ---- the cumulative Ofgem threshold, shown with its headroom -----------------------------------------------------------
 
 def test_the_deciding_group_sees_the_approved_total_and_the_headroom(gov, clock):
     first, meeting = change_request_to_decision(gov, clock, cost=300000)

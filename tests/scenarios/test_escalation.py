@@ -2,7 +2,7 @@
 a group escalates to its parent only (TWG -> SITAG -> PSG -> SRO), each level may resolve, a party escalates through
 its constituency representative or to the SRO directly, a party reaches Ofgem only through the IPA (which informs the
 SRO and PSG before the PMO communicates), and above-threshold matters go to Ofgem through the SRO.
-Plus the cumulative Ofgem threshold shown to the deciding group with its headroom (issue 5 part 6)."""
+Plus the cumulative Ofgem threshold shown to the deciding group with its headroom."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -265,7 +265,7 @@ def test_above_the_threshold_it_goes_to_ofgem_through_the_sro(egov, clock):
                                ("SRO", "referred to Ofgem"), ("OFGEM", "decided")]
 
 
-# ---- the cumulative threshold, shown with its headroom (issue 5 part 6) -------------------------------------------------
+# ---- the cumulative threshold, shown with its headroom ------------------------------------------------------------------
 
 def test_the_cumulative_threshold_setting_matches_the_decision_table():
     from engine.config import PROJECT_ROOT

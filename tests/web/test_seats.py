@@ -1,4 +1,4 @@
-"""The seat register (issue 5 part 1): people assigned to seats (audited), a group's tasks go to its members only,
+"""The seat register: people assigned to seats (audited), a group's tasks go to its members only,
 a membership change applies at once to open tasks, and the admin page that assigns people to seats."""
 from __future__ import annotations
 

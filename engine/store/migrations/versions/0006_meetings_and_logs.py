@@ -1,4 +1,4 @@
-"""meetings, agenda items, and the PMO's action and RAID logs (issue 5)
+"""meetings, agenda items, and the PMO's action and RAID logs
 
 Revision ID: 0006
 Revises: 0005

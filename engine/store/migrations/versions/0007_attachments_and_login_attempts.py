@@ -1,4 +1,4 @@
-"""file attachments in forms, and failed sign-ins counted in the database (issue 3)
+"""file attachments in forms, and failed sign-ins counted in the database
 
 Revision ID: 0007
 Revises: 0006

@@ -1,4 +1,4 @@
-"""element passages: every BPMN element an instance passed through, for the heatmap (issue 6)
+"""element passages: every BPMN element an instance passed through, for the heatmap
 
 Revision ID: 0008
 Revises: 0007
