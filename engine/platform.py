@@ -328,7 +328,7 @@ class Govflow:
         """immediate | digest | none."""
         self.notifier.set_preference(username, preference)
 
-    # --- drafts, comments, saved filters and who sees what (issue 3) ---------------------------------------
+    # --- drafts, comments, saved filters and who sees what -------------------------------------------------
 
     def save_draft(self, task_id: str, username: str, data: dict) -> None:
         """Keep my unfinished answers to an open task I may act on (private to me; gone when the task ends)."""
