@@ -1,4 +1,4 @@
-"""The PMO's logs (DOMAIN.md "Meeting cycle"): decision log, action log and RAID log.
+"""The PMO's logs (docs/governance-rules.md, "Meeting cycle"): decision log, action log and RAID log.
 
 The decision log is a query over the instances' facts, never a copy: change requests (each decision round, with the
 Ofgem threshold result), escalations (every level that decided), appeals (the IPA's decision) and the decisions

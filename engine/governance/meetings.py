@@ -1,4 +1,4 @@
-"""The meeting cycle of the governance groups (DOMAIN.md "Meeting cycle", seed 3.11).
+"""The meeting cycle of the governance groups (docs/governance-rules.md, "Meeting cycle"; framework 3.11).
 
 Each group meets on its usual day (governance-groups.yaml `meeting_cadence.usual_day`, e.g. "first Wednesday");
 the PMO may add extraordinary meetings. Agenda and papers are due `papers_days_before_meeting` working days before a

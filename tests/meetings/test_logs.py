@@ -1,4 +1,4 @@
-"""The PMO's logs (DOMAIN.md "Meeting cycle"): the decision log read from the instances (change
+"""The PMO's logs (docs/governance-rules.md, "Meeting cycle"): the decision log read from the instances (change
 requests with their threshold result, meeting decisions time-stamped to the recording), the action log (conditions
 of a conditional approval are actions, meeting actions, manual ones, overdue reminders onto the next agenda), the
 RAID log, search, CSV and .xlsx exports, and who may edit (the PMO and admins, audited)."""

@@ -1,7 +1,7 @@
-"""Meeting-cycle scenarios (DOMAIN.md "Meeting cycle", seed 3.11) with real dates through the injected clock: papers
-due 5 working days before (across Christmas and New Year), items rolling to the next meeting when they miss the
-papers deadline, the headline report 2 working days after, amendment requests until 5 working days before the next
-meeting and later ones carried to the following cycle, the amended report due with the next papers."""
+"""Meeting-cycle scenarios (docs/governance-rules.md, "Meeting cycle"; framework 3.11) with real dates through the
+injected clock: papers due 5 working days before (across Christmas and New Year), items rolling to the next meeting
+when they miss the papers deadline, the headline report 2 working days after, amendment requests until 5 working days
+before the next meeting and later ones carried to the following cycle, the amended report due with the next papers."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone

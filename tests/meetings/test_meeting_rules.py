@@ -1,4 +1,4 @@
-"""Meeting-cycle rules of DOMAIN.md that tests/meetings/test_meeting_cycle.py does not check on its own
+"""Meeting-cycle rules of docs/governance-rules.md that tests/meetings/test_meeting_cycle.py does not check on its own
 (tests/scenarios/RULES.md maps every rule to its test), with real dates over Christmas and New Year 2026/27: papers
 published after their deadline are flagged late; the headline report is due 2 working days after the meeting across
 the bank holidays; amendment requests are taken until 5 working days before the next meeting, later ones carried to

@@ -1,8 +1,8 @@
-"""Appeal scenarios (DOMAIN.md "Appeal", seed 3.7) through the engine API, one test per rule: lodged within the
-window (working days from the decision's communication, across Christmas bank holidays), refused out of time, a
-second appeal on the same decision refused (the IPA's decision is final), upheld and enacted by the SRO reopening the
-change request (a new change_control instance with the same reference, re-entering at the impact assessment), and
-dismissed. Plus the cumulative Ofgem threshold shown to the deciding group with its headroom."""
+"""Appeal scenarios (docs/governance-rules.md, "Appeal"; framework 3.7) through the engine API, one test per rule:
+lodged within the window (working days from the decision's communication, across Christmas bank holidays), refused
+out of time, a second appeal on the same decision refused (the IPA's decision is final), upheld and enacted by the
+SRO reopening the change request (a new change_control instance with the same reference, re-entering at the impact
+assessment), and dismissed. Plus the cumulative Ofgem threshold shown to the deciding group with its headroom."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone

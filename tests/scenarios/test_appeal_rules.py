@@ -1,8 +1,8 @@
-"""Appeal rules of DOMAIN.md that tests/scenarios/test_appeal.py does not check on its own (tests/scenarios/RULES.md
-maps every rule to its test): the window runs from the communication on the decision's record (across Easter 2027),
-whatever date the appellant types; lodged one working day late it is refused; a below-threshold escalation that
-governance could not resolve may be appealed; a change request reopened by the SRO after an upheld appeal shows its
-original raiser, and the audit trail keeps the SRO as the one who reopened it."""
+"""Appeal rules of docs/governance-rules.md that tests/scenarios/test_appeal.py does not check on its own
+(tests/scenarios/RULES.md maps every rule to its test): the window runs from the communication on the decision's
+record (across Easter 2027), whatever date the appellant types; lodged one working day late it is refused; a
+below-threshold escalation that governance could not resolve may be appealed; a change request reopened by the SRO
+after an upheld appeal shows its original raiser, and the audit trail keeps the SRO as the one who reopened it."""
 from __future__ import annotations
 
 from datetime import datetime, timezone

@@ -1,8 +1,8 @@
-"""DOMAIN.md "Decision rules" for a change request decided by a Level 3 advisory group (DAG, whose usual meeting is
-the second Wednesday), which tests/scenarios/test_change_control.py (PSG decisions) does not cover: with no consensus
-the DAG chair makes an informed decision or refers it to PSG; a change meeting an Ofgem threshold is referred to PSG
-(the group's outcome is its recommendation), and PSG's outcome then goes to Ofgem. Plus PSG with no consensus: the SRO
-decides, and the IPA's advice is kept. tests/scenarios/RULES.md maps every rule to its test."""
+"""The decision rules (docs/governance-rules.md) for a change request decided by a Level 3 advisory group (DAG, whose
+usual meeting is the second Wednesday), which tests/scenarios/test_change_control.py (PSG decisions) does not cover:
+with no consensus the DAG chair makes an informed decision or refers it to PSG; a change meeting an Ofgem threshold
+is referred to PSG (the group's outcome is its recommendation), and PSG's outcome then goes to Ofgem. Plus PSG with
+no consensus: the SRO decides, and the IPA's advice is kept. tests/scenarios/RULES.md maps every rule to its test."""
 from __future__ import annotations
 
 from datetime import datetime, timezone

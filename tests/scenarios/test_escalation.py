@@ -1,8 +1,8 @@
-"""Escalation scenarios (DOMAIN.md "Escalation", seed 3.6-3.7) through the engine API, one test per rule:
-a group escalates to its parent only (TWG -> SITAG -> PSG -> SRO), each level may resolve, a party escalates through
-its constituency representative or to the SRO directly, a party reaches Ofgem only through the IPA (which informs the
-SRO and PSG before the PMO communicates), and above-threshold matters go to Ofgem through the SRO.
-Plus the cumulative Ofgem threshold shown to the deciding group with its headroom."""
+"""Escalation scenarios (docs/governance-rules.md, "Escalation"; framework 3.6-3.7) through the engine API, one test per
+rule: a group escalates to its parent only (TWG -> SITAG -> PSG -> SRO), each level may resolve, a party escalates
+through its constituency representative or to the SRO directly, a party reaches Ofgem only through the IPA (which
+informs the SRO and PSG before the PMO communicates), and above-threshold matters go to Ofgem through the SRO. Plus
+the cumulative Ofgem threshold shown to the deciding group with its headroom."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -275,7 +275,7 @@ def test_the_cumulative_threshold_setting_matches_the_decision_table():
     assert f"&gt;= {threshold}<" in dmn and f"&lt; {threshold}<" in dmn
 
 
-# ---- the escalation goes on the agenda of the group that considers it (DOMAIN.md "Meeting cycle") ------------------------
+# ---- the escalation goes on the agenda of the group that considers it (the meeting cycle) --------------------------------
 
 def agenda_of(gov, group):
     from engine.governance.meetings import meetings

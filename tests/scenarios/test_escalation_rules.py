@@ -1,7 +1,7 @@
-"""Escalation and decision rules of DOMAIN.md that tests/scenarios/test_escalation.py does not check on its own
-(tests/scenarios/RULES.md maps every rule to its test): a group naming any group but its parent is refused with a
-clear message; the SRO's decision after PSG keeps the IPA's advice; a party escalating to the SRO above the thresholds
-reaches Ofgem through the SRO (never by itself); every level is kept with its dates across a bank holiday."""
+"""Escalation and decision rules of docs/governance-rules.md that tests/scenarios/test_escalation.py does not check on
+its own (tests/scenarios/RULES.md maps every rule to its test): a group naming any group but its parent is refused
+with a clear message; the SRO's decision after PSG keeps the IPA's advice; a party escalating to the SRO above the
+thresholds reaches Ofgem through the SRO (never by itself); every level is kept with its dates across a bank holiday."""
 from __future__ import annotations
 
 from datetime import datetime, timezone

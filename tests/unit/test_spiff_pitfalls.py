@@ -1,4 +1,4 @@
-"""Regression tests for the SpiffWorkflow 3.2 pitfalls govflow guards against (SPIFFWORKFLOW.md).
+"""Regression tests for the SpiffWorkflow 3.2 pitfalls govflow guards against (docs/spiffworkflow.md).
 
 The ~333-pass loop stall and running a cancelled task are covered end to end in
 tests/integration/test_runtime.py (test_state_stays_flat_over_hundreds_of_loop_passes,
