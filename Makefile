@@ -13,8 +13,11 @@ run: setup assets
 	$(BIN)/govflow demo-work
 	$(BIN)/govflow serve --host $(HOST) --port $(PORT)
 
+# Every database test runs on SQLite and on PostgreSQL (tests/conftest.py). worksteal balances the two workers
+# test by test (a whole file on one worker left the other idle for minutes); each worker starts at most one
+# Chromium and one PostgreSQL cluster, when its first test needs them.
 test: setup-test assets system-test-deps
-	$(BIN)/pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist worksteal -q $(PYTEST_ARGS)
 
 setup: $(STAMP)
 

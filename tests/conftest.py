@@ -36,10 +36,20 @@ PEOPLE = [
 ]
 
 
-def pytest_generate_tests(metafunc):
-    if "database_url" in metafunc.fixturenames:
-        backends = ["sqlite", "postgres"] if metafunc.definition.get_closest_marker("postgres") else ["sqlite"]
-        metafunc.parametrize("backend", backends, indirect=False, scope="function")
+BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_configure(config):
+    # Every database test runs on both backends (the `backend` fixture below); the old opt-in marker is kept
+    # registered only because tests/conformance still carries it, and it does nothing.
+    config.addinivalue_line("markers", "postgres: obsolete, no effect (every database test runs on both backends)")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """The database backend: every test that touches a database (through `database_url`, `empty_database_url` or
+    a fixture built on them, such as `gov`) runs once on SQLite and once on PostgreSQL."""
+    return request.param
 
 
 @pytest.fixture(scope="session")
@@ -62,12 +72,34 @@ def pg_cluster():
 _counter = itertools.count()
 
 
+def _database_name() -> str:
+    return f"t{next(_counter)}"  # one cluster per test process: a counter is unique
+
+
 @pytest.fixture
 def database_url(backend, tmp_path, request):
+    """A fresh database of the test's backend, ready for `init`: on SQLite a file not yet created; on PostgreSQL a
+    database cloned from the migrated template (dropped after the test)."""
     if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'govflow.db'}"
+        yield f"sqlite:///{tmp_path / 'govflow.db'}"
+        return
     cluster = request.getfixturevalue("pg_cluster")
-    return cluster.create_database(f"t{next(_counter)}_{abs(hash(request.node.nodeid)) % 10**8}", "govflow_template")
+    name = _database_name()
+    yield cluster.create_database(name, "govflow_template")
+    cluster.drop_database(name)
+
+
+@pytest.fixture
+def empty_database_url(backend, tmp_path, request):
+    """A database of the test's backend that was never initialised (no tables): on SQLite a file not yet created;
+    on PostgreSQL an empty database (dropped after the test)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'never-initialised.db'}"
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    name = _database_name()
+    yield cluster.create_database(name)
+    cluster.drop_database(name)
 
 
 @pytest.fixture

@@ -38,6 +38,8 @@ class Cluster:
         self.data = self.root / "data"
         self.as_root = os.geteuid() == 0
         self.user = "postgres" if self.as_root else os.environ.get("USER", "postgres")
+        self._conn: psycopg.Connection | None = None
+        self._strategy = ""
 
     def _run(self, *args: str) -> None:
         command = [str(self.pg_bin / args[0]), *args[1:]]
@@ -70,13 +72,28 @@ class Cluster:
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
+    def _admin(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.admin_dsn, autocommit=True)
+            # FILE_COPY (PostgreSQL 15+) copies the template's files instead of WAL-logging every block: faster
+            # for a small template, and its checkpoints cost nothing with fsync off
+            self._strategy = " STRATEGY FILE_COPY" if self._conn.info.server_version >= 150000 else ""
+        return self._conn
+
     def create_database(self, name: str, template: str | None = None) -> str:
-        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        """A new database: a copy of `template`, or empty (from template0) when there is none."""
+        conn = self._admin()
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template or "template0"}"'
+                     + (self._strategy if template else ""))
         return self.url(name)
 
+    def drop_database(self, name: str) -> None:
+        """Drop a test's database, ending whatever connections the test left open (PostgreSQL 13+)."""
+        self._admin().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def stop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
         finally:

@@ -1,4 +1,4 @@
-"""The `govflow` command line end to end, on a temporary SQLite database, acting as of `--at`."""
+"""The `govflow` command line end to end, on a database never initialised (each backend), acting as of `--at`."""
 from __future__ import annotations
 
 import json
@@ -13,8 +13,8 @@ AT = "2026-12-01T09:00"
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.setenv("GOVFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+def run(empty_database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("GOVFLOW_DATABASE_URL", empty_database_url)
     monkeypatch.setenv("GOVFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
     runner = CliRunner()
 
@@ -95,8 +95,8 @@ def test_validate_refuses_unsafe_xml_with_file_and_line(run, tmp_path):
     assert good == {"valid": True, "processes": ["loop"]}
 
 
-def test_validate_works_before_init(tmp_path, monkeypatch):
-    monkeypatch.setenv("GOVFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'never-initialised.db'}")
+def test_validate_works_before_init(empty_database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("GOVFLOW_DATABASE_URL", empty_database_url)
     monkeypatch.setenv("GOVFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
     result = CliRunner().invoke(govflow, ["validate", "processes", "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -14,7 +14,6 @@ from engine.services.scheduler import TimerScheduler
 
 from ..conftest import FIXTURES
 
-pytestmark = pytest.mark.postgres
 UTC = timezone.utc
 
 

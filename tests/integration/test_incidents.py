@@ -16,8 +16,6 @@ from engine.store.models import Notification, User
 
 from ..conftest import FIXTURES
 
-pytestmark = pytest.mark.postgres
-
 
 @pytest.fixture
 def igov(gov):
@@ -89,8 +87,8 @@ def test_a_task_created_already_overdue_opens_an_incident_for_the_analyst(igov, 
     assert len(igov.incidents()) == 1, "a task due later is not an incident"
 
 
-def test_the_cli_lists_and_closes_incidents(tmp_path, monkeypatch):
-    monkeypatch.setenv("GOVFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+def test_the_cli_lists_and_closes_incidents(empty_database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("GOVFLOW_DATABASE_URL", empty_database_url)
     monkeypatch.setenv("GOVFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
     runner = CliRunner()
 

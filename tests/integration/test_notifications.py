@@ -19,7 +19,6 @@ from engine.store.models import HumanTask, Notification, User
 
 from ..conftest import FIXTURES
 
-pytestmark = pytest.mark.postgres
 UTC = timezone.utc
 BASE = "https://govflow.example.test"
 

@@ -11,8 +11,6 @@ from sqlalchemy import func, select
 from engine.errors import Conflict, Forbidden, FormInvalid, NotFound
 from engine.store.models import AuditEvent, HumanTask, Instance, Timer
 
-pytestmark = pytest.mark.postgres
-
 
 def only_task(gov, username, element_id=None):
     tasks = [t for t in gov.tasks(username) if element_id is None or t.element_id == element_id]

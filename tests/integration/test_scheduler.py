@@ -23,7 +23,6 @@ from engine.services.scheduler import NEXT_JOB, TimerScheduler
 
 from ..conftest import FIXTURES, T0, make_govflow
 
-pytestmark = pytest.mark.postgres
 UTC = timezone.utc
 WORKS = "2000-01-01"  # the tick's script works from this date on (a later date makes it fail until then)
 
@@ -155,9 +154,8 @@ def test_a_failing_step_is_retried_with_backoff_then_becomes_an_incident_and_can
     assert [e["action"] for e in record["history"]].count("timer.retried") == 1
 
 
-def test_cli_lists_incidents_and_retries_them(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    monkeypatch.setenv("GOVFLOW_DATABASE_URL", url)
+def test_cli_lists_incidents_and_retries_them(empty_database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("GOVFLOW_DATABASE_URL", empty_database_url)
     monkeypatch.setenv("GOVFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
     runner = CliRunner()
 

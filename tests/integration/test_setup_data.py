@@ -1,14 +1,11 @@
 """What `init` loads: roles, governance groups with their seats, and a schema that matches the models."""
 from __future__ import annotations
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
 from engine.store.models import Base, GovernanceGroup, Role, Seat
-
-pytestmark = pytest.mark.postgres
 
 
 def test_roles_and_groups_are_loaded_as_data(gov):

@@ -66,7 +66,6 @@ def test_a_version_zip_holds_its_files_and_a_manifest(library):
     assert library.version_archive(first_version_id(library))[1] == data  # the same bytes every time
 
 
-@pytest.mark.postgres
 def test_the_zip_uploads_back_as_a_draft_that_passes_the_checks(gov, library):
     _, data = library.version_archive(first_version_id(library))
     assert library.draft(PID) is None
@@ -102,7 +101,6 @@ def _refusal(library, data: bytes) -> str:
     return str(caught.value)
 
 
-@pytest.mark.postgres
 def test_hostile_or_broken_zips_are_refused_and_the_draft_is_unchanged(gov, library):
     library.open_draft(PID, "ann")
     before = library.draft(PID).files

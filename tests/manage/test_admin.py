@@ -11,8 +11,6 @@ from engine.errors import Conflict, Forbidden
 from engine.store.models import AuditEvent, ElementPassage, HumanTask, Instance, MessageWait, Timer
 from engine.services.trail import instance_trail
 
-pytestmark = pytest.mark.postgres
-
 
 def to_fix(gov):
     instance_id = gov.start("loop", "alice", {"title": "Fix the MPAN format"}).instance_id

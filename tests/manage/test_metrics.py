@@ -12,7 +12,6 @@ from engine.services import metrics
 from engine.services.metrics import MetricFilters, percentile, working_days_elapsed
 from engine.store.models import AuditEvent, ElementPassage, HumanTask, Instance, ProcessVersion, Timer
 
-pytestmark = pytest.mark.postgres
 
 UTC = timezone.utc
 LONDON = ZoneInfo("Europe/London")

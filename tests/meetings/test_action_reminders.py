@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from datetime import date, datetime, timezone
 
-import pytest
 from sqlalchemy import select
 
 from engine.governance import logs
@@ -16,7 +15,6 @@ from engine.services.scheduler import CATCH_UP_REMINDER_JOB, REMINDER_JOB, Timer
 
 from ..conftest import make_govflow
 
-pytestmark = pytest.mark.postgres
 UTC = timezone.utc
 
 

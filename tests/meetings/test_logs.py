@@ -20,7 +20,6 @@ from engine.governance.seats import assign_seat
 
 from ..scenarios.change_control_driver import CONDITIONS, ChangeRequest
 
-pytestmark = pytest.mark.postgres
 UTC = timezone.utc
 
 

@@ -16,7 +16,6 @@ from engine.governance.meetings import (add_extraordinary_meeting, meetings, pla
 from engine.services.diagram_functions import script_functions
 from engine.governance.seats import assign_seat
 
-pytestmark = pytest.mark.postgres
 UTC = timezone.utc
 
 

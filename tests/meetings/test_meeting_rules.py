@@ -15,7 +15,6 @@ from engine.governance.seats import assign_seat
 
 from .test_meeting_cycle import do, open_task
 
-pytestmark = pytest.mark.postgres
 UTC = timezone.utc
 
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from ..scenarios.test_appeal import reopen_after_upheld_appeal
-
-pytestmark = pytest.mark.postgres
 
 
 def test_the_reopened_request_page_shows_the_earlier_decisions(gov, clock, signed_in):

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import select
 
 from engine.store.models import Instance
 
-pytestmark = pytest.mark.postgres
 UTC = timezone.utc
 
 LODGE = {"decision_reference": "CR001", "decision_summary": "PSG rejected CR001 (move the M10 milestone).",
@@ -101,7 +99,6 @@ def decide_change_request(gov, clock, iid, meeting, outcome):
     clock.set(clock.now() + timedelta(days=1))
     do(gov, "pat", iid, "communicate", communicated_at=clock.now().isoformat(), communication_channels=["portal"],
        communication_summary=f"PSG decided: {outcome}.")
-
 
 
 def reopen_after_upheld_appeal(gov, clock, summary="CR001 reopened."):

@@ -16,7 +16,6 @@ from .change_control_driver import ChangeRequest
 from .test_appeal import assess, decide, do, lodge, open_elements, reopen_after_upheld_appeal
 from .test_escalation import consider, egov, raise_escalation, record, summary  # noqa: F401
 
-pytestmark = pytest.mark.postgres
 UTC = timezone.utc
 
 

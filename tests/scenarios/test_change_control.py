@@ -16,7 +16,6 @@ from ..conftest import make_govflow
 from .change_control_driver import (ANSWERS, COMMUNICATION_DUE, CONDITIONS, DECIDED_AT, ISSUED_AT, WINDOW_CLOSES,
                                     ChangeRequest, plan_meeting, together)
 
-pytestmark = pytest.mark.postgres
 
 UTC = timezone.utc
 ROOT = Path(__file__).resolve().parents[2]

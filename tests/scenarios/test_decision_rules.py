@@ -15,7 +15,6 @@ from engine.governance.seats import assign_seat
 
 from .change_control_driver import ANSWERS, ISSUED_AT, WINDOW_CLOSES, ChangeRequest
 
-pytestmark = pytest.mark.postgres
 UTC = timezone.utc
 
 

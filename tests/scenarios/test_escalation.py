@@ -16,7 +16,6 @@ from engine.governance.seats import assign_seat
 
 from ..conftest import TEST_PASSWORD
 
-pytestmark = pytest.mark.postgres
 UTC = timezone.utc
 
 RAISE = {"title": "Test environment booking rules", "concern": "SIT environment slots are allocated unfairly.",

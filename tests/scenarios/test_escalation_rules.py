@@ -11,7 +11,6 @@ import pytest
 from .test_escalation import (consider, do, egov, group_of_open_task, open_elements, raise_escalation,  # noqa: F401
                               record, summary, RAISE)
 
-pytestmark = pytest.mark.postgres
 UTC = timezone.utc
 
 

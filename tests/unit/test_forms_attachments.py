@@ -141,8 +141,8 @@ def test_settings_with_unknown_types_or_bad_limits_are_refused_by_lint() -> None
         ("settings.yaml", f"attachment_types names 'exe', which govflow cannot check: use only {', '.join(KINDS)}")]
 
 
-def test_govflow_validate_refuses_settings_naming_an_unknown_type(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("GOVFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'never-initialised.db'}")
+def test_govflow_validate_refuses_settings_naming_an_unknown_type(empty_database_url, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GOVFLOW_DATABASE_URL", empty_database_url)
     monkeypatch.setenv("GOVFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
     processes = tmp_path / "processes"
     shutil.copytree(FIXTURES / "processes", processes)

@@ -268,8 +268,8 @@ def test_mechanical_conversions_compile_and_the_rest_is_only_named() -> None:
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch):
-    monkeypatch.setenv("GOVFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'never-initialised.db'}")
+def cli(empty_database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("GOVFLOW_DATABASE_URL", empty_database_url)
     monkeypatch.setenv("GOVFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
     return lambda *args: CliRunner().invoke(govflow, [str(a) for a in args], catch_exceptions=False)
 

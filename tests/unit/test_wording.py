@@ -156,8 +156,8 @@ def test_problems_name_the_file_and_line(tmp_path):
     assert found[("wording/new_tsak.txt", None)].startswith("govflow writes no text of this kind")
 
 
-def test_govflow_validate_checks_the_wording(tmp_path, monkeypatch):
-    monkeypatch.setenv("GOVFLOW_DATABASE_URL", f"sqlite:///{tmp_path / 'never-initialised.db'}")
+def test_govflow_validate_checks_the_wording(empty_database_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("GOVFLOW_DATABASE_URL", empty_database_url)
     monkeypatch.setenv("GOVFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
     processes = tmp_path / "processes"
     shutil.copytree(PROJECT_ROOT / "processes", processes)

@@ -14,7 +14,6 @@ from engine.errors import Forbidden
 from engine.store.models import Attachment, AuditEvent
 from tests.scenarios.change_control_driver import ChangeRequest
 
-pytestmark = pytest.mark.postgres
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(17)

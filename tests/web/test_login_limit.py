@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from engine.clock import Clock
 from engine.services.login_attempts import LoginAttempts
 from engine.store.models import LoginAttempt
 
-pytestmark = pytest.mark.postgres
 
 WINDOW = timedelta(minutes=15)
 

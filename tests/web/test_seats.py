@@ -11,7 +11,6 @@ from engine.governance.seats import assign_seat, group_members, seat_register
 
 from .conftest import csrf_of, sign_in
 
-pytestmark = pytest.mark.postgres
 
 ESCALATION = {"title": "Design baseline conflict", "concern": "BPRWG cannot agree the interface baseline.",
               "desired_outcome": "DAG decides the baseline.", "raiser_organisation": "MHHS Programme",
