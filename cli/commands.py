@@ -15,6 +15,7 @@ from engine.clock import Clock, parse_moment
 from engine.bpmn.definitions import DeploymentError
 from engine.errors import FormInvalid, GovflowError
 from engine.services.identity import NewUser
+from engine.demo.demo_work import add_demo_work
 from engine.platform import Govflow
 
 
@@ -155,7 +156,7 @@ def init(ctx: Context, demo: bool) -> None:
 def demo_work(ctx: Context) -> None:
     """Fill the seat register's chairs, plan the groups' meetings and start the demo requests at different stages
     (after `init --demo`; only into a database without instances)."""
-    work = ctx.govflow.add_demo_work()
+    work = add_demo_work(ctx.govflow)
     ctx.emit({"requests": work.requests, "meetings": work.meetings},
              f"Demo work: {work.requests} requests at different stages, {work.meetings} group meetings planned"
              if work.requests else "Demo work: none added (the database already has instances)")

@@ -30,3 +30,9 @@ class FormInvalid(GovflowError):
     def __init__(self, errors: dict[str, str]):
         self.errors = errors
         super().__init__("; ".join(f"{k}: {v}" if k else v for k, v in errors.items()))
+
+
+class ProcessError(GovflowError):
+    """A step of the diagram failed (a script, a condition, a decision table): nothing was saved."""
+
+    status = 422

@@ -21,7 +21,6 @@ from engine.services.collaboration import Collaboration
 from engine.config import Config
 from engine.store.db import Database
 from engine.bpmn.definitions import collect_sources
-from engine.demo.demo_work import DemoWork, add_demo_work
 from engine.errors import NotFound
 from engine.store.models import AuditEvent, ElementPassage, HumanTask, Instance, MessageWait, Timer
 from engine.services.repository import DeploymentResult, Repository, validate_sources
@@ -73,7 +72,6 @@ class Govflow:
     def init(self, demo_password: str | None = None, by: str = "system") -> InitReport:
         """Create or upgrade the database, load roles and groups, deploy processes/ and forms/ (idempotent)."""
         schema.upgrade(self.db)
-        now = self.clock.now()
         processes = self.config.processes_dir
         with self.db.write() as session:
             roles = identity.load_roles(session, processes / "roles.yaml")
@@ -96,11 +94,6 @@ class Govflow:
                     audit.record(session, self.clock.now(), "system", "user.created", username=new.username,
                                  roles=list(new.roles))
         return added
-
-    def add_demo_work(self) -> DemoWork:
-        """Demo change requests at different stages and the groups' usual meetings (engine/demo/demo_work.yaml), done by
-        the demo people; only into a database without instances."""
-        return add_demo_work(self)
 
     def add_user(self, new: identity.NewUser, by: str = "system") -> dict:
         with self.db.write() as session:
@@ -389,7 +382,7 @@ class Govflow:
                 raise NotFound(f"There is no instance {instance_id}")
             waits = session.scalars(select(MessageWait).where(MessageWait.instance_id == instance_id)
                                     .order_by(MessageWait.id)).all()
-            allowed = [w for w in waits if self.runtime._eligible_for_wait(user, w)]
+            allowed = [w for w in waits if self.runtime.may_send(user, w)]
             if not allowed or is_observer_only(user.role_ids):  # observers read, never act
                 return []
             compiled = self.repository.compiled(session, instance.process_version_id)

@@ -6,7 +6,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
-from engine.services.attachments import FIELD_LIMITS_KEY, WIDGET, field_problem, is_attachment_field
+from engine.bpmn.attachment_fields import FIELD_LIMITS_KEY, WIDGET, field_problem, is_attachment_field
 from engine.errors import FormInvalid
 
 _FORMAT_CHECKER = FormatChecker()

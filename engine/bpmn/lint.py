@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine.services.attachments import settings_problems
+from engine.bpmn.attachment_fields import settings_problems
 from engine.clock import Clock
 from engine.bpmn.definitions import (BPMN_NS, DATA_STORE_REASON, FORM_PROPERTY, SPIFF_NS, UI_FORM_PROPERTY, UNSUPPORTED,
                           Bundle, Problem, spiff_parse_problems)
@@ -18,7 +18,7 @@ from engine.bpmn import feel
 from engine.bpmn.forms import schema_problem
 from engine.bpmn.instructions import template_problem
 from engine.bpmn.sandbox import SandboxedEnvironment, SandboxError, check_expression, check_script
-from engine.services.diagram_functions import script_functions
+from engine.bpmn.functions import clock_functions
 from engine.bpmn.state import BadSetting, move_back_window
 
 B = f"{{{BPMN_NS}}}"
@@ -327,8 +327,8 @@ def _is_iso_duration(value: str) -> bool:
 
 
 def _lint_functions(settings: Mapping[str, Any], missing: list[str]) -> dict[str, Callable]:
-    """govflow's script functions on a fixed clock, real calendar and the bundle's settings; no database."""
-    functions = script_functions(None, Clock(LINT_NOW), dict(settings), "lint")  # type: ignore[arg-type]
+    """govflow's functions that need no database, on a fixed clock, the real calendar and the bundle's settings."""
+    functions = clock_functions(Clock(LINT_NOW), settings)
 
     def setting(name: str, default: Any = None) -> Any:
         if name in settings:
@@ -338,8 +338,7 @@ def _lint_functions(settings: Mapping[str, Any], missing: list[str]) -> dict[str
         missing.append(name)
         raise KeyError(f"setting '{name}' is not defined in settings.yaml")
 
-    functions.update(setting=setting, next_reference=lambda prefix: f"{prefix}001",
-                     approved_total=lambda field: 0.0)
+    functions["setting"] = setting
     return functions
 
 

@@ -9,12 +9,13 @@ result must survive a save and a reload against the target specs showing the sam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.definitions import CompiledProcess
+from engine.bpmn.execution import Execution, script_engine_for
 from engine.bpmn.state import dump_state, load_state
 
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -170,3 +171,19 @@ def _waiting(workflow: BpmnWorkflow) -> set[str]:
         for task in scope.get_tasks(state=LIVE, skip_subprocesses=True):
             found.add(f"{task.id}:{getattr(task.task_spec, 'bpmn_id', None) or task.task_spec.name}")
     return found
+
+
+def plan(execution: Execution, target: CompiledProcess, to_version: int | None = None
+         ) -> tuple[list[str], list[str], list[str]]:
+    """(the elements the instance waits in, why it cannot move, those of them whose definition changed)."""
+    workflow = execution.workflow
+    reasons = check(workflow, target, to_version)
+    changed = [] if reasons else changed_active_elements(workflow, target)
+    return active_elements(workflow), reasons, changed
+
+
+def move(execution: Execution, target: CompiledProcess, functions: Mapping[str, Callable], time_limit: float,
+         to_version: int | None = None) -> Execution:
+    """The execution on the target version; raises MigrationRefused when unsafe."""
+    engine = script_engine_for(functions, execution.clock, time_limit)
+    return Execution(migrate(execution.workflow, target, engine, to_version), target, execution.clock)

@@ -3,21 +3,18 @@ the command-clock moments it was entered and left, for the heatmap.
 
 Spiff keeps no clock of its own, so a task that stays live across commands (a user task, a waiting timer or message,
 a running sub-process) carries the moment it was first seen live in its `internal_data`; a task that is entered and
-left within one command took no time. A command's passages go to the database in one batched insert.
+left within one command took no time. The runtime writes a command's passages in one batched insert.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import ReceiveTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine.store.models import ElementPassage
 
 ENTERED = "govflow_entered_at"
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -34,11 +31,10 @@ def finished_ids(workflow: BpmnWorkflow) -> set[UUID]:
     return {t.id for t in _all_tasks(workflow) if t.has_state(TaskState.FINISHED_MASK)}
 
 
-def record_passages(session: Session, instance_id: int, workflow: BpmnWorkflow, finished_before: set[UUID],
-                    now: datetime) -> int:
-    """Stamp the tasks newly live with `now`, and insert a passage for each diagram element finished since load:
-    completed, or an activity cancelled after it had been live (a task cut short by a timer or a withdrawal), in
-    the order they were left. Returns how many passages were recorded."""
+def passages_since(workflow: BpmnWorkflow, finished_before: set[UUID], now: datetime) -> list[dict]:
+    """Stamp the tasks newly live with `now`, and give a passage row (element, entered, left, outcome) for each
+    diagram element finished since load: completed, or an activity cancelled after it had been live (a task cut
+    short by a timer or a withdrawal), in the order they were left."""
     rows = []
     stamp = now.isoformat()
     for task in _all_tasks(workflow):
@@ -54,15 +50,11 @@ def record_passages(session: Session, instance_id: int, workflow: BpmnWorkflow, 
             continue  # Spiff's own bookkeeping tasks
         if state != TaskState.COMPLETED and (entered is None or _is_event(task.task_spec)):
             continue  # a path not taken, or an event that never happened (a boundary timer that did not fire)
-        rows.append({"left": task.last_state_change, "instance_id": instance_id, "element_id": element_id,
-                     "entered_at": datetime.fromisoformat(entered) if entered else now, "left_at": now,
-                     "outcome": "completed" if state == TaskState.COMPLETED else "cancelled"})
-    rows.sort(key=lambda row: row["left"])  # in the order the elements were left
-    for row in rows:
-        del row["left"]
-    if rows:
-        session.execute(insert(ElementPassage), rows)
-    return len(rows)
+        rows.append((task.last_state_change, {
+            "element_id": element_id, "entered_at": datetime.fromisoformat(entered) if entered else now,
+            "left_at": now, "outcome": "completed" if state == TaskState.COMPLETED else "cancelled"}))
+    rows.sort(key=lambda row: row[0])
+    return [row for _left, row in rows]
 
 
 def _is_event(spec) -> bool:

@@ -280,7 +280,7 @@ def remind_overdue_actions(session: Session, now: datetime, today: date, setting
     matches when it was not reminded yet today (London), in this transaction. A second scheduler's UPDATE waits for
     the first one's commit (a row lock on PostgreSQL, the write lock on SQLite), then matches nothing."""
     from engine.governance.meetings import place_on_agenda
-    from engine.services.notifications import queue_process_notice
+    from engine.governance.audiences import notify_audience
     day_start = datetime.combine(today, time.min, tzinfo=LONDON).astimezone(timezone.utc)
     done = []
     rows = session.execute(select(LogAction.id, LogAction.title, LogAction.owner, LogAction.group_id,
@@ -298,7 +298,7 @@ def remind_overdue_actions(session: Session, now: datetime, today: date, setting
         if session.scalars(select(User.id).where(User.username == owner)).first():
             subject, body = wording.render("action_overdue", reference=reference, title=title,
                                            due_on=due_on.isoformat())
-            queue_process_notice(session, now, None, owner, subject, body)
+            notify_audience(session, now, None, owner, subject, body)
         placed = None
         if group_id:
             already = session.scalars(select(AgendaItem).join(Meeting, Meeting.id == AgendaItem.meeting_id)

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from sqlalchemy import delete, select, update
-from SpiffWorkflow.util.task import TaskState
 
 from engine.store import audit
 from engine.services import incidents
 from engine.errors import Conflict, GovflowError, NotFound
 from engine.services.identity import require_user
 from engine.store.models import AuditEvent, HumanTask, Instance, MessageWait, Timer
-from engine.services.runtime import CommandResult, Runtime
-from engine.bpmn.state import is_reopenable, load_state, move_back_window
+from engine.services.commands import CommandResult
+from engine.services.runtime import Runtime
+from engine.bpmn.execution import Execution
+from engine.bpmn.state import move_back_window
+from engine.services import instance_rows
+from engine.services.commands import deny
 
 ADMIN_ROLES = frozenset({"admin", "pmo", "sro", "change_control_manager"})
 MAX_REASON = 2000
@@ -80,9 +83,9 @@ class InstanceAdmin:
                     to: str, tasks: tuple[str, str] | None, timers: tuple[str, str] | None) -> str:
         reason = _reason(reason)
         now = self.runtime.clock.now()
-        with self.runtime._command(action, username) as (session, change):
+        with self.runtime.commands.scope(action, username) as (session, change):
             self._authorise(session, username, action, instance_id)
-            instance = self.runtime._lock_instance(session, instance_id)
+            instance = self.runtime.commands.lock_instance(session, instance_id)
             if instance.status not in frm:
                 raise Conflict(f"{_name(instance)} is {instance.status}: it cannot be "
                                f"{action.split('.')[1]}")
@@ -130,14 +133,14 @@ class InstanceAdmin:
         """Put a failed timer (an incident) back in the queue with a fresh count of attempts."""
         reason = _reason(reason)
         now = self.runtime.clock.now()
-        with self.runtime._command("timer.retried", username) as (session, change):
+        with self.runtime.commands.scope("timer.retried", username) as (session, change):
             row = session.get(Timer, timer_id)
             if row is None:
                 raise NotFound(f"There is no timer {timer_id}")
             self._authorise(session, username, "timer.retried", row.instance_id)
             if row.status != "failed":
                 raise Conflict(f"Timer {timer_id} is {row.status}, not failed")
-            instance = self.runtime._lock_instance(session, row.instance_id)
+            instance = self.runtime.commands.lock_instance(session, row.instance_id)
             row.status = "waiting" if instance.status == "running" else "suspended"
             row.next_attempt_at, row.attempts, row.last_error = None, 0, None
             change.instance_id, change.timers_changed = row.instance_id, True
@@ -151,7 +154,7 @@ class InstanceAdmin:
         """Close an incident with what was done about it."""
         reason = _reason(reason)
         now = self.runtime.clock.now()
-        with self.runtime._command("incident.resolved", username) as (session, change):
+        with self.runtime.commands.scope("incident.resolved", username) as (session, change):
             self._authorise(session, username, "incident.resolved", None)
             row = incidents.resolve(session, now, incident_id, username, reason)
             change.instance_id = row.instance_id
@@ -171,8 +174,7 @@ class InstanceAdmin:
             if instance.status != "running":
                 return []
             compiled = runtime.repository.compiled(session, instance.process_version_id)
-            workflow = load_state(instance.workflow_state, compiled.spec, compiled.subprocess_specs,
-                                  runtime._script_engine(session, compiled, runtime.clock.now(), instance.id))
+            execution = Execution.restore(instance.workflow_state, compiled, None, runtime.clock.now())
             events = session.scalars(select(AuditEvent).where(
                 AuditEvent.instance_id == instance_id, AuditEvent.action.in_(("task.completed", "instance.moved_back")),
                 AuditEvent.task_id.is_not(None)).order_by(AuditEvent.at, AuditEvent.id)).all()
@@ -186,11 +188,11 @@ class InstanceAdmin:
                               event.actor if event else None, event.at if event else None, why_not)
 
         held, found = set(), []
-        for task in workflow.get_tasks(state=TaskState.COMPLETED, manual=True):
-            held.add(str(task.id))
-            found.append(target(str(task.id), task.task_spec.bpmn_id, None if is_reopenable(workflow, task) else
+        for task in execution.completed_user_tasks():
+            held.add(task.task_id)
+            found.append(target(task.task_id, task.element_id, None if task.reopenable else
                                 "Its place in the process is no longer held whole in the instance's state"))
-        open_now = {str(t.id) for t in workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK, manual=True)}
+        open_now = execution.open_user_task_ids()
         beyond = (f"Older than the last {window} completed user tasks this instance keeps for moving back "
                   f"(setting move_back_window)" if window else
                   "This process keeps no completed user tasks for moving back (setting move_back_window is 0)")
@@ -207,23 +209,13 @@ class InstanceAdmin:
         reason = _reason(reason)
         runtime = self.runtime
         now = runtime.clock.now()
-        with runtime._command("instance.moved_back", username) as (session, change):
+        with runtime.commands.scope("instance.moved_back", username) as (session, change):
             self._authorise(session, username, "instance.moved_back", instance_id)
-            instance = runtime._lock_instance(session, instance_id)
+            instance = runtime.commands.lock_instance(session, instance_id)
             compiled = runtime.repository.compiled(session, instance.process_version_id)
-            workflow = runtime._load(session, instance, compiled, now, change)
-            try:
-                task = workflow.get_task_from_id(UUID(task_id))
-            except Exception:
-                task = None
-            if task is None or not is_reopenable(workflow, task):
-                raise Conflict("That task is no longer held in this instance's state; choose one of those offered")
-            element_id = task.task_spec.bpmn_id
+            execution = runtime.load(session, instance, compiled, now, change)
+            element_id = execution.move_back(task_id)
             info = compiled.elements.get(element_id)
-            runtime._run(lambda: workflow.reset_from_task_id(task.id))
-            _reopen_subprocesses(task)
-            _forget_dropped_events(workflow)
-            runtime._run(workflow.do_engine_steps)
             # the task keeps its Spiff id; its completed row keeps its history under a fresh id
             session.execute(update(HumanTask).where(HumanTask.id == task_id).values(id=str(uuid4())))
             audit.record(session, now, username, "instance.moved_back", instance_id=instance_id, task_id=task_id,
@@ -232,15 +224,15 @@ class InstanceAdmin:
             change.instance_id = instance_id
             incidents.resolve_open(session, now, username, f"Moved back to {element_id}: {reason}",
                                    kind="stranded", instance_id=instance_id)
-            return runtime._save(session, instance, workflow, compiled, username, now, change)
+            return instance_rows.save(session, instance, execution, username, now, change)
 
     # --- internals ---------------------------------------------------------------------------------------
 
     def _authorise(self, session, username: str, action: str, instance_id: int | None) -> None:
         user = require_user(session, username)
         if not may_administer(user.role_ids):
-            raise self.runtime._deny(session, user, action, "Only an admin, the PMO, the SRO or the Change Control "
-                                     "Manager can do this", instance_id=instance_id)
+            raise deny(user, action, "Only an admin, the PMO, the SRO or the Change Control Manager can do this",
+                       instance_id=instance_id)
 
 
 def _completions(events) -> tuple[dict[str, AuditEvent], dict[str, str]]:
@@ -261,25 +253,6 @@ def _completions(events) -> tuple[dict[str, AuditEvent], dict[str, str]]:
                     undone.setdefault(later.task_id, f"Undone when {event.actor} moved the token back to an "
                                                      f"earlier task")
     return completions, undone
-
-
-def _reopen_subprocesses(task) -> None:
-    """Spiff's reset reopens a finished subprocess's tasks but leaves the subprocess marked completed, so its next
-    step would end it at once and its results would never reach the parent: mark it (and any around it) open."""
-    sub = task.workflow
-    while sub.parent_workflow is not None:
-        sub.completed = False
-        sub = sub.parent_workflow
-
-
-def _forget_dropped_events(workflow) -> None:
-    """Spiff's reset drops the tasks after the target but leaves their event waits (a boundary timer of a
-    dropped task); forget those, or the next step would refresh a timer whose task no longer exists."""
-    live = set(workflow.tasks)
-    for sp in workflow.subprocesses.values():
-        live.update(sp.tasks)
-    for task_id in [tid for tid in workflow.event_manager.tasks if tid not in live]:
-        del workflow.event_manager.tasks[task_id]
 
 
 def _reason(reason: str | None) -> str:

@@ -1,14 +1,15 @@
-"""The functions every diagram expression and script may call, bound to one command's clock and transaction."""
+"""The functions every diagram expression and script may call, bound to one command's clock and transaction:
+those of engine/bpmn/functions.py, and those that read or write records (references, totals, meetings, logs, seats,
+notices, follow-up starts)."""
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any, Callable
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine.calendar import ENGLAND_AND_WALES
+from engine.bpmn.functions import clock_functions
+from engine.governance.audiences import notify_audience
 from engine.clock import Clock
 from engine.governance.groups import group_functions
 from engine.governance.records import record_functions
@@ -17,25 +18,9 @@ from engine.governance.logs import log_functions
 from engine.governance.seats import seat_functions
 from engine.store.models import Instance, ReferenceCounter
 
-LONDON = ZoneInfo("Europe/London")
-
-
 def script_functions(session: Session, clock: Clock, settings: dict[str, Any], process_id: str,
                      instance_id: int | None = None) -> dict[str, Callable]:
     """Build the sandbox's function table for one command (`instance_id`: the instance it runs, when known)."""
-
-    def now() -> datetime:
-        return clock.now()
-
-    def today() -> date:
-        return clock.now().astimezone(LONDON).date()
-
-    def setting(name: str, default: Any = None) -> Any:
-        if name in settings:
-            return settings[name]
-        if default is not None:
-            return default
-        raise KeyError(f"setting '{name}' is not defined in settings.yaml")
 
     def next_reference(prefix: str) -> str:
         return allocate_reference(session, prefix)
@@ -45,25 +30,6 @@ def script_functions(session: Session, clock: Clock, settings: dict[str, Any], p
         rows = session.scalars(select(Instance.facts).where(Instance.process_id == process_id,
                                                             Instance.state.in_(states)))
         return float(sum(_number(facts.get(field)) for facts in rows))
-
-    def parse_date(value: Any) -> date:
-        """A date from a form's 'YYYY-MM-DD' text, ISO date-time text (its London date) or a date/datetime."""
-        if isinstance(value, str) and len(value) > 10:
-            value = _moment(value)
-        if isinstance(value, datetime):
-            return value.astimezone(LONDON).date()
-        if isinstance(value, date):
-            return value
-        return date.fromisoformat(str(value))
-
-    def add_working_days(start: Any, days: int) -> Any:
-        return ENGLAND_AND_WALES.add_working_days(_moment(start), int(days))
-
-    def working_days_between(start: Any, end: Any) -> int:
-        return ENGLAND_AND_WALES.working_days_between(_moment(start), _moment(end))
-
-    def end_of_working_day(day: Any) -> datetime:
-        return ENGLAND_AND_WALES.end_of_working_day(parse_date(day))
 
     def count_instances(process: str, **facts: Any) -> int:
         """How many instances of a process have these facts (e.g. appeals of one decision)."""
@@ -80,21 +46,13 @@ def script_functions(session: Session, clock: Clock, settings: dict[str, Any], p
     def notify(audience: str, subject: str, message: str) -> int:
         """Tell 'participants', a role (by id) or one person (by username) something, in the app and by e-mail.
         Queued in this command's transaction; the e-mails go out after it commits. Returns how many were told."""
-        from engine.services.notifications import queue_process_notice
-        return queue_process_notice(session, clock.now(), instance_id, audience, subject, message)
+        return notify_audience(session, clock.now(), instance_id, audience, subject, message)
 
     return {
-        "now": now,
+        **clock_functions(clock, settings),
         "notify": notify,
-        "today": today,
-        "setting": setting,
         "next_reference": next_reference,
         "approved_total": approved_total,
-        "parse_date": parse_date,
-        "add_working_days": add_working_days,
-        "working_days_between": working_days_between,
-        "end_of_working_day": end_of_working_day,
-        "is_working_day": lambda day: ENGLAND_AND_WALES.is_working_day(parse_date(day)),
         "count_instances": count_instances,
         "start_process": start_process,
         **group_functions(session),
@@ -103,16 +61,6 @@ def script_functions(session: Session, clock: Clock, settings: dict[str, Any], p
         **meeting_functions(session, clock, settings, instance_id),  # next_meeting(group_id, ready_on) …
         **log_functions(session, clock),  # log_action(group_id, title, owner, due_on, source)
     }
-
-
-def _moment(value: Any) -> Any:
-    """Accept the ISO text that task data holds as well as dates and datetimes."""
-    if isinstance(value, str):
-        parsed = datetime.fromisoformat(value)
-        if len(value) <= 10:
-            return parsed.date()
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=LONDON)
-    return value
 
 
 def _number(value: Any) -> float:

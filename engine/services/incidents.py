@@ -17,7 +17,8 @@ from engine.delivery import wording
 from engine.store import audit
 from engine.errors import Conflict, NotFound
 from engine.store.models import Incident, Instance
-from engine.services.notifications import add_notice, role_holders, _recipients
+from engine.delivery.notices import add_notice, recipients_of
+from engine.governance.audiences import role_holders
 
 ADMIN_ROLE = "admin"
 
@@ -42,7 +43,7 @@ def open_incident(session: Session, now: datetime, kind: str, message: str, *, i
     label = _instance_label(session, instance_id)
     subject, body = wording.render("incident", title=KIND_WORDS.get(kind), label=label, message=message,
                                    command=command, actor=actor)
-    add_notice(session, _recipients(session, role_holders(session, [ADMIN_ROLE])), "incident", subject, body,
+    add_notice(session, recipients_of(role_holders(session, [ADMIN_ROLE])), "incident", subject, body,
                f"/manage/incidents#incident-{incident.id}", now, email_on, instance_id=instance_id)
     return incident
 

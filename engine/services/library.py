@@ -11,20 +11,14 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Callable
 
 from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.util import BpmnEvent
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
-from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.util.task import TaskState
 
 from engine.store import audit
 from engine.bpmn import migration as instance_migration
@@ -33,17 +27,18 @@ from engine.clock import Clock
 from engine.bpmn.definitions import (BPMN_NS, DeploymentError, Problem, SourceFile, compile_process, load_bundle,
                           roles_by_lane)
 from engine.bpmn.diff import VersionDiff, diff_files
-from engine.services.runtime import INSTANCE_ROW_LOCK, carry_subprocess_data, current_data
-from engine.bpmn.waits import waiting_timers
-from engine.errors import Conflict, Forbidden, FormInvalid, GovflowError, NotFound
-from engine.bpmn.forms import clean_submission, schema_problem
+from engine.bpmn.execution import Execution
+from engine.bpmn.simulation import Simulation, SimulationEvent, simulate
+from engine.services import instance_rows
+from engine.services.commands import INSTANCE_ROW_LOCK
+from engine.errors import Conflict, Forbidden, GovflowError, NotFound
+from engine.bpmn.forms import schema_problem
 from engine.services.identity import require_user, role_pairs
 from engine.bpmn.lint import lint
 from engine.store.models import (Blob, Deployment, HumanTask, Instance, MessageWait, ProcessDraft, ProcessVersion)
 from engine.bpmn.safe_xml import UnsafeXmlError, parse_xml
-from engine.bpmn.sandbox import make_script_engine
 from engine.services.diagram_functions import script_functions
-from engine.bpmn.state import dump_state, load_state
+from engine.bpmn.state import move_back_window
 from engine.bpmn.xml_format import normalise
 
 EDITOR_ROLES = {"analyst"}  # who edits drafts and publishes
@@ -80,68 +75,6 @@ class Draft:
 
     def paths(self, kind: str) -> list[str]:
         return sorted(p for p in self.files if kind_of_path(p) == kind)
-
-
-@dataclass
-class SimulationStep:
-    """One element the simulated run passed (or waits in), or a simulated event (`event` "message" or "timer")."""
-
-    element_id: str
-    name: str
-    type: str
-    event: str | None = None
-    detail: str | None = None
-
-    def as_dict(self) -> dict:
-        return self.__dict__.copy()
-
-
-@dataclass(frozen=True)
-class SimulationEvent:
-    """An ordered step of a simulation: send a message (by its name, with data) or fire a timer (by its element id;
-    blank: the next one due)."""
-
-    kind: str  # message | timer
-    name: str = ""
-    data: dict = field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, raw: Any, number: int) -> "SimulationEvent":
-        if not isinstance(raw, dict):
-            raise GovflowError(f"step {number}: give an object with kind, name and data")
-        kind, name, data = raw.get("kind"), str(raw.get("name") or "").strip(), raw.get("data") or {}
-        if kind not in ("message", "timer"):
-            raise GovflowError(f"step {number}: the kind is 'message' or 'timer', not {kind!r}")
-        if kind == "message" and not name:
-            raise GovflowError(f"step {number}: say which message to send")
-        if not isinstance(data, dict):
-            raise GovflowError(f"step {number}: the data is a JSON object")
-        return cls(kind, name, dict(data))
-
-    def describe(self) -> str:
-        if self.kind == "message":
-            return f"send the message '{self.name}'"
-        return f"fire the timer '{self.name}'" if self.name else "fire the next timer"
-
-
-class SimulationStopped(GovflowError):
-    """A simulation step that cannot happen where the run is (shown as the run's error)."""
-
-
-@dataclass
-class Simulation:
-    path: list[SimulationStep] = field(default_factory=list)
-    waiting: list[SimulationStep] = field(default_factory=list)
-    completed: bool = False
-    error: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    unused_events: list[str] = field(default_factory=list)  # steps not reached (the run ended or stopped first)
-    ended_at: str | None = None  # the simulated clock at the end (timers move it on)
-
-    def as_dict(self) -> dict:
-        return {"path": [s.as_dict() for s in self.path], "waiting": [s.as_dict() for s in self.waiting],
-                "completed": self.completed, "error": self.error, "data": self.data,
-                "unused_events": self.unused_events, "ended_at": self.ended_at}
 
 
 def kind_of_path(path: str) -> str | None:
@@ -525,87 +458,21 @@ class Library:
     def simulate(self, process_id: str, start_data: dict | None = None,
                  answers: dict[str, dict] | None = None, events: list[SimulationEvent] | None = None,
                  max_steps: int = 200) -> Simulation:
-        """Run the draft in memory with sample data: each user task with sample `answers[element_id]` is completed
-        with them; whenever the run waits, the next of the ordered `events` is applied (a message sent with its
-        data, or a timer fired by moving the simulated clock to its due time), until the process ends or waits
-        with no event left. Nothing is stored; scripts run in the sandbox as in production."""
+        """Run the draft in memory with sample data (engine/bpmn/simulation.py): nothing is stored; scripts run in
+        the sandbox as in production, with made-up references and no totals."""
         draft = self.draft(process_id)
         if draft is None:
             raise NotFound(f"There is no draft of '{process_id}'")
-        result = Simulation()
         problems = self.validate(draft.files)
         if problems:
-            result.error = f"the draft has {len(problems)} problem(s): fix them before simulating"
-            return result
+            return Simulation(error=f"the draft has {len(problems)} problem(s): fix them before simulating")
         bundle = load_bundle(sources_of(draft.files))
         with self.db.read() as session:
             lanes = roles_by_lane(role_pairs(session))
         compiled = compile_process(bundle, process_id, lanes)
         clock = Clock(self.clock.now())
-        engine = make_script_engine(_simulation_functions(compiled.settings, clock, process_id),
-                                    time_limit=self.gov.config.script_time_limit)
-        engine.clock = clock  # timers compare with the simulated clock, which firing a timer moves on
-        workflow = BpmnWorkflow(compiled.spec, compiled.subprocess_specs, script_engine=engine)
-        workflow.task_tree.data.update(dict(start_data or {}), started_by="simulation",
-                                       started_at=clock.now().isoformat(), instance_id=0)
-        answers = answers or {}
-        pending = list(events or [])
-        seen: set = set()
-        step_number = 0
-
-        def advance() -> None:
-            workflow.refresh_timers()
-            carry_subprocess_data(workflow)
-            workflow.do_engine_steps()
-
-        try:
-            advance()
-            for _ in range(max_steps):
-                _record_path(workflow, seen, result.path)
-                if workflow.completed:
-                    break
-                ready = workflow.get_tasks(state=TaskState.READY, manual=True)
-                task = next((t for t in ready if t.task_spec.bpmn_id in answers), None)
-                if task is not None:
-                    task.set_data(**dict(answers.get(task.task_spec.bpmn_id) or {}))
-                    task.run()
-                    advance()
-                    continue
-                if not pending:  # waiting, with no answers and no event left: the path stops here
-                    break
-                event = pending.pop(0)
-                step_number += 1
-                result.path.append(self._apply_event(workflow, compiled, clock, event, step_number))
-                carry_subprocess_data(workflow)
-                workflow.do_engine_steps()
-            _record_path(workflow, seen, result.path)
-        except SimulationStopped as err:
-            _record_path(workflow, seen, result.path)
-            result.error = str(err)
-        except (SpiffWorkflowException, GovflowError, Exception) as err:  # the draft's own failure, shown
-            _record_path(workflow, seen, result.path)
-            result.error = str(err).split("\n")[0]
-        result.unused_events = [e.describe() for e in pending]
-        result.completed = workflow.completed
-        result.ended_at = clock.now().isoformat()
-        timers = {t.task_id: t for t in waiting_timers(workflow)}
-        for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
-            spec = task.task_spec
-            if getattr(spec, "bpmn_id", None) and not type(spec).__name__.endswith(("SubWorkflowTask",
-                                                                                   "SubprocessTask")):
-                definition = getattr(spec, "event_definition", None)
-                detail = None
-                if str(task.id) in timers:
-                    detail = f"timer due {timers[str(task.id)].due_at.isoformat()}"
-                elif isinstance(definition, MessageEventDefinition):
-                    detail = f"message {definition.name}"
-                result.waiting.append(SimulationStep(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
-                                                     type(spec).__name__, detail=detail))
-        try:
-            result.data = json.loads(json.dumps(current_data(workflow), default=str))
-        except Exception:
-            result.data = {}
-        return result
+        return simulate(compiled, _simulation_functions(compiled.settings, clock, process_id), clock,
+                        start_data or {}, answers or {}, events or [], max_steps, self.gov.config.script_time_limit)
 
     def simulation_catalogue(self, process_id: str) -> dict[str, list]:
         """What a simulation step can name in the draft: the messages its diagram catches and its timer events."""
@@ -624,42 +491,6 @@ class Library:
         timers = [{"element_id": d.getparent().get("id"), "name": d.getparent().get("name") or ""}
                   for d in root.iter(b + "timerEventDefinition") if d.getparent().get("id")]
         return {"messages": sorted(set(caught)), "timers": timers}
-
-    @staticmethod
-    def _apply_event(workflow: BpmnWorkflow, compiled, clock: Clock, event: "SimulationEvent",
-                     number: int) -> SimulationStep:
-        """Send one simulated message or fire one timer; SimulationStopped says why it cannot happen here."""
-        if event.kind == "message":
-            waiting = [t for t in workflow.event_manager.tasks.values()
-                       if isinstance(t.task_spec.event_definition, MessageEventDefinition)
-                       and t.state == TaskState.WAITING]
-            catching = [t for t in waiting if t.task_spec.event_definition.name == event.name]
-            if not catching:
-                names = sorted({t.task_spec.event_definition.name for t in waiting})
-                raise SimulationStopped(f"step {number}: nothing waits for the message '{event.name}' here"
-                                        + (f" (it waits for: {', '.join(names)})" if names else ""))
-            info = compiled.elements.get(catching[0].task_spec.bpmn_id)
-            try:
-                data = clean_submission(compiled.form_schema(info.form) if info and info.form else None, event.data)
-            except FormInvalid as err:
-                raise SimulationStopped(f"step {number}: the message '{event.name}' does not fit its form: " +
-                                        "; ".join(f"{k or '(form)'}: {v}" for k, v in err.errors.items()))
-            workflow.send_event(BpmnEvent(SpiffMessage(event.name), payload=dict(
-                data, sent_by="simulation", sent_at=clock.now().isoformat())))
-            spec = catching[0].task_spec
-            return SimulationStep(spec.bpmn_id, f"Message '{event.name}' sent", "message", event="message",
-                                  detail=json.dumps(data, default=str, sort_keys=True))
-        timers = sorted(waiting_timers(workflow), key=lambda t: t.due_at)
-        chosen = [t for t in timers if not event.name or t.element_id == event.name][:1]
-        if not chosen:
-            raise SimulationStopped(f"step {number}: no timer '{event.name}' is waiting here" + (
-                f" (waiting: {', '.join(t.element_id for t in timers)})" if timers else " (no timer is waiting)")
-                if event.name else f"step {number}: no timer is waiting here")
-        timer = chosen[0]
-        clock.set(max(clock.now(), timer.due_at))
-        workflow.refresh_timers()
-        return SimulationStep(timer.element_id, f"Timer '{timer.name or timer.element_id}' fired", "timer",
-                              event="timer", detail=f"the clock moved to {clock.now().isoformat()}")
 
     def publish(self, process_id: str, username: str, note: str, allow_newer_base: bool = False):
         """Deploy the draft as the process's next version (analysts only); the draft is then closed."""
@@ -740,60 +571,36 @@ class Library:
                 report.reasons.append(f"it already runs on version {target.version}")
             if instance.status != "running":
                 report.reasons.append(f"it is {instance.status}")
-            workflow = None
             if not report.reasons:
                 old = self.repository.compiled(session, current.id)
                 new = self.repository.compiled(session, target.id)
-                workflow = load_state(instance.workflow_state, old.spec, old.subprocess_specs,
-                                      self._engine(session, old, now, instance.id))
-                report.active_elements = instance_migration.active_elements(workflow)
-                report.reasons.extend(instance_migration.check(workflow, new, target.version))
+                execution = Execution.restore(instance.workflow_state, old, self._functions(session, old, now,
+                                                                                            instance.id), now)
+                report.active_elements, reasons, report.changed_elements = instance_migration.plan(
+                    execution, new, target.version)
+                report.reasons.extend(reasons)
                 if not report.reasons:
-                    report.changed_elements = instance_migration.changed_active_elements(workflow, new)
                     try:
-                        moved = instance_migration.migrate(workflow, new, self._engine(session, new, now, instance.id),
-                                                           target.version)
+                        moved = instance_migration.move(execution, new, self._functions(session, new, now,
+                                                                                        instance.id),
+                                                        self.gov.config.script_time_limit, target.version)
                     except instance_migration.MigrationRefused as err:
                         report.reasons.extend(err.reasons)
             action = "instance.migration_checked" if dry_run else (
                 "instance.migrated" if report.ok else "instance.migration_refused")
             if not dry_run and report.ok:
-                instance.workflow_state = dump_state(moved)
+                instance.workflow_state = moved.dump(move_back_window(new.settings))
                 instance.process_version_id = target.id
                 instance.updated_at = now
-                self._refresh_rows(session, instance, new)
+                instance_rows.refresh_for_version(session, instance, new)
             audit.record(session, now, username, action, instance_id=instance.id, from_version=current.version,
                          to_version=target.version, ok=report.ok, reasons=report.reasons,
                          active_elements=report.active_elements)
             return report
 
-    def _engine(self, session: Session, compiled, now: datetime, instance_id: int):
-        return make_script_engine(script_functions(session, Clock(now), compiled.settings, compiled.process_id,
-                                                   instance_id=instance_id),
-                                  time_limit=self.gov.config.script_time_limit)
-
     @staticmethod
-    def _refresh_rows(session: Session, instance: Instance, compiled) -> None:
-        """Open inbox rows and message waits take the target version's name, lane, role and form."""
-        for row in session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
-                                                          HumanTask.status == "ready")):
-            info = compiled.elements.get(row.element_id)
-            if info is not None:
-                row.name, row.lane, row.role_id, row.form = info.name, info.lane, info.role_id, info.form
-        for wait in session.scalars(select(MessageWait).where(MessageWait.instance_id == instance.id)):
-            info = compiled.elements.get(wait.element_id)
-            if info is not None:
-                wait.name, wait.role_id, wait.form = info.name, info.role_id, info.form
-
-
-def _record_path(workflow: BpmnWorkflow, seen: set, path: list[SimulationStep]) -> None:
-    """Append the tasks completed since the last call, in the order they finished."""
-    done = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if t.id not in seen]
-    for task in sorted(done, key=lambda t: t.last_state_change):
-        seen.add(task.id)
-        spec = task.task_spec
-        if getattr(spec, "bpmn_id", None):
-            path.append(SimulationStep(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, type(spec).__name__))
+    def _functions(session: Session, compiled, now: datetime, instance_id: int):
+        return script_functions(session, Clock(now), compiled.settings, compiled.process_id, instance_id=instance_id)
 
 
 def _simulation_functions(settings: dict, clock: Clock, process_id: str) -> dict[str, Callable]:

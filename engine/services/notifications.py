@@ -12,12 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.calendar import ENGLAND_AND_WALES
@@ -26,17 +25,15 @@ from engine.store.db import Database
 from engine.errors import Forbidden, NotFound
 from engine.store.models import (
     NOTIFICATION_PREFERENCES,
-    GovernanceGroup,
     HumanTask,
     Instance,
     Notification,
-    Role,
-    Seat,
     User,
-    UserRole,
 )
 from engine.delivery import wording
 from engine.delivery.mailer import Mailer
+from engine.delivery.notices import NoticeMailer, add_notice, recipients_of
+from engine.governance.audiences import escalation_roles, role_holders, task_actors, users_named
 
 log = logging.getLogger(__name__)
 
@@ -44,121 +41,13 @@ LONDON = ZoneInfo("Europe/London")
 DEFAULT_REMINDER_WORKING_DAYS = 2
 REMINDER_SETTING = "reminder_working_days"
 REMINDER_PROPERTY = "reminderWorkingDays"  # a task may override the process's setting
-ESCALATION_PROPERTY = "escalateTo"  # comma-separated role ids told when a task is overdue
-PARTICIPANTS = "participants"
-PARTICIPANT_ROLE = "participant"
-OPEN_MEMBERSHIP = "open_all_programme_parties"
-MAX_EMAIL_ATTEMPTS = 5
 BATCH = 200
-STALE_AFTER = timedelta(days=3)  # a notice never e-mailed by then (e-mail was off, or down) stays in-app
 
 
 def describe_moment(moment: datetime) -> str:
     """A due time as people read it: 'Tuesday 8 December 2026 at 09:00' (London time)."""
     local = moment.astimezone(LONDON)
     return f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M}"
-
-
-@dataclass(frozen=True)
-class Recipient:
-    id: int
-    username: str
-    name: str
-    email: str
-    preference: str
-
-
-# --- who may hear about a task ------------------------------------------------------------------------------------
-
-
-def _recipients(session: Session, users: Iterable[User]) -> list[Recipient]:
-    seen, found = set(), []
-    for u in users:
-        if u.id not in seen and u.active:
-            seen.add(u.id)
-            found.append(Recipient(u.id, u.username, u.display_name, u.email or "", u.notification_preference))
-    return found
-
-
-def role_holders(session: Session, role_ids: Iterable[str]) -> list[User]:
-    role_ids = [r for r in role_ids if r]
-    if not role_ids:
-        return []
-    return list(session.scalars(select(User).join(UserRole, UserRole.user_id == User.id)
-                                .where(UserRole.role_id.in_(role_ids), User.active.is_(True))
-                                .order_by(User.username)).unique())
-
-
-def _users_named(session: Session, usernames: Iterable[str]) -> list[User]:
-    names = [n for n in usernames if n]
-    if not names:
-        return []
-    return list(session.scalars(select(User).where(User.username.in_(names)).order_by(User.username)))
-
-
-def task_actors(session: Session, row: HumanTask, include_claimant: bool = True) -> list[User]:
-    """Who may act on a task: its claimant (for reminders), its assignee, or its role's holders in its group."""
-    if include_claimant and row.claimed_by:
-        return _users_named(session, [row.claimed_by])
-    if row.assignee:
-        return _users_named(session, [row.assignee])
-    holders = role_holders(session, [row.role_id])
-    group_id = getattr(row, "group_id", None)
-    if group_id:
-        group = session.get(GovernanceGroup, group_id)
-        if group is None or (group.details or {}).get("membership") != OPEN_MEMBERSHIP:
-            seated = set(session.scalars(select(Seat.holder_id).where(Seat.group_id == group_id))) | set(
-                session.scalars(select(Seat.alternate_id).where(Seat.group_id == group_id)))
-            holders = [u for u in holders if u.id in seated]
-    return holders
-
-
-def escalation_roles(properties) -> list[str]:
-    raw = (properties or {}).get(ESCALATION_PROPERTY) or ""
-    return [part.strip() for part in str(raw).split(",") if part.strip()]
-
-
-# --- writing notices (inside a transaction) ---------------------------------------------------------------------
-
-
-def add_notice(session: Session, recipients: Iterable[Recipient], kind: str, subject: str, body: str, link: str | None,
-               now: datetime, email_on: bool, instance_id: int | None = None, task_id: str | None = None) -> int:
-    """Queue one notice per person; those who want no e-mail (or have no address) get it in the app only."""
-    count = 0
-    for person in recipients:
-        wants_mail = email_on and person.email and person.preference != "none"
-        session.add(Notification(user_id=person.id, kind=kind, subject=subject[:300], body=body, link=link,
-                                 instance_id=instance_id, task_id=task_id, created_at=now, read_at=None,
-                                 email_status="pending" if wants_mail else "none", email_attempts=0))
-        count += 1
-    return count
-
-
-def audience_of(session: Session, audience: str, instance_id: int | None) -> list[Recipient]:
-    """`notify`'s audience: 'participants', a role id, or a username (an unknown name is the diagram's error)."""
-    audience = str(audience or "").strip()
-    if audience == PARTICIPANTS:
-        raiser = []
-        if instance_id is not None:
-            started_by = session.scalar(select(Instance.started_by).where(Instance.id == instance_id))
-            raiser = _users_named(session, [started_by])
-        return _recipients(session, [*role_holders(session, [PARTICIPANT_ROLE]), *raiser])
-    if session.get(Role, audience) is not None:
-        return _recipients(session, role_holders(session, [audience]))
-    named = _users_named(session, [audience])
-    if named:
-        return _recipients(session, named)
-    raise ValueError(f"notify: '{audience}' is not 'participants', a role id or a username")
-
-
-def queue_process_notice(session: Session, now: datetime, instance_id: int | None, audience: str, subject: str,
-                         message: str, email_on: bool = True) -> int:
-    """What a diagram's `notify(audience, subject, message)` does: notices written in the command's transaction
-    (so they exist exactly when the step commits); the e-mails go out after the commit."""
-    people = audience_of(session, audience, instance_id)
-    link = f"/requests/{instance_id}" if instance_id is not None else None
-    return add_notice(session, people, "notice", str(subject), str(message), link, now, email_on,
-                      instance_id=instance_id)
 
 
 # --- the service ---------------------------------------------------------------------------------------------------
@@ -179,6 +68,10 @@ class Notifier:
         self._flush_queued = False
         self._idle = threading.Condition()
         self._pending = 0
+
+    @property
+    def notice_mailer(self) -> NoticeMailer:
+        return NoticeMailer(self.db, self.clock, self.mailer)  # the mailer may be replaced (settings, tests)
 
     @property
     def email_on(self) -> bool:
@@ -280,7 +173,7 @@ class Notifier:
             sent = 0
             for row, instance in session.execute(select(HumanTask, Instance).join(Instance)
                                                  .where(HumanTask.id.in_(ids)).order_by(HumanTask.created_at)):
-                people = [p for p in _recipients(session, task_actors(session, row, include_claimant=False))
+                people = [p for p in recipients_of(task_actors(session, row, include_claimant=False))
                           if p.username != actor]
                 if not people:
                     continue
@@ -303,7 +196,7 @@ class Notifier:
             if found is None:
                 return 0
             row, instance = found
-            people = _recipients(session, _users_named(session, [username]))
+            people = recipients_of(users_named(session, [username]))
             subject, body = wording.render("assigned", task=row.name, label=_label(instance),
                                            by=actor if actor != "system" else None, due=_due(row),
                                            task_url=self._task_url(row))
@@ -355,7 +248,7 @@ class Notifier:
                 return total
 
     def _overdue_notices(self, session: Session, row: HumanTask, instance: Instance, now: datetime) -> int:
-        actors = _recipients(session, task_actors(session, row))
+        actors = recipients_of(task_actors(session, row))
         when = describe_moment(row.due_at)
         subject, body = wording.render("overdue", task=row.name, label=_label(instance), due=when,
                                        task_url=self._task_url(row))
@@ -364,7 +257,7 @@ class Notifier:
         compiled = self.repository.compiled(session, instance.process_version_id)
         info = compiled.elements.get(row.element_id)
         told = {p.id for p in actors}
-        contacts = [p for p in _recipients(session, role_holders(session, escalation_roles(
+        contacts = [p for p in recipients_of(role_holders(session, escalation_roles(
             info.properties if info else {}))) if p.id not in told]
         if contacts:
             subject, body = wording.render("overdue_escalation", task=row.name, label=_label(instance), due=when,
@@ -400,7 +293,7 @@ class Notifier:
                     subject, body = wording.render("reminder", task=row.name, label=_label(instance),
                                                    due=describe_moment(row.due_at), days=days,
                                                    task_url=self._task_url(row))
-                    total += add_notice(session, _recipients(session, task_actors(session, row)), "reminder",
+                    total += add_notice(session, recipients_of(task_actors(session, row)), "reminder",
                                         subject, body, _task_link(row), now, self.email_on,
                                         instance.id, row.id)
             if len(rows) < BATCH:
@@ -427,88 +320,18 @@ class Notifier:
                     return best
         return best
 
-    # --- e-mail ------------------------------------------------------------------------------------------------------
+    # --- e-mail ----------------------------------------------------------------------------------------------------
 
     def send_pending(self, now: datetime | None = None) -> int:
-        """E-mail every pending notice of people who want them at once; one message each. Returns how many sent."""
-        if not self.email_on:
-            return 0
-        now = now or self.clock.now()
-        sent = 0
-        with self.db.write() as session:  # people who switched to 'none' meanwhile, and stale notices: app only
-            none_users = select(User.id).where(User.notification_preference == "none").scalar_subquery()
-            session.execute(update(Notification).where(Notification.email_status == "pending",
-                                                       or_(Notification.user_id.in_(none_users),
-                                                           Notification.created_at < now - STALE_AFTER))
-                            .values(email_status="none"))
-        while True:
-            batch = self._claim(now, "immediate")
-            for item in batch:
-                if self._deliver(item["ids"], item["person"], item["subject"], item["body"], now):
-                    sent += 1
-            if len(batch) < BATCH:
-                return sent
+        """E-mail every pending notice of people who want them at once (delivery/notices.py)."""
+        return self.notice_mailer.send_pending(now)
 
     def send_digests(self, now: datetime | None = None) -> int:
-        """The daily digest: one e-mail per person who chose it, listing every notice not yet e-mailed."""
-        if not self.email_on:
-            return 0
-        now = now or self.clock.now()
-        sent = 0
-        for item in self._claim(now, "digest"):
-            if self._deliver(item["ids"], item["person"], item["subject"], item["body"], now):
-                sent += 1
-        return sent
-
-    def _claim(self, now: datetime, preference: str) -> list[dict]:
-        """Mark pending notices as sent before sending (so two processes never send one twice); a failed send
-        puts them back."""
-        with self.db.write() as session:
-            query = (select(Notification, User).join(User, User.id == Notification.user_id)
-                     .where(Notification.email_status == "pending", User.notification_preference == preference)
-                     .order_by(Notification.user_id, Notification.id))
-            if preference == "immediate":
-                query = query.limit(BATCH)
-            if not self.db.is_sqlite:
-                query = query.with_for_update(skip_locked=True, of=Notification)
-            rows = session.execute(query).all()
-            if not rows:
-                return []
-            session.execute(update(Notification).where(Notification.id.in_([n.id for n, _ in rows]))
-                            .values(email_status="sent", emailed_at=now,
-                                    email_attempts=Notification.email_attempts + 1))
-            if preference == "immediate":
-                return [{"ids": [n.id], "person": _person(u), **self._email(u, n)._asdict()} for n, u in rows]
-            by_user: dict[int, tuple[User, list[Notification]]] = {}
-            for n, u in rows:
-                by_user.setdefault(u.id, (u, []))[1].append(n)
-            return [{"ids": [n.id for n in notes], "person": _person(u), **self._digest(u, notes)._asdict()}
-                    for u, notes in by_user.values()]
-
-    def _deliver(self, ids: list[int], person: Recipient, subject: str, body: str, now: datetime) -> bool:
-        try:
-            self.mailer.send(person.email, person.name, subject, body)
-            return True
-        except Exception as err:  # keep the notice; try again on the next sweep, then give up visibly
-            log.warning("e-mail to %s failed: %s", person.email, err)
-            with self.db.write() as session:
-                for note in session.scalars(select(Notification).where(Notification.id.in_(ids))):
-                    note.email_error = f"{type(err).__name__}: {err}"
-                    note.emailed_at = None
-                    note.email_status = "failed" if note.email_attempts >= MAX_EMAIL_ATTEMPTS else "pending"
-            return False
+        """The daily digest of every notice not yet e-mailed, for those who chose it."""
+        return self.notice_mailer.send_digests(now)
 
     def _task_url(self, row: HumanTask) -> str:
         return self.mailer.url(_task_link(row))
-
-    def _email(self, user: User, note: Notification) -> wording.Wording:
-        return wording.render("email", name=user.display_name, subject=note.subject, body=note.body,
-                              link=self.mailer.url(note.link) if note.kind == "notice" else None,
-                              base_url=self.mailer.base_url)
-
-    def _digest(self, user: User, notes: list[Notification]) -> wording.Wording:
-        return wording.render("digest", name=user.display_name, count=len(notes), base_url=self.mailer.base_url,
-                              notices=[{"subject": n.subject, "link": self.mailer.url(n.link)} for n in notes])
 
     # --- the in-app list ------------------------------------------------------------------------------------------
 
@@ -562,10 +385,6 @@ def _require(session: Session, username: str) -> User:
     if user is None:
         raise NotFound(f"There is no user '{username}'")
     return user
-
-
-def _person(user: User) -> Recipient:
-    return Recipient(user.id, user.username, user.display_name, user.email or "", user.notification_preference)
 
 
 def _label(instance: Instance) -> str:

@@ -5,7 +5,6 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session

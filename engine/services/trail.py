@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn.execution import Execution
 from engine.services.metrics import PASSING_ACTIONS
 from engine.store.models import AuditEvent, ElementPassage, HumanTask, Instance, ProcessVersion, Timer
 from engine.services.repository import Repository
@@ -112,13 +112,12 @@ def instance_trail(session: Session, repository: Repository, instance_id: int, n
 
 def _finished_in_state(session: Session, repository: Repository, instance: Instance) -> set[str]:
     """The bpmn ids of finished tasks still held in the instance's (pruned) state."""
-    from engine.bpmn.state import load_state
     try:
         compiled = repository.compiled(session, instance.process_version_id)
-        workflow = load_state(instance.workflow_state, compiled.spec, compiled.subprocess_specs, None)
+        execution = Execution.restore(instance.workflow_state, compiled, None, instance.updated_at)
     except Exception:  # a state this version cannot read is shown from the audit trail alone
         return set()
-    return {t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.COMPLETED) if t.task_spec.bpmn_id}
+    return execution.completed_elements()
 
 
 def _infer(graph: DiagramGraph, seen: set[str]) -> set[str]:
