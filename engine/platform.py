@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import inspect, select
 
 from engine.store import audit
-from engine.services import eligibility
 from engine.governance import groups as governance
+from engine.governance import policy
 from engine.services import identity
 from engine.services import inbox
 from engine.services import incidents
@@ -58,7 +58,9 @@ class Govflow:
     def __init__(self, config: Config | None = None, clock: Clock | None = None):
         self.config = config or Config.from_env()
         self.clock = clock or Clock()
-        self.db = Database(self.config.database_url)
+        # every session knows where this Govflow's access policy is read from (processes/roles.yaml)
+        self.db = Database(self.config.database_url,
+                           {policy.POLICY_FILE: str(policy.roles_file(self.config.processes_dir))})
         self.repository = Repository(self.config.max_upload_bytes)
         self.runtime = Runtime(self.db, self.repository, self.clock, self.config.script_time_limit)
         self.notifier = Notifier(self.db, self.repository, self.clock, Mailer.from_env())
@@ -185,11 +187,7 @@ class Govflow:
             if found is None:
                 raise NotFound(f"There is no task {task_id}")
             row, instance = found
-            user = identity.find_user(session, username)
-            allowed = False
-            if user is not None and user.active:
-                groups = eligibility.groups_of(session, user) if row.group_id and not row.assignee else None
-                allowed = eligibility.may_act(user, row, groups)
+            allowed = policy.policy_of(session).may_act(session, identity.find_user(session, username), row)
             return TaskContext(inbox.view_of(row, instance), allowed, self.repository.compiled(session, instance.process_version_id))
 
     def store_form_files(self, username: str, files: list[tuple[str, str, bytes]], *, process_id: str | None = None,
@@ -224,20 +222,38 @@ class Govflow:
                                                task_id=task_id)
 
     def may_act(self, task_id: str, username: str) -> bool:
-        """The engine's rule for one task: its assignee, or a holder of its role (in its group, if it has one)."""
+        """The policy's rule for one task: its assignee, or a holder of its role who may act (in its group's seats,
+        or its one seat, if it names one)."""
         with self.db.read() as session:
             row = session.get(HumanTask, task_id)
-            user = identity.find_user(session, username)
-            if row is None or user is None or not user.active:
+            if row is None:
                 return False
-            groups = eligibility.groups_of(session, user) if row.group_id and not row.assignee else None
-            return eligibility.may_act(user, row, groups)
+            return policy.policy_of(session).may_act(session, identity.find_user(session, username), row)
 
     def acting_groups(self, username: str) -> set[str]:
         """The governance groups a person may act for (seats held or stood in for, and open groups)."""
         with self.db.read() as session:
             user = identity.find_user(session, username)
-            return eligibility.groups_of(session, user) if user else set()
+            return policy.groups_of(session, user) if user else set()
+
+    def capabilities(self, username: str) -> set[str]:
+        """What this person may do, by the roles they hold (processes/roles.yaml): `act`, `see_all_requests`,
+        `administer`… Nothing for an unknown or inactive person."""
+        with self.db.read() as session:
+            return set(policy.policy_of(session).capabilities(identity.find_user(session, username)))
+
+    def allows(self, username: str, capability: str) -> bool:
+        """Whether this person may do this (one of roles.yaml's `capabilities`; an unknown name is an error)."""
+        with self.db.read() as session:
+            return policy.policy_of(session).allows(identity.find_user(session, username), capability)
+
+    def hearers(self, task_id: str) -> list[str]:
+        """Who is told about a task (new, reminders, overdue): the people who may act on it, or its claimant."""
+        with self.db.read() as session:
+            row = session.get(HumanTask, task_id)
+            if row is None:
+                raise NotFound(f"There is no task {task_id}")
+            return [u.username for u in policy.policy_of(session).who_hears(session, row)]
 
     def timers(self, status: str = "waiting") -> list[dict]:
         with self.db.read() as session:
@@ -341,8 +357,8 @@ class Govflow:
         return self.collaboration.comments(instance_id)
 
     def may_view(self, instance_id: int, username: str) -> bool:
-        """Staff and observers see every instance; a participant their own, those open to the industry and those
-        they work on."""
+        """The policy's rule: whoever may see all requests (programme staff, observers); anyone else their own,
+        those open to the industry and those they work on (named on, hold, did, or may pick up a task of)."""
         return self.collaboration.may_view(instance_id, username)
 
     def instances(self, username: str, scope: str = "mine", page: int = 1, size: int = 25):
@@ -373,17 +389,16 @@ class Govflow:
     def open_messages(self, instance_id: int, username: str) -> list[dict]:
         """The messages this instance waits for that I may send now (a consultation response, a withdrawal),
         each with its form's JSON Schema and its element's instructions for the user."""
-        from engine.services.identity import require_user
-        from engine.services.visibility import is_observer_only
         with self.db.read() as session:
-            user = require_user(session, username)
+            user = identity.require_user(session, username)
             instance = session.get(Instance, instance_id)
             if instance is None:
                 raise NotFound(f"There is no instance {instance_id}")
             waits = session.scalars(select(MessageWait).where(MessageWait.instance_id == instance_id)
                                     .order_by(MessageWait.id)).all()
-            allowed = [w for w in waits if self.runtime.may_send(user, w)]
-            if not allowed or is_observer_only(user.role_ids):  # observers read, never act
+            rules = policy.policy_of(session)
+            allowed = [w for w in waits if rules.may_send(user, w)]  # observers read, never act
+            if not allowed:
                 return []
             compiled = self.repository.compiled(session, instance.process_version_id)
             found: dict[str, dict] = {}

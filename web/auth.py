@@ -17,7 +17,6 @@ from engine.store import audit
 from engine.clock import Clock
 from engine.services.identity import find_user, hash_password, verify_password
 from engine.services.login_attempts import LoginAttempts
-from engine.services.visibility import OBSERVER_ROLES, STAFF_ROLES  # who only reads; who sees every instance
 
 bp = Blueprint("auth", __name__)
 
@@ -30,19 +29,24 @@ class CurrentUser:
     username: str
     name: str
     roles: frozenset[str]
+    capabilities: frozenset[str] = frozenset()  # what the engine's policy lets them do (processes/roles.yaml)
+
+    def may(self, capability: str) -> bool:
+        return capability in self.capabilities
 
     @property
     def observer_only(self) -> bool:
         """Reads everything, acts on nothing (an Ofgem observer without any acting role)."""
-        return bool(self.roles) and self.roles <= OBSERVER_ROLES
+        return self.may("observe") and not self.may("act")
 
     @property
     def is_staff(self) -> bool:
-        return bool(self.roles & STAFF_ROLES)
+        """Sees every request (programme staff and observers)."""
+        return self.may("see_all_requests")
 
     @property
     def can_reassign(self) -> bool:
-        return bool(self.roles & {"pmo", "admin"})
+        return self.may("reassign")
 
 
 class WallClock(Clock):
@@ -90,7 +94,8 @@ def _load_user():
         if user is None or not user.active:
             session.clear()
             return _to_login()
-        g.user = CurrentUser(user.username, user.display_name, frozenset(user.role_ids))
+        g.user = CurrentUser(user.username, user.display_name, frozenset(user.role_ids),
+                             frozenset(govflow().capabilities(user.username)))
     session["seen_at"] = now
     return None
 

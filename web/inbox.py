@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.services.eligibility import actionable_by
+from engine.governance.policy import actionable_by
 from engine.errors import FormInvalid
 from engine.store.models import HumanTask, Instance, ProcessVersion, Role
 

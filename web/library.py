@@ -10,7 +10,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, r
 from engine.bpmn.definitions import DeploymentError
 from engine.errors import Conflict, Forbidden, GovflowError, NotFound
 from engine.bpmn.safe_xml import UnsafeXmlError
-from engine.services.library import EDITOR_ROLES, MIGRATOR_ROLES, FileRefused, Library, kind_of_path
+from engine.services.library import FileRefused, Library, kind_of_path
 
 from .auth import login_required
 from .form_kinds import FieldRequest, add_field, kinds, type_choices
@@ -31,17 +31,17 @@ def _library() -> Library:
 
 
 def _can_edit() -> bool:
-    return bool(g.user and g.user.roles & EDITOR_ROLES)
+    return bool(g.user and g.user.may("edit_library"))
 
 
 def _can_migrate() -> bool:
-    return bool(g.user and g.user.roles & MIGRATOR_ROLES)
+    return bool(g.user and g.user.may("migrate"))
 
 
 @bp.before_request
 @login_required
 def _staff_only():
-    if not g.user.is_staff:
+    if not g.user.may("read_library"):
         abort(403, description="The process library is for programme staff.")
 
 

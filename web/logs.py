@@ -14,10 +14,9 @@ from engine.errors import FormInvalid, GovflowError
 from .access import deny
 from .auth import login_required
 from .display import LONDON
-from .manage import _cell, _csv_safe, _xlsx_value, is_manager
+from .manage import _cell, _csv_safe, _xlsx_value
 
 bp = Blueprint("logs", __name__, url_prefix="/logs")
-READERS = frozenset({"chair"})
 LOGS = {"decisions": ("Decision log", logs.DECISION_COLUMNS), "actions": ("Action log", logs.ACTION_COLUMNS),
         "raid": ("RAID log", logs.RAID_COLUMNS)}
 
@@ -27,13 +26,13 @@ def _gov():
 
 
 def may_edit(user) -> bool:
-    return user is not None and bool(set(user.roles) & logs.EDITING_ROLES)
+    return user is not None and user.may("keep_logs")
 
 
 @bp.before_request
 @login_required
 def _readers_only():
-    if not (is_manager(g.user) or set(g.user.roles) & READERS):
+    if not g.user.may("read_logs"):
         raise deny("The logs are for the PMO, chairs, the SRO, the IPA, the Change Control Manager, Ofgem observers "
                    "and admins.", attempted="logs")
     return None

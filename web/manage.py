@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine.services import metrics
 from engine.governance import register
-from engine.services.admin import InstanceAdmin, ReasonMissing, may_administer
+from engine.services.admin import InstanceAdmin, ReasonMissing
 from engine.errors import GovflowError, NotFound
 from engine.store.models import Instance, ProcessVersion, Timer
 from engine.bpmn.state import move_back_window
@@ -26,7 +26,6 @@ from .inbox import process_names
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
-MANAGER_ROLES = frozenset({"sro", "pmo", "ipa", "ofgem_observer", "admin", "change_control_manager"})
 PAGE_SIZES = (25, 50, 100, 200)
 
 
@@ -35,11 +34,11 @@ def _gov():
 
 
 def is_manager(user) -> bool:
-    return user is not None and bool(set(user.roles) & MANAGER_ROLES)
+    return user is not None and user.may("manage")
 
 
 def shows_admin_actions(user) -> bool:
-    return may_administer(user.roles)
+    return user.may("administer")
 
 
 @bp.before_request

@@ -11,7 +11,6 @@ from .access import deny
 from .auth import login_required
 
 bp = Blueprint("seats", __name__, url_prefix="/admin/seats")
-EDITORS = frozenset({"admin"})
 
 
 def _gov():
@@ -19,13 +18,13 @@ def _gov():
 
 
 def may_edit(user) -> bool:
-    return user is not None and bool(set(user.roles) & EDITORS)
+    return user is not None and user.may("manage_seats")
 
 
 @bp.before_request
 @login_required
 def _staff_only():
-    if not (g.user.is_staff or may_edit(g.user)):
+    if not (g.user.may("read_seats") or may_edit(g.user)):
         raise deny("The seat register is for programme staff and admins.", attempted="seats")
     return None
 

@@ -1,55 +1,26 @@
-"""Who hears: the people who may act on a task (its claimant, its assignee, or its role's holders within its
-group's seats), a role's holders, the escalation contacts a diagram names (`escalateTo`), and the audiences of a
-diagram's `notify(audience, subject, message)` — 'participants' (every programme participant and the instance's
-raiser), a role id, or a username."""
+"""Who hears: the people who may act on a task (the access policy's answer, engine/governance/policy.py: its claimant,
+its assignee, or its role's holders who may act, within its group's seats or its one seat), a role's holders, the
+escalation contacts a diagram names (`escalateTo`), and the audiences of a diagram's `notify(audience, subject,
+message)` — 'participants' (every programme participant and the instance's raiser), a role id, or a username."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.delivery.notices import Recipient, add_notice, recipients_of
-from engine.store.models import GovernanceGroup, HumanTask, Instance, Role, Seat, User, UserRole
+from engine.governance.policy import policy_of, role_holders, users_named
+from engine.store.models import HumanTask, Instance, Role, User
 
 ESCALATION_PROPERTY = "escalateTo"  # comma-separated role ids told when a task is overdue
 PARTICIPANTS = "participants"
-PARTICIPANT_ROLE = "participant"
-OPEN_MEMBERSHIP = "open_all_programme_parties"
-
-
-def role_holders(session: Session, role_ids: Iterable[str]) -> list[User]:
-    role_ids = [r for r in role_ids if r]
-    if not role_ids:
-        return []
-    return list(session.scalars(select(User).join(UserRole, UserRole.user_id == User.id)
-                                .where(UserRole.role_id.in_(role_ids), User.active.is_(True))
-                                .order_by(User.username)).unique())
-
-
-def users_named(session: Session, usernames: Iterable[str]) -> list[User]:
-    names = [n for n in usernames if n]
-    if not names:
-        return []
-    return list(session.scalars(select(User).where(User.username.in_(names)).order_by(User.username)))
+PARTICIPANT_ROLE = "participant"  # the role whose holders the audience 'participants' names
 
 
 def task_actors(session: Session, row: HumanTask, include_claimant: bool = True) -> list[User]:
-    """Who may act on a task: its claimant (for reminders), its assignee, or its role's holders in its group."""
-    if include_claimant and row.claimed_by:
-        return users_named(session, [row.claimed_by])
-    if row.assignee:
-        return users_named(session, [row.assignee])
-    holders = role_holders(session, [row.role_id])
-    group_id = getattr(row, "group_id", None)
-    if group_id:
-        group = session.get(GovernanceGroup, group_id)
-        if group is None or (group.details or {}).get("membership") != OPEN_MEMBERSHIP:
-            seated = set(session.scalars(select(Seat.holder_id).where(Seat.group_id == group_id))) | set(
-                session.scalars(select(Seat.alternate_id).where(Seat.group_id == group_id)))
-            holders = [u for u in holders if u.id in seated]
-    return holders
+    """Who hears about a task: who may act on it, by the access policy (its claimant first, for reminders)."""
+    return policy_of(session).who_hears(session, row, include_claimant)
 
 
 def escalation_roles(properties) -> list[str]:

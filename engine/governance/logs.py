@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 from engine.delivery import wording
 from engine.store import audit
 from engine.errors import Forbidden, FormInvalid, NotFound
+from engine.governance.policy import KEEP_LOGS, policy_of
 from engine.store.models import AgendaItem, Instance, LogAction, Meeting, RaidItem, User
 
 LONDON = ZoneInfo("Europe/London")
-EDITING_ROLES = frozenset({"pmo", "admin"})
 DECISION_PROCESSES = ("change_control", "escalation", "appeal", "meeting")
 OUTCOME_LABELS = {"accept": "Accept", "accept_with_conditions": "Accept subject to additional work",
                   "reject": "Reject", "refer": "Refer for additional work", "further_analysis": "More analysis",
@@ -221,8 +221,9 @@ def _require_editor(session: Session, by: str, what: str) -> None:
     if by == "system":
         return
     user = session.scalars(select(User).where(User.username == by)).first()
-    if user is None or not user.role_ids & EDITING_ROLES:
-        raise Forbidden(f"Only the PMO or an admin can edit the {what}")
+    rules = policy_of(session)
+    if not rules.allows(user, KEEP_LOGS):
+        raise Forbidden(f"Only {rules.names_with(KEEP_LOGS)} can edit the {what}")
 
 
 def _clean(values: dict, allowed: dict[str, tuple | None], required: Iterable[str]) -> dict:
@@ -361,10 +362,9 @@ def _guarded(gov, by: str, attempted: str, fn):
     try:
         with gov.db.write() as session:
             return fn(session)
-    except Forbidden:
+    except Forbidden as refused:
         with gov.db.write() as session:
-            audit.record(session, gov.clock.now(), by, "access.denied", attempted=attempted,
-                         reason="only the PMO or an admin edits the logs")
+            audit.record(session, gov.clock.now(), by, "access.denied", attempted=attempted, reason=str(refused))
         raise
 
 

@@ -33,12 +33,12 @@ from engine.delivery import wording
 from engine.store import audit
 from engine.calendar import ENGLAND_AND_WALES, WorkingDayCalendar
 from engine.errors import Forbidden, GovflowError, NotFound
+from engine.governance.policy import KEEP_LOGS, policy_of
 from engine.store.models import AgendaItem, GovernanceGroup, Instance, Meeting, User
 
 WEEKDAYS = {name.lower(): n for n, name in enumerate(_calendar.day_name)}
 ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "last": -1}
 KINDS = ("usual", "extraordinary")
-SCHEDULING_ROLES = frozenset({"pmo", "admin"})
 LOOKAHEAD_DAYS = 400  # how far ahead usual meetings are looked for when placing an item
 DEFAULTS = {"papers_days_before_meeting": 5, "headline_report_days_after": 2,
             "amendment_request_days_before_next_meeting": 5}
@@ -189,8 +189,9 @@ def _require_scheduler(session: Session, by: str) -> None:
     if by == "system":
         return
     user = session.scalars(select(User).where(User.username == by)).first()
-    if user is None or not user.role_ids & SCHEDULING_ROLES:
-        raise Forbidden("Only the PMO or an admin can add meetings")
+    rules = policy_of(session)
+    if not rules.allows(user, KEEP_LOGS):
+        raise Forbidden(f"Only {rules.names_with(KEEP_LOGS)} can add meetings")
 
 
 def add_extraordinary(session: Session, group_id: str, held_on: Any, by: str, now: datetime, settings: dict,
@@ -386,10 +387,10 @@ def add_extraordinary_meeting(gov, group_id: str, held_on: Any, by: str, note: s
         with gov.db.write() as session:
             return meeting_dict(add_extraordinary(session, group_id, held_on, by, gov.clock.now(), settings_of(gov),
                                                   note))
-    except Forbidden:
+    except Forbidden as refused:
         with gov.db.write() as session:
             audit.record(session, gov.clock.now(), by, "access.denied", attempted="add meeting",
-                         reason="only the PMO or an admin adds meetings", group=group_id)
+                         reason=str(refused), group=group_id)
         raise
 
 

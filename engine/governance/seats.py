@@ -1,41 +1,28 @@
 """The seat register: who holds each seat of each governance group, and who stands in as alternate.
 
-Assignments are audited (`seat.assigned`) and apply at once to open tasks: who may act on a group's task is worked
-out when they act (engine/services/eligibility.py), never stored on the task. A task may also be for one seat of a group:
-its `group` property then gives `GROUP:SEAT_CODE` (e.g. `DAG:SUPPLIER_LARGE`, a constituency's representative), and
-only that seat's holder and alternate may act on it.
+Assignments are audited (`seat.assigned`) and apply at once to open tasks: who may act on a group's task, and who hears
+about it, is worked out when asked (engine/governance/policy.py), never stored on the task. A task may also be for one
+seat of a group: its `group` property then gives `GROUP:SEAT_CODE` (e.g. `DAG:SUPPLIER_LARGE`, a constituency's
+representative), and only that seat's holder and alternate may act on it (`policy.seat_token`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.store import audit
 from engine.errors import Forbidden, GovflowError, NotFound
+from engine.governance.policy import MANAGE_SEATS, policy_of
 from engine.store.models import GovernanceGroup, Seat, User
 
-SEAT_SEPARATOR = ":"
-ASSIGNING_ROLES = {"admin"}
 UNCHANGED: Any = object()
 
 
 class SeatError(GovflowError):
     status = 422
-
-
-def seat_token(group_id: str, seat_code: str) -> str:
-    """The `group` value of a task for one seat: its holder and alternate may act on it."""
-    return f"{group_id}{SEAT_SEPARATOR}{seat_code}"
-
-
-def seat_tokens_of(session: Session, user: User) -> set[str]:
-    """`GROUP:SEAT` for every seat this person holds or stands in for."""
-    rows = session.execute(select(Seat.group_id, Seat.seat_code).where(
-        or_(Seat.holder_id == user.id, Seat.alternate_id == user.id)))
-    return {seat_token(group_id, code) for group_id, code in rows}
 
 
 def group_members(session: Session, group_id: str) -> list[str]:
@@ -130,8 +117,9 @@ def assign(session: Session, now, by: str, group_id: str, seat: str | int, holde
            alternate: str | None = UNCHANGED) -> SeatView:
     """Give a seat a holder and/or an alternate (None empties it); audited; effective at once for open tasks."""
     actor = session.scalars(select(User).where(User.username == by)).first()
-    if by != "system" and (actor is None or not actor.role_ids & ASSIGNING_ROLES):
-        raise Forbidden("Only an admin can assign people to seats")  # assign_seat records the refusal
+    rules = policy_of(session)
+    if by != "system" and not rules.allows(actor, MANAGE_SEATS):
+        raise Forbidden(f"Only {rules.names_with(MANAGE_SEATS)} can assign people to seats")  # audited by assign_seat
     row = find_seat(session, group_id, seat)
     before = _seat_view(session, row)
     if holder is not UNCHANGED:
@@ -158,10 +146,10 @@ def assign_seat(gov, group_id: str, seat: str | int, by: str = "admin", holder: 
     try:
         with gov.db.write() as session:
             return assign(session, gov.clock.now(), by, group_id, seat, holder, alternate)
-    except Forbidden:
+    except Forbidden as refused:
         with gov.db.write() as session:
             audit.record(session, gov.clock.now(), by, "access.denied", attempted="assign seat",
-                         reason="only an admin assigns seats", group=group_id, seat=str(seat))
+                         reason=str(refused), group=group_id, seat=str(seat))
         raise
 
 

@@ -26,8 +26,8 @@ from engine.bpmn.execution import Execution
 from engine.bpmn.state import move_back_window
 from engine.services import instance_rows
 from engine.services.commands import deny
+from engine.governance.policy import ADMINISTER, policy_of
 
-ADMIN_ROLES = frozenset({"admin", "pmo", "sro", "change_control_manager"})
 MAX_REASON = 2000
 MAX_UNAVAILABLE_SHOWN = 20
 
@@ -51,12 +51,6 @@ class MoveTarget:
     @property
     def available(self) -> bool:
         return self.why_not is None
-
-
-def may_administer(role_ids) -> bool:
-    """Whether someone with these roles may take administrative actions (Ofgem observers and the IPA never do)."""
-    roles = set(role_ids)
-    return bool(roles & ADMIN_ROLES) and "ofgem_observer" not in roles
 
 
 class InstanceAdmin:
@@ -230,8 +224,8 @@ class InstanceAdmin:
 
     def _authorise(self, session, username: str, action: str, instance_id: int | None) -> None:
         user = require_user(session, username)
-        if not may_administer(user.role_ids):
-            raise deny(user, action, "Only an admin, the PMO, the SRO or the Change Control Manager can do this",
+        if not policy_of(session).may_administer(user):
+            raise deny(user, action, f"Only {policy_of(session).names_with(ADMINISTER)} can do this",
                        instance_id=instance_id)
 
 

@@ -4,7 +4,8 @@ storage in the database, and who may fetch them.
 A file is stored the moment it is uploaded, `pending` and visible only to its uploader, so that a form sent back
 with errors still has it. When the form's data reaches the instance the file becomes `attached` and anyone who may
 see the instance may download it, or `confidential` (the field's `confidential_when` answer was yes) and only
-programme staff and its uploader may. The form's value holds descriptors only: {"id", "name", "size", "type"}.
+whoever may see all requests (programme staff and observers, roles.yaml) and its uploader may. The form's value
+holds descriptors only: {"id", "name", "size", "type"}.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from engine.store.db import Database
 from engine.errors import Forbidden, FormInvalid, NotFound
 from engine.services.identity import require_user
 from engine.store.models import Attachment, HumanTask, Instance
-from engine.services.visibility import industry_states, is_staff, may_view
+from engine.governance.policy import SEE_ALL_REQUESTS, industry_states, policy_of
 
 ATTACHED = ("attached", "confidential")  # statuses of a file that is part of its instance
 ABANDONED_AFTER = timedelta(days=2)  # a pending file of a form without a task (raising a request) is then dropped
@@ -159,11 +160,13 @@ class Attachments:
             if row is None:
                 raise NotFound(f"There is no attached file {attachment_id}")
             user = require_user(session, username)
-            allowed = row.uploaded_by == username or (row.status == "confidential" and is_staff(user.role_ids))
+            rules = policy_of(session)
+            allowed = row.uploaded_by == username or (row.status == "confidential"
+                                                      and rules.allows(user, SEE_ALL_REQUESTS))
             if not allowed and row.status == "attached" and row.instance_id is not None:
                 instance = session.get(Instance, row.instance_id)
                 states = industry_states(self.repository.compiled(session, instance.process_version_id).settings)
-                allowed = may_view(session, user, instance, states)
+                allowed = rules.may_see(session, user, instance, states)
             if allowed:
                 return descriptor(row), row.content
             where = dict(instance_id=row.instance_id if row.status in ATTACHED else None, task_id=row.task_id)
@@ -180,7 +183,7 @@ class Attachments:
     def _seen_by(session: Session, username: str):
         """SQL condition: attached files this person may see on an instance they may see (confidential ones: programme
         staff and observers, and their uploader)."""
-        if is_staff(require_user(session, username).role_ids):
+        if policy_of(session).allows(require_user(session, username), SEE_ALL_REQUESTS):
             return Attachment.status.in_(ATTACHED)
         return (Attachment.status == "attached") | \
             ((Attachment.status == "confidential") & (Attachment.uploaded_by == username))

@@ -12,11 +12,10 @@ from sqlalchemy.orm import Session
 from engine.store import audit
 from engine.clock import Clock
 from engine.store.db import Database
-from engine.services.eligibility import groups_of, may_act
+from engine.governance.policy import ACT, groups_of, industry_states, policy_of
 from engine.errors import Conflict, Forbidden, FormInvalid, NotFound
 from engine.services.identity import require_user
 from engine.store.models import Comment, GovernanceGroup, HumanTask, Instance, Role, SavedFilter, TaskDraft, User
-from engine.services.visibility import industry_states, is_observer_only, may_view, visible_to
 
 MAX_DRAFT_BYTES = 100_000
 MAX_COMMENT_CHARS = 5000
@@ -110,7 +109,8 @@ class Collaboration:
             return self._may_view(session, require_user(session, username), instance)
 
     def _may_view(self, session: Session, user: User, instance: Instance) -> bool:
-        return may_view(session, user, instance, self.states_open_to_industry(session, instance.process_version_id))
+        return policy_of(session).may_see(session, user, instance,
+                                          self.states_open_to_industry(session, instance.process_version_id))
 
     def instances(self, username: str, scope: str = "mine", page: int = 1,
                   size: int = 25) -> tuple[list[dict[str, Any]], int]:
@@ -123,7 +123,7 @@ class Collaboration:
                 for process_id in self.repository.process_ids(session):
                     version = self.repository.latest(session, process_id)
                     states |= self.states_open_to_industry(session, version.id)
-                condition = visible_to(user, states)
+                condition = policy_of(session).visible_to(session, user, states)
             else:
                 condition = Instance.started_by == username
             total = session.scalar(select(func.count()).select_from(Instance).where(condition)) or 0
@@ -148,7 +148,7 @@ class Collaboration:
             instance = session.get(Instance, instance_id)
             if instance is None:
                 raise NotFound(f"There is no instance {instance_id}")
-            if is_observer_only(user.role_ids):
+            if not policy_of(session).allows(user, ACT):
                 refusal = "Observers can read but not comment."
             elif not self._may_view(session, user, instance):
                 refusal = "You cannot comment on a request you cannot see."
@@ -290,8 +290,7 @@ def _open_task(session: Session, task_id: str) -> HumanTask:
 
 
 def _act_refusal(session: Session, user: User, row: HumanTask) -> str | None:
-    groups = groups_of(session, user) if row.group_id and not row.assignee else None
-    if not may_act(user, row, groups):
+    if not policy_of(session).may_act(session, user, row):
         return f"You cannot act on '{row.name}'"
     if row.claimed_by and row.claimed_by != user.username:
         return f"'{row.name}' is claimed by {row.claimed_by}"

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from engine.errors import Conflict, NotFound
+from engine.governance import policy
 from engine.store.models import Organisation, Role, User, UserRole
 
 _HASHERS: dict[str, PasswordHasher] = {}
@@ -40,15 +41,16 @@ def verify_password(user: User, password: str) -> bool:
 
 
 def load_roles(session: Session, roles_file: Path) -> int:
-    """Create or update the roles listed in roles.yaml; returns how many there are."""
-    roles = (yaml.safe_load(roles_file.read_text()) or {}).get("roles", [])
-    for spec in roles:
-        role = session.get(Role, spec["id"]) or Role(id=spec["id"])
-        role.name = spec["name"]
-        role.acts = bool(spec.get("acts", True))
-        role.description = spec.get("description", "")
+    """Create or update the roles listed in roles.yaml (checked as the access policy first); returns how many there
+    are. What each may do is read from the file itself (engine/governance/policy.py); `acts` mirrors `act`."""
+    rules = policy.load(roles_file)
+    for rule in rules.roles.values():
+        role = session.get(Role, rule.id) or Role(id=rule.id)
+        role.name = rule.name
+        role.acts = policy.ACT in rules.capabilities_of([rule.id])
+        role.description = rule.description
         session.add(role)
-    return len(roles)
+    return len(rules.roles)
 
 
 def role_pairs(session: Session) -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.services.eligibility import actionable_by, groups_of
+from engine.governance.policy import policy_of
 from engine.services.identity import require_user
 from engine.store.models import HumanTask, Instance
 
@@ -54,11 +54,11 @@ def my_tasks(session: Session, username: str) -> list[TaskView]:
 
 
 def group_tasks(session: Session, username: str) -> list[TaskView]:
-    """Unclaimed tasks of my roles (not assigned to a named person)."""
+    """Unclaimed tasks of my roles that I may pick up (not assigned to a named person; in my groups and seats)."""
     user = require_user(session, username)
     query = (select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id)
              .where(HumanTask.status == "ready", HumanTask.claimed_by.is_(None),
-                    actionable_by(user.role_ids, groups_of(session, user)))
+                    policy_of(session).actionable(session, user))
              .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at))
     return [view_of(r, i) for r, i in session.execute(query)]
 
@@ -96,7 +96,7 @@ def counts(session: Session, username: str) -> dict[str, int]:
                                          and_(HumanTask.assignee == username, HumanTask.claimed_by.is_(None)))))
     groups = session.scalar(select(func.count()).select_from(HumanTask).where(
         HumanTask.status == "ready", HumanTask.claimed_by.is_(None),
-        actionable_by(user.role_ids, groups_of(session, user))))
+        policy_of(session).actionable(session, user)))
     done = session.scalar(select(func.count()).select_from(HumanTask).where(
         HumanTask.completed_by == username, HumanTask.status == "completed"))
     return {"mine": mine or 0, "groups": groups or 0, "completed": done or 0}

@@ -1,5 +1,5 @@
 """Incidents: what the system found wrong and cannot put right by itself, opened in the transaction that found it,
-told to the admins, and closed by an admin with a reason.
+told to whoever hears of incidents (the admins), and closed with a reason by someone who may administer.
 
 Kinds: `stranded` (a running instance with no open task, no waiting timer and no message or signal it can accept),
 `timer_failed` (a timer's step failed on every attempt), `created_overdue` (a task whose due date had passed when it
@@ -18,9 +18,7 @@ from engine.store import audit
 from engine.errors import Conflict, NotFound
 from engine.store.models import Incident, Instance
 from engine.delivery.notices import add_notice, recipients_of
-from engine.governance.audiences import role_holders
-
-ADMIN_ROLE = "admin"
+from engine.governance.policy import HEAR_INCIDENTS, policy_of
 
 KIND_WORDS = {
     "stranded": "Instance stranded",
@@ -33,7 +31,7 @@ KIND_WORDS = {
 def open_incident(session: Session, now: datetime, kind: str, message: str, *, instance_id: int | None = None,
                   element_ids: Iterable[str] = (), command: str = "", actor: str = "",
                   email_on: bool = True, **details) -> Incident:
-    """Record an incident in the caller's transaction, audit it and tell every admin."""
+    """Record an incident in the caller's transaction, audit it and tell whoever hears of incidents (admins)."""
     incident = Incident(kind=kind, instance_id=instance_id, element_ids=sorted(set(element_ids)), command=command,
                         actor=actor, message=message, details=audit._jsonable(details), opened_at=now)
     session.add(incident)
@@ -43,7 +41,7 @@ def open_incident(session: Session, now: datetime, kind: str, message: str, *, i
     label = _instance_label(session, instance_id)
     subject, body = wording.render("incident", title=KIND_WORDS.get(kind), label=label, message=message,
                                    command=command, actor=actor)
-    add_notice(session, recipients_of(role_holders(session, [ADMIN_ROLE])), "incident", subject, body,
+    add_notice(session, recipients_of(policy_of(session).holders(session, HEAR_INCIDENTS)), "incident", subject, body,
                f"/manage/incidents#incident-{incident.id}", now, email_on, instance_id=instance_id)
     return incident
 

@@ -34,6 +34,7 @@ from engine.services.commands import INSTANCE_ROW_LOCK
 from engine.errors import Conflict, Forbidden, GovflowError, NotFound
 from engine.bpmn.forms import schema_problem
 from engine.services.identity import require_user, role_pairs
+from engine.governance.policy import EDIT_LIBRARY, MIGRATE, PUBLISH, policy_of
 from engine.bpmn.lint import lint
 from engine.store.models import (Blob, Deployment, HumanTask, Instance, MessageWait, ProcessDraft, ProcessVersion)
 from engine.bpmn.safe_xml import UnsafeXmlError, parse_xml
@@ -41,8 +42,6 @@ from engine.services.diagram_functions import script_functions
 from engine.bpmn.state import move_back_window
 from engine.bpmn.xml_format import normalise
 
-EDITOR_ROLES = {"analyst"}  # who edits drafts and publishes
-MIGRATOR_ROLES = {"analyst"}  # who moves running instances between versions
 FORMS_PREFIX = "forms/"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -195,10 +194,13 @@ class Library:
     def _draft_row(session: Session, process_id: str) -> ProcessDraft | None:
         return session.scalars(select(ProcessDraft).where(ProcessDraft.process_id == process_id)).first()
 
-    def _require_editor(self, session: Session, username: str, what: str = "edit processes") -> None:
-        user = require_user(session, username)
-        if not user.role_ids & EDITOR_ROLES:
-            raise Forbidden(f"Only an analyst can {what}")
+    @staticmethod
+    def _require(session: Session, username: str, capability: str = EDIT_LIBRARY,
+                 what: str = "edit processes") -> None:
+        """Refuse someone whose roles may not do this (roles.yaml: edit_library, publish, migrate)."""
+        rules = policy_of(session)
+        if not rules.allows(require_user(session, username), capability):
+            raise Forbidden(f"Only {rules.names_with(capability)} can {what}")
 
     def draft(self, process_id: str) -> Draft | None:
         with self.db.read() as session:
@@ -217,7 +219,7 @@ class Library:
         """The process's draft, started from its latest version when there is none."""
         now = self.clock.now()
         with self.db.write() as session:
-            self._require_editor(session, username)
+            self._require(session, username)
             row = self._draft_row(session, process_id)
             if row is None:
                 latest = self.repository.latest(session, process_id)
@@ -238,7 +240,7 @@ class Library:
         now = self.clock.now()
         try:
             with self.db.write() as session:
-                self._require_editor(session, username)
+                self._require(session, username)
                 row = self._draft_row(session, process_id)
                 if row is None:
                     raise NotFound(f"There is no draft of '{process_id}': open one first")
@@ -268,7 +270,7 @@ class Library:
     def remove_file(self, process_id: str, path: str, username: str) -> None:
         now = self.clock.now()
         with self.db.write() as session:
-            self._require_editor(session, username)
+            self._require(session, username)
             row = self._draft_row(session, process_id)
             if row is None or path not in row.files:
                 raise NotFound(f"The draft has no file {path}")
@@ -281,7 +283,7 @@ class Library:
     def discard_draft(self, process_id: str, username: str) -> None:
         now = self.clock.now()
         with self.db.write() as session:
-            self._require_editor(session, username)
+            self._require(session, username)
             row = self._draft_row(session, process_id)
             if row is not None:
                 session.delete(row)
@@ -409,7 +411,7 @@ class Library:
         now = self.clock.now()
         try:
             with self.db.write() as session:
-                self._require_editor(session, username)
+                self._require(session, username)
                 row = self._draft_row(session, process_id)
                 hashes = {}
                 for path, content in files.items():
@@ -493,13 +495,14 @@ class Library:
         return {"messages": sorted(set(caught)), "timers": timers}
 
     def publish(self, process_id: str, username: str, note: str, allow_newer_base: bool = False):
-        """Deploy the draft as the process's next version (analysts only); the draft is then closed."""
+        """Deploy the draft as the process's next version (whoever may publish: analysts); the draft is then
+        closed."""
         note = (note or "").strip()
         if not note:
             raise GovflowError("Say what changed: a note is needed to publish")
         now = self.clock.now()
         with self.db.write() as session:
-            self._require_editor(session, username, "publish processes")
+            self._require(session, username, PUBLISH, "publish processes")
             row = self._draft_row(session, process_id)
             if row is None:
                 raise NotFound(f"There is no draft of '{process_id}' to publish")
@@ -540,9 +543,7 @@ class Library:
         moves only the instances that pass, each in its own transaction, and reports the others' reasons."""
         reports = []
         with self.db.read() as session:
-            user = require_user(session, username)
-            if not user.role_ids & MIGRATOR_ROLES:
-                raise Forbidden("Only an analyst can move running instances to another version")
+            self._require(session, username, MIGRATE, "move running instances to another version")
         for instance_id in instance_ids:
             try:
                 reports.append(self._migrate_one(instance_id, to_version_id, username, dry_run))

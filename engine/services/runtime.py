@@ -22,7 +22,7 @@ from engine.services import incidents, instance_rows
 from engine.services.attachments import attach_submitted
 from engine.services.commands import Change, CommandResult, Commands, deny
 from engine.services.diagram_functions import script_functions
-from engine.services.eligibility import groups_of, may_act
+from engine.governance.policy import REASSIGN, policy_of
 from engine.services.identity import find_user, require_user
 from engine.services.repository import Repository
 from engine.store import audit
@@ -73,8 +73,8 @@ class Runtime:
             else:
                 user = require_user(session, username)
                 start = next((e for e in compiled.elements.values() if e.kind == "start"), None)
-                if start is not None and start.role_id and start.role_id not in user.role_ids:
-                    raise deny(user, "start", f"Only a {start.lane} can start '{compiled.name}'")
+                if start is not None and not policy_of(session).may_start(user, start.role_id):
+                    raise deny(user, "start", f"Only a {start.lane or 'party'} can start '{compiled.name}'")
                 clean = clean_submission(compiled.form_schema(compiled.start_form), data)
             instance = Instance(process_version_id=version.id, process_id=process_id, status="running",
                                 started_by=owner, started_at=now, updated_at=now, workflow_state="", facts={})
@@ -110,29 +110,30 @@ class Runtime:
                          element_id=row.element_id)
 
     def unclaim(self, task_id: str, username: str) -> None:
-        """Give a claimed task back to its role; the holder, a PMO or an admin may do it."""
+        """Give a claimed task back to its role; its holder may, and whoever may reassign (the PMO, admins)."""
         now = self.clock.now()
         with self._command("task.unclaimed", username) as (session, change):
             user = require_user(session, username)
             row = self._open_task(session, task_id)
             if row.claimed_by is None:
                 return
-            if row.claimed_by != username and not user.role_ids & {"pmo", "admin"}:
-                raise deny(user, "unclaim", f"'{row.name}' is claimed by {row.claimed_by}; "
-                           "only they, a PMO or an admin can release it", row)
+            if row.claimed_by != username and not policy_of(session).allows(user, REASSIGN):
+                raise deny(user, "unclaim", f"'{row.name}' is claimed by {row.claimed_by}; only they or "
+                           f"{policy_of(session).names_with(REASSIGN)} can release it", row)
             previous, row.claimed_by = row.claimed_by, None
             change.instance_id = row.instance_id
             audit.record(session, now, username, "task.unclaimed", instance_id=row.instance_id, task_id=task_id,
                          element_id=row.element_id, previous_holder=previous)
 
     def reassign(self, task_id: str, username: str, to_username: str) -> None:
-        """A PMO or an admin gives a task to someone who holds its role."""
+        """Whoever may reassign (the PMO, admins) gives a task to someone who may act on it."""
         now = self.clock.now()
         with self._command("task.reassigned", username) as (session, change):
             user = require_user(session, username)
             row = self._open_task(session, task_id)
-            if not user.role_ids & {"pmo", "admin"}:
-                raise deny(user, "reassign", "Only a PMO or an admin can reassign tasks", row)
+            if not policy_of(session).allows(user, REASSIGN):
+                raise deny(user, "reassign", f"Only {policy_of(session).names_with(REASSIGN)} can reassign tasks",
+                           row)
             target = require_user(session, to_username)
             if not self._eligible(session, target, row):
                 raise Forbidden(f"{target.display_name} cannot do '{row.name}': it needs the {row.lane} role")
@@ -203,7 +204,7 @@ class Runtime:
                                                               MessageWait.message == name)).all()
             if not waits:
                 raise Conflict(f"{label} is not accepting {words} now")
-            allowed = [w for w in waits if self.may_send(user, w)]
+            allowed = [w for w in waits if policy_of(session).may_send(user, w)]
             if not allowed:
                 raise deny(user, name, f"You cannot send {words} to {label}", instance_id=instance_id)
             compiled = self.repository.compiled(session, instance.process_version_id)
@@ -335,14 +336,7 @@ class Runtime:
 
     @staticmethod
     def _eligible(session: Session, user: User, row: HumanTask) -> bool:
-        groups = groups_of(session, user) if row.group_id and not row.assignee else None
-        return may_act(user, row, groups)
-
-    @staticmethod
-    def may_send(user: User, wait: MessageWait) -> bool:
-        if wait.assignee:
-            return wait.assignee == user.username
-        return wait.role_id is None or wait.role_id in user.role_ids
+        return policy_of(session).may_act(session, user, row)
 
     def _authorise_act(self, session: Session, user: User, row: HumanTask) -> None:
         if not self._eligible(session, user, row):

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 class Database:
     """One engine per process; `write()` is one command's transaction, `read()` a read-only look."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, session_info: dict | None = None):
         self.url = url
+        # what every session of this database carries in its `info` (the facade: where its access policy is read)
+        self.session_info: dict = dict(session_info or {})
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             _ensure_sqlite_folder(url)
@@ -30,12 +32,12 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any error."""
-        with self._write_sessions() as session, session.begin():
+        with self._write_sessions(info=dict(self.session_info)) as session, session.begin():
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._read_sessions() as session:
+        with self._read_sessions(info=dict(self.session_info)) as session:
             yield session
 
     def dispose(self) -> None:

@@ -6,7 +6,9 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from engine.services.admin import InstanceAdmin, ReasonMissing, may_administer
+from engine.config import PROJECT_ROOT
+from engine.governance import policy
+from engine.services.admin import InstanceAdmin, ReasonMissing
 from engine.errors import Conflict, Forbidden
 from engine.store.models import AuditEvent, ElementPassage, HumanTask, Instance, MessageWait, Timer
 from engine.services.trail import instance_trail
@@ -27,6 +29,11 @@ def statuses(gov, instance_id):
 
 
 def test_who_may_administer():
+    rules = policy.for_processes(PROJECT_ROOT / "processes")
+
+    def may_administer(role_ids):
+        return policy.ADMINISTER in rules.capabilities_of(role_ids)
+
     assert may_administer({"admin"}) and may_administer({"pmo"}) and may_administer({"sro", "chair"})
     assert not may_administer({"ipa"}) and not may_administer({"ofgem_observer"})
     assert not may_administer({"admin", "ofgem_observer"})  # an observer never acts
