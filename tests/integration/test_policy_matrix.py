@@ -135,6 +135,12 @@ def test_every_role_has_what_the_yaml_says(world):
     assert gov.capabilities("nobody") == set() and not gov.allows("nobody", "act")
     with pytest.raises(ValueError):
         gov.allows("admin", "act_on_everything")  # a misspelt capability is an error, never a silent "no"
+    if world.variant == "changed":  # the running govflow follows the file as soon as it changes
+        path = Path(gov.config.processes_dir) / "roles.yaml"
+        data = yaml.safe_load(path.read_text())
+        next(r for r in data["roles"] if r["id"] == PARTICIPANT)["may"].append("manage")
+        path.write_text(yaml.safe_dump(data, sort_keys=False) + "# changed while running\n")
+        assert gov.allows("m_participant", "manage") and gov.allows("alice", "manage")
 
 
 # --- act, and hear ------------------------------------------------------------------------------------------------------
