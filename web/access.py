@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import current_app, g
 
-from engine.store import audit
 from engine.errors import Forbidden
 
 
@@ -23,8 +22,6 @@ def may_view_instance(user, instance_id: int) -> bool:
 def deny(message: str, *, instance_id: int | None = None, task_id: str | None = None,
          element_id: str | None = None, attempted: str = "view") -> Forbidden:
     """Record an access.denied audit event (its own transaction) and return the Forbidden to raise."""
-    gov = current_app.extensions["govflow"]
-    with gov.db.write() as db:
-        audit.record(db, gov.clock.now(), g.user.username, "access.denied", instance_id=instance_id,
-                     task_id=task_id, element_id=element_id, attempted=attempted, reason=message)
+    current_app.extensions["govflow"].record_denial(g.user.username, message, attempted=attempted,
+                                                    instance_id=instance_id, task_id=task_id, element_id=element_id)
     return Forbidden(message)

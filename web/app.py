@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, request
-from flask.sessions import SecureCookieSessionInterface
 
 from engine.platform import Govflow
 
@@ -16,7 +15,10 @@ from . import auth, csrf, errors, inbox, requests, tasks
 from .display import register_filters
 
 
-class _SessionInterface(SecureCookieSessionInterface):
+_SignedCookies = type(Flask.session_interface)  # Flask's own signed-cookie sessions
+
+
+class _SecureWhenHttps(_SignedCookies):
     """Signed cookie sessions whose Secure flag follows the request: always on HTTPS, or when configured."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
@@ -43,7 +45,7 @@ def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
         WALL_CLOCK=time.time,  # sessions age on real time even when the engine clock is frozen
     )
     app.config.update(overrides)
-    app.session_interface = _SessionInterface()
+    app.session_interface = _SecureWhenHttps()
     if os.environ.get("GOVFLOW_BEHIND_PROXY") == "1":
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)

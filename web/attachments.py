@@ -1,6 +1,7 @@
-"""Files on forms, from the web's side: each POST's uploads are stored at once (pending) so that a form sent back with
-errors keeps them; "Remove" takes one off; downloads go only to those who may see the file; a request over the size
-limit gets a page that says so."""
+"""Files on forms, from the web's side: what a POST holds (the files the form keeps, the new uploads, the one a
+"Remove" button takes off) for the engine's form commands, which store the uploads with the form's own command (or
+keep them, pending, when the form comes back); downloads go only to those who may see the file; a request over the
+size limit gets a page that says so."""
 from __future__ import annotations
 
 import io
@@ -8,10 +9,11 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask, current_app, g, render_template, request, send_file
 
-from engine.services.attachments import AttachmentRefused, limits_for, size_text
+from engine.services.attachments import limits_for, size_text
 
 from .auth import login_required
 from .form_fields import attachment_fields, file_ids, set_file_ids
+from .form_parse import NewUpload
 from .form_render import Uploads, holds_files
 
 bp = Blueprint("attachments", __name__, url_prefix="/attachments")
@@ -32,16 +34,40 @@ class FormPlace:
 
 
 @dataclass
-class Received:
-    """What a POST did to a form's files: the errors per field, the files it holds now, whether one was removed."""
+class Posted:
+    """A form POST's files: the ids each field keeps (those it may hold, less the one a Remove button took off),
+    their descriptors, the new uploads (field path, file name, bytes) and the id Remove took off."""
 
-    errors: dict[str, str]
-    uploads: Uploads
-    detached: bool = False
+    held: dict[str, list[int]]
+    known: dict[int, dict]
+    uploads: list[tuple[str, str, bytes]]
+    detach: int | None
+    settings: dict
 
+    def counts(self) -> dict[str, int]:
+        """How many files each field holds already (a field's limit counts them)."""
+        return {path: len(ids) for path, ids in self.held.items()}
 
-def _gov():
-    return current_app.extensions["govflow"]
+    def markers(self) -> dict[str, list[NewUpload]]:
+        """The new uploads as they stand in the parsed data until the engine stores them."""
+        found: dict[str, list[NewUpload]] = {}
+        for n, (path, _name, _content) in enumerate(self.uploads):
+            found.setdefault(path, []).append(NewUpload(n))
+        return found
+
+    def keep(self, raw: dict[str, str], stored: dict[str, list[dict]], path_of=None) -> Uploads:
+        """Put the ids of the files the engine stored (by field) after the field's held ones in `raw` (mapping a
+        data path to the page's with `path_of`); the files the form shows now."""
+        known = dict(self.known)
+        held = {path: list(ids) for path, ids in self.held.items()}
+        for path, descriptors in stored.items():
+            page_path = path_of(path) if path_of else path
+            for found in descriptors:
+                known[found["id"]] = found
+                held.setdefault(page_path, []).append(found["id"])
+        for path, ids in held.items():
+            set_file_ids(raw, path, ids)
+        return Uploads(known, dict(self.settings or {}))
 
 
 def uploads_for(schema: dict | None, raw: dict[str, str], place: FormPlace) -> Uploads:
@@ -52,41 +78,30 @@ def uploads_for(schema: dict | None, raw: dict[str, str], place: FormPlace) -> U
     return Uploads(files, dict(place.settings or {}))
 
 
-def receive(schema: dict | None, raw: dict[str, str], place: FormPlace) -> Received:
-    """Apply this POST to the form's files (changing `raw`): drop ids it may not hold, take off the one a "Remove"
-    button names, then check and store every new upload. A refused file's message goes beside its field."""
-    attachments = _gov().attachments
-    username = g.user.username
-    fields = attachment_fields(schema, raw)
-    uploads = uploads_for(schema, raw, place)
-    known = dict(uploads.files)
+def posted(schema: dict | None, raw: dict[str, str], place: FormPlace) -> Posted:
+    """Read this POST's files (changing `raw`): drop ids the form may not hold, take off the one a "Remove" button
+    names, and read every new upload (at most one byte over its field's limit: the engine refuses it)."""
+    known = dict(uploads_for(schema, raw, place).files)
     detach_path, _, detach_id = request.form.get(CONTROL_FIELD, "").rpartition(":")
-    errors: dict[str, str] = {}
-    detached = False
-    for path, prop in fields:
-        held = [i for i in file_ids(raw, path) if i in known]
-        if detach_path == path and detach_id.isdigit() and int(detach_id) in held:
-            held.remove(int(detach_id))
-            attachments.remove(int(detach_id), username, instance_id=place.instance_id, task_id=place.task_id)
-            detached = True
-        limits = limits_for(prop, place.settings)
-        refused: list[str] = []
+    held: dict[str, list[int]] = {}
+    uploads: list[tuple[str, str, bytes]] = []
+    detach = None
+    for path, prop in attachment_fields(schema, raw):
+        ids = [i for i in file_ids(raw, path) if i in known]
+        if detach_path == path and detach_id.isdigit() and int(detach_id) in ids:
+            ids.remove(int(detach_id))
+            detach = int(detach_id)
+        held[path] = ids
+        set_file_ids(raw, path, ids)
+        limit = limits_for(prop, place.settings).max_bytes
         for upload in request.files.getlist(path):
-            if not upload or not upload.filename:
-                continue
-            content = upload.stream.read(limits.max_bytes + 1)
-            try:
-                stored = attachments.store(username, path, upload.filename, content, limits,
-                                           instance_id=place.instance_id, task_id=place.task_id, already=len(held))
-            except AttachmentRefused as err:
-                refused.append(str(err))
-                continue
-            known[stored["id"]] = stored
-            held.append(stored["id"])
-        if refused:
-            errors[path] = "; ".join(dict.fromkeys(refused))
-        set_file_ids(raw, path, held)
-    return Received(errors, Uploads(known, dict(place.settings or {})), detached)
+            if upload and upload.filename:
+                uploads.append((path, upload.filename, upload.stream.read(limit + 1)))
+    return Posted(held, known, uploads, detach, dict(place.settings or {}))
+
+
+def _gov():
+    return current_app.extensions["govflow"]
 
 
 @bp.get("/<int:attachment_id>", endpoint="download")

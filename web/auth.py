@@ -13,15 +13,12 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session,
                    url_for)
 
-from engine.store import audit
 from engine.clock import Clock
-from engine.services.identity import find_user, hash_password, verify_password
 from engine.services.login_attempts import LoginAttempts
 
 bp = Blueprint("auth", __name__)
 
 PUBLIC_ENDPOINTS = {"auth.login", "static"}
-_DUMMY_HASH = hash_password("not a real password")
 
 
 @dataclass(frozen=True)
@@ -59,8 +56,8 @@ class WallClock(Clock):
 
 def login_attempts() -> LoginAttempts:
     """The shared failed-sign-in counter, with this app's window and limit."""
-    return LoginAttempts(govflow().db, WallClock(), current_app.config["LOGIN_FAILURE_WINDOW"],
-                         current_app.config["LOGIN_FAILURE_LIMIT"])
+    return govflow().login_attempts(WallClock(), current_app.config["LOGIN_FAILURE_WINDOW"],
+                                    current_app.config["LOGIN_FAILURE_LIMIT"])
 
 
 def govflow():
@@ -89,13 +86,11 @@ def _load_user():
         session.clear()
         flash("You were signed out because your session timed out. Sign in again to continue.", "info")
         return _to_login()
-    with govflow().db.read() as db:
-        user = find_user(db, username)
-        if user is None or not user.active:
-            session.clear()
-            return _to_login()
-        g.user = CurrentUser(user.username, user.display_name, frozenset(user.role_ids),
-                             frozenset(govflow().capabilities(user.username)))
+    user = govflow().accounts.find(username)
+    if user is None or not user.active:
+        session.clear()
+        return _to_login()
+    g.user = CurrentUser(user.username, user.name, user.roles, user.capabilities)
     session["seen_at"] = now
     return None
 
@@ -141,46 +136,24 @@ def login():
         if not username or not password:
             error = "Enter your username and password"
         else:
-            with govflow().db.read() as db:
-                user = find_user(db, username)
-                ok = verify_password(user, password) if user is not None else _burn_time(password)
-                name = user.display_name if user is not None else ""
-            if ok:
-                attempts.clear(username, address)
+            # one command: the check, its audit event and the failure count (forgotten on success)
+            user = govflow().accounts.sign_in(username, password, request.remote_addr, attempts)
+            if user is not None:
                 target = _safe_next(request.args.get("next"))
                 session.clear()  # a fresh session: nothing from before sign-in survives
                 session["user"] = user.username
                 session["signed_in_at"] = session["seen_at"] = _now()
-                _record(user.username, "user.signed_in")
-                flash(f"Signed in as {name}.", "success")
+                flash(f"Signed in as {user.name}.", "success")
                 return redirect(target)
-            attempts.fail(username, address)
-            _record(username[:80], "user.sign_in_failed")
             error = "The username or password is not right"
     return render_template("auth/login.html", username=username, error=error, too_many=False), \
         (401 if error and request.method == "POST" else 200)
 
 
-def _burn_time(password: str) -> bool:
-    """Spend as long as a real check, so response times do not reveal which usernames exist."""
-    from argon2 import PasswordHasher
-    try:
-        PasswordHasher().verify(_DUMMY_HASH, password)
-    except Exception:
-        pass
-    return False
-
-
-def _record(actor: str, action: str) -> None:
-    gov = govflow()
-    with gov.db.write() as db:
-        audit.record(db, gov.clock.now(), actor or "anonymous", action, ip=request.remote_addr)
-
-
 @bp.post("/sign-out", endpoint="logout")
 def logout():
     if g.get("user") is not None:
-        _record(g.user.username, "user.signed_out")
+        govflow().accounts.sign_out(g.user.username, request.remote_addr)
     session.clear()
     flash("You have signed out.", "success")
     return redirect(url_for("auth.login"))

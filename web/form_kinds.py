@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from engine.services.attachments import KINDS, field_schema, limits_for
-from engine.bpmn.forms import schema_problem
+from engine.services.forms_view import schema_problem
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MAX_OPTIONS = 50

@@ -16,12 +16,28 @@ from .form_fields import MAX_ROWS, date_key, file_ids, label_of, rows_key, type_
 MISSING = object()
 
 
+@dataclass(frozen=True)
+class NewUpload:
+    """Stands in a file field's value for a file uploaded with this POST (not stored yet): the engine stores it in
+    the command that takes the form. `index`: its place among the POST's uploads."""
+
+    index: int
+
+
 @dataclass
 class ParseResult:
     data: dict
     errors: dict[str, str] = field(default_factory=dict)
     row_maps: dict[str, list[int]] = field(default_factory=dict)  # data path of a list → page row of each item
     files: dict[int, dict] = field(default_factory=dict)  # descriptor of each attachment id this form may hold
+    uploads: dict[str, list[NewUpload]] = field(default_factory=dict)  # new uploads by the page's field path
+
+    def take_uploads(self) -> list[tuple[str, NewUpload]]:
+        """Take the new uploads out of the data: (the data path of each one's field, the upload), in upload order.
+        A file field left with no file is dropped from the data, as one never given."""
+        found: list[tuple[str, NewUpload]] = []
+        _take(self.data, "", found)
+        return sorted(found, key=lambda pair: pair[1].index)
 
     def to_form_path(self, data_path: str) -> str:
         """'actions.1.owner' (data index) → 'actions.3.owner' (the row on the page) when empty rows were dropped."""
@@ -40,9 +56,11 @@ class ParseResult:
         return {self.to_form_path(k): v for k, v in errors.items()}
 
 
-def parse_form(schema: dict | None, form: dict[str, str], files: dict[int, dict] | None = None) -> ParseResult:
-    """`files`: the descriptors of the attachments the form may hold (by id); other ids in the input are dropped."""
-    result = ParseResult({}, files=dict(files or {}))
+def parse_form(schema: dict | None, form: dict[str, str], files: dict[int, dict] | None = None,
+               uploads: dict[str, list[NewUpload]] | None = None) -> ParseResult:
+    """`files`: the descriptors of the attachments the form may hold (by id); other ids in the input are dropped.
+    `uploads`: the files uploaded with this POST by field path, put after the field's files (`take_uploads`)."""
+    result = ParseResult({}, files=dict(files or {}), uploads=dict(uploads or {}))
     if schema:
         result.data = _object(schema, form, "", "", result)
     return result
@@ -69,6 +87,7 @@ def _value(name: str, prop: dict, form, path: str, data_path: str, result: Parse
         return _list(prop, form, path, data_path, result)
     if widget == "attachments":
         held = [result.files[i] for i in file_ids(form, path) if i in result.files]
+        held += result.uploads.get(path, [])
         return held if held else MISSING
     if widget == "checkboxes":
         items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
@@ -178,6 +197,23 @@ def _list(prop: dict, form, path: str, data_path: str, result: ParseResult) -> A
             mapping.append(row)
     result.row_maps[data_path] = mapping
     return values if values else MISSING
+
+
+def _take(node: Any, path: str, found: list) -> None:
+    if isinstance(node, dict):
+        for key in list(node):
+            value = node[key]
+            child = f"{path}.{key}" if path else key
+            if isinstance(value, list) and any(isinstance(v, NewUpload) for v in value):
+                found.extend((child, v) for v in value if isinstance(v, NewUpload))
+                value[:] = [v for v in value if not isinstance(v, NewUpload)]
+                if not value:
+                    del node[key]
+            else:
+                _take(value, child, found)
+    elif isinstance(node, list):
+        for n, item in enumerate(node):
+            _take(item, f"{path}.{n}", found)
 
 
 def add_row(form: dict[str, str], path: str) -> dict[str, str]:

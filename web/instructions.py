@@ -1,5 +1,5 @@
 """Task instructions: the element's Markdown, filled in as a sandboxed Jinja template from the instance's data
-(engine/bpmn/instructions.py), rendered and sanitised; a notice above when they were cut or shown as written."""
+(the engine's forms service), rendered and sanitised; a notice above when they were cut or shown as written."""
 from __future__ import annotations
 
 import re
@@ -8,7 +8,7 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from engine.bpmn.instructions import fill
+from engine.services.forms_view import fill_instructions as fill
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
 _TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "a", "h2", "h3", "h4", "code", "pre", "blockquote",

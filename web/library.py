@@ -7,10 +7,9 @@ import json
 from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request,
                    url_for)
 
-from engine.bpmn.definitions import DeploymentError
 from engine.errors import Conflict, Forbidden, GovflowError, NotFound
-from engine.bpmn.safe_xml import UnsafeXmlError
-from engine.services.library import FileRefused, Library, kind_of_path
+from engine.services.forms_view import schema_problem
+from engine.services.library import DeploymentError, FileRefused, Library, SimulationEvent, kind_of_path
 
 from .auth import login_required
 from .form_kinds import FieldRequest, add_field, kinds, type_choices
@@ -23,11 +22,7 @@ CONTENT_TYPES = {"bpmn": "application/xml", "dmn": "application/xml", "form": "a
 
 
 def _library() -> Library:
-    app = current_app
-    found = app.extensions.get("library")
-    if found is None:
-        found = app.extensions["library"] = Library(app.extensions["govflow"])
-    return found
+    return current_app.extensions["govflow"].library
 
 
 def _can_edit() -> bool:
@@ -125,10 +120,7 @@ def version_archive(version_id: int):
 
 def _file_response(path: str, content: bytes, download: bool) -> Response:
     """A file going out: BPMN and DMN in their canonical text, so a downloaded file diffs well in git."""
-    try:
-        content = _library().canonical(path, content)
-    except UnsafeXmlError:  # a stored file the parser now refuses goes out as it is stored
-        pass
+    content = _library().file_as_sent(path, content)  # a stored file the parser now refuses goes out as stored
     response = Response(content, mimetype=CONTENT_TYPES.get(kind_of_path(path) or "", "application/octet-stream"))
     name = path.rsplit("/", 1)[-1]
     response.headers["Content-Disposition"] = f'{"attachment" if download else "inline"}; filename="{name}"'
@@ -279,7 +271,6 @@ def _step_rows(posted: bool) -> tuple[list[dict], dict[int, str]]:
 
 def _events(rows: list[dict], errors: dict[int, str]):
     """The filled-in rows as engine events, in order; a row's problem goes in `errors` by row number."""
-    from engine.services.library import SimulationEvent
     events = []
     for n, row in enumerate(rows):
         if not row["kind"]:
@@ -333,29 +324,14 @@ def edit_diagram(process_id: str):
     draft = _draft_or_404(process_id)
     if draft.bpmn_path is None:
         raise NotFound("The draft has no diagram")
-    from engine.services.identity import role_pairs
-    gov = current_app.extensions["govflow"]
-    with gov.db.read() as session:
-        roles = [name for _, name in role_pairs(session)]
+    roles = _library().role_names()
     config = {"process_id": process_id, "path": draft.bpmn_path, "revision": draft.revision,
               "file_url": url_for("library.draft_file", process_id=process_id, path=draft.bpmn_path),
               "save_url": url_for("library.save_file", process_id=process_id, path=draft.bpmn_path),
               "check_url": url_for("library.check", process_id=process_id),
               "forms": [p[len("forms/"):] for p in draft.paths("form")],
-              "decisions": _decision_ids(draft), "roles": roles}
+              "decisions": _library().decision_ids(draft.files), "roles": roles}
     return render_template("library/diagram.html", process_id=process_id, draft=draft, config=config)
-
-
-def _decision_ids(draft) -> list[str]:
-    from engine.bpmn.safe_xml import parse_xml
-    found = []
-    for path in draft.paths("dmn"):
-        try:
-            root = parse_xml(draft.files[path], path).getroot()
-        except Exception:
-            continue
-        found += [d.get("id") for d in root.iter("{*}decision") if d.get("id")]
-    return found
 
 
 @bp.get("/<process_id>/draft/decisions/<path:path>", endpoint="edit_decision")
@@ -414,19 +390,12 @@ def _form_editor(process_id: str, path: str, text: str, problems, status: int, *
 
 def _draft_settings(draft) -> dict:
     """The draft's settings.yaml (the attachment limits a form's preview and checks use); {} when it has none."""
-    import yaml
-    content = next((c for p, c in draft.files.items() if kind_of_path(p) == "settings"), None)
-    try:
-        settings = yaml.safe_load(content) if content else {}
-    except yaml.YAMLError:
-        return {}
-    return settings if isinstance(settings, dict) else {}
+    return _library().settings_in(draft.files)
 
 
 def _preview(text: str, settings: dict) -> tuple[str, str | None]:
     """The form exactly as the inbox renders it (web.form_render + macros/form.html, attachment limits from the
     draft's settings.yaml), or why it cannot be."""
-    from engine.bpmn.forms import schema_problem
     try:
         schema = json.loads(text)
     except ValueError as err:
@@ -493,8 +462,7 @@ def diff(process_id: str):
 
     before, before_label, before_url = files_of(from_raw)
     after, after_label, after_url = files_of(to_raw)
-    from engine.bpmn.diff import diff_files
-    result = diff_files(before, after)
+    result = library.diff_files(before, after)
     bpmn = result.document("bpmn")
     markers = {"added": [e.element_id for e in bpmn.added] if bpmn else [],
                "removed": [e.element_id for e in bpmn.removed] if bpmn else [],

@@ -7,9 +7,8 @@ import io
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 
-from engine.store import audit
-from engine.governance import logs
 from engine.errors import FormInvalid, GovflowError
+from engine.services import logbook as logs  # the logs' columns, choices and query
 
 from .access import deny
 from .auth import login_required
@@ -45,13 +44,7 @@ def _query(args) -> tuple[logs.LogQuery, dict]:
 
 
 def _rows(name: str, q: logs.LogQuery) -> list[dict]:
-    gov = _gov()
-    with gov.db.read() as db:
-        if name == "decisions":
-            return logs.decisions(db, q)
-        if name == "actions":
-            return logs.actions(db, gov.clock.now().astimezone(LONDON).date(), q)
-        return logs.raid(db, q)
+    return _gov().logs.rows(name, q)
 
 
 def _export(name: str, rows: list[dict], kind: str) -> Response:
@@ -60,9 +53,8 @@ def _export(name: str, rows: list[dict], kind: str) -> Response:
     headings, keys = [h for _k, h in columns], [k for k, _h in columns]
     now = gov.clock.now()
     stamp = now.astimezone(LONDON).strftime("%Y%m%d-%H%M")
-    with gov.db.write() as db:  # an export is a disclosure: audited, as the register's are
-        audit.record(db, now, g.user.username, "log.exported", log=name, format=kind,
-                     filters={k: v for k, v in request.args.items() if k != "format"})
+    gov.logs.record_export(name, g.user.username, kind,  # an export is a disclosure: audited
+                           {k: v for k, v in request.args.items() if k != "format"})
     filename = f"{name}-log-{stamp}.{kind}"
     if kind == "csv":
         buffer = io.StringIO()
@@ -100,13 +92,7 @@ def view(name: str):
 def edit(name: str, item_id: int | None):
     if not may_edit(g.user):
         raise deny("Only the PMO or an admin can edit the logs.", attempted=f"edit {name} log")
-    item = {}
-    if item_id is not None:
-        rows = [r for r in _rows(name, logs.LogQuery()) if r.get("id") == item_id and r.get("editable", True)]
-        if not rows:
-            from engine.errors import NotFound
-            raise NotFound(f"There is no {name} entry {item_id}")
-        item = rows[0]
+    item = _gov().logs.entry(name, item_id) if item_id is not None else {}
     return render_template("logs/edit.html", name=name, title=LOGS[name][0], item=item, item_id=item_id, errors={},
                            raid_types=logs.RAID_TYPES, rags=logs.RAGS, raid_statuses=logs.RAID_STATUSES,
                            action_statuses=logs.ACTION_STATUSES)
@@ -122,11 +108,9 @@ def save(name: str, item_id: int | None):
     gov = _gov()
     try:
         if name == "actions":
-            saved = (logs.add_action(gov, g.user.username, **values) if item_id is None
-                     else logs.update_action(gov, item_id, g.user.username, **values))
+            saved = gov.logs.save_action(g.user.username, values, item_id)
         else:
-            saved = (logs.add_raid(gov, g.user.username, **values) if item_id is None
-                     else logs.update_raid(gov, item_id, g.user.username, **values))
+            saved = gov.logs.save_raid(g.user.username, values, item_id)
     except FormInvalid as err:
         return render_template("logs/edit.html", name=name, title=LOGS[name][0], item=values, item_id=item_id,
                                errors=err.errors, raid_types=logs.RAID_TYPES, rags=logs.RAGS,
@@ -147,11 +131,10 @@ def save(name: str, item_id: int | None):
 def meeting_list():
     from datetime import date, timedelta
 
-    from engine.governance import meetings
     gov = _gov()
     group = request.args.get("group", "").strip()[:40] or None
     today = gov.clock.now().astimezone(LONDON).date()
-    rows = meetings.meetings(gov, group, today - timedelta(days=31), None)
+    rows = gov.meetings.meetings(group, today - timedelta(days=31), None)
     return render_template("logs/meetings.html", rows=rows, group=group or "", may_edit=may_edit(g.user),
                            today=today, until=date(today.year + (today.month == 12), today.month % 12 + 1, 28),
                            logs=LOGS)
@@ -160,28 +143,26 @@ def meeting_list():
 @bp.get("/meetings/<int:meeting_id>", endpoint="meeting")
 def meeting_agenda(meeting_id: int):
     """One meeting's agenda: the items the processes placed on it, and what was decided on each."""
-    from engine.governance import meetings
-    return render_template("logs/meeting.html", meeting=meetings.meeting_page(_gov(), meeting_id), logs=LOGS)
+    return render_template("logs/meeting.html", meeting=_gov().meetings.meeting(meeting_id), logs=LOGS)
 
 
 @bp.post("/meetings", endpoint="add_meeting")
 def add_meeting():
     from datetime import date
 
-    from engine.governance import meetings
     if not may_edit(g.user):
         raise deny("Only the PMO or an admin can add meetings.", attempted="add meeting")
     gov = _gov()
     group = request.form.get("group_id", "").strip()
     try:
         if request.form.get("kind") == "usual":
-            made = meetings.schedule_usual_meetings(gov, date.fromisoformat(request.form.get("from", "")),
-                                                    date.fromisoformat(request.form.get("to", "")),
-                                                    by=g.user.username, group_id=group or None)
+            made = gov.meetings.schedule_usual(date.fromisoformat(request.form.get("from", "")),
+                                               date.fromisoformat(request.form.get("to", "")),
+                                               by=g.user.username, group_id=group or None)
             flash(f"{len(made)} usual meeting{'s' if len(made) != 1 else ''} planned.", "success")
         else:
-            made = meetings.add_extraordinary_meeting(gov, group, request.form.get("held_on", ""), g.user.username,
-                                                      request.form.get("note", "").strip()[:500])
+            made = gov.meetings.add_extraordinary(group, request.form.get("held_on", ""), g.user.username,
+                                                  request.form.get("note", "").strip()[:500])
             flash(f"Extraordinary {group} meeting on {made['held_on'].isoformat()} added; papers due "
                   f"{made['papers_due_on'].isoformat()}.", "success")
     except ValueError:

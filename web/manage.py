@@ -9,20 +9,15 @@ from datetime import date, datetime
 
 from flask import (Blueprint, Response, current_app, flash, g, redirect, render_template, request,
                    stream_with_context, url_for)
-from sqlalchemy import select
 
-from engine.services import metrics
-from engine.governance import register
-from engine.services.admin import InstanceAdmin, ReasonMissing
 from engine.errors import GovflowError, NotFound
-from engine.store.models import Instance, ProcessVersion, Timer
-from engine.bpmn.state import move_back_window
-from engine.services.trail import bpmn_of, instance_trail
+from engine.governance import register  # the register's query, columns and view keys
+from engine.services import metrics  # the dashboard's filters
+from engine.services.admin import ReasonMissing
 
 from .access import deny
 from .auth import login_required
 from .display import LONDON
-from .inbox import process_names
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
@@ -112,11 +107,10 @@ def register_query(args) -> tuple[register.RegisterQuery, dict, dict]:
 def dashboard():
     gov = _gov()
     f, values, problems = metric_filters(request.args)
-    with gov.db.read() as db:
-        figures = metrics.dashboard(db, gov.clock.now(), f)
-        names = process_names(db)
-        choices = register.choices(db)
-        versions = metrics.versions(db)
+    figures = gov.metrics.dashboard(f)
+    names = gov.inbox.process_names()
+    choices = gov.register.choices()
+    versions = gov.metrics.versions()
     charts = {
         "throughput": {"labels": [m["month"] for m in figures["throughput"]],
                        "started": [m["started"] for m in figures["throughput"]],
@@ -174,11 +168,10 @@ def instances():
     export = request.args.get("format")
     if export in ("csv", "xlsx"):
         return _export(q, export)
-    with gov.db.read() as db:
-        rows, total = register.page(db, q, gov.clock.now())
-        choices = register.choices(db)
-        names = process_names(db)
-        views = register.views_for(db, g.user.username)
+    rows, total = gov.register.page(q)
+    choices = gov.register.choices()
+    names = gov.inbox.process_names()
+    views = gov.register.views_for(g.user.username)
     pages = max(1, -(-total // q.page_size))
     return render_template("manage/instances.html", rows=rows, total=total, q=q, pages=pages, values=values,
                            views=views, may_save=not g.user.observer_only,
@@ -196,9 +189,7 @@ def save_view():
     gov = _gov()
     query = {k: v for k, v in request.form.items() if k in register.VIEW_KEYS}
     try:
-        with gov.db.write() as db:
-            register.save_view(db, g.user.username, request.form.get("name", ""), query,
-                               request.form.get("shared") == "1", gov.clock.now())
+        gov.register.save_view(g.user.username, request.form.get("name", ""), query, request.form.get("shared") == "1")
     except GovflowError as err:
         if err.status in (403, 404):
             raise
@@ -210,9 +201,7 @@ def save_view():
 
 @bp.post("/views/<int:view_id>/delete", endpoint="delete_view")
 def delete_view(view_id: int):
-    gov = _gov()
-    with gov.db.write() as db:
-        register.delete_view(db, g.user.username, view_id, gov.clock.now())
+    _gov().register.delete_view(g.user.username, view_id)
     flash("The view was deleted.", "success")
     return redirect(url_for("manage.instances"))
 
@@ -229,29 +218,25 @@ def _export(q: register.RegisterQuery, kind: str) -> Response:
     headings = [h for _k, h in register.COLUMNS]
     keys = [k for k, _h in register.COLUMNS]
     stamp = now.astimezone(LONDON).strftime("%Y%m%d-%H%M")
-    with gov.db.write() as db:  # an export of the register is a disclosure: audited
-        from engine.store import audit
-        audit.record(db, now, g.user.username, "register.exported", format=kind,
-                     filters={k: v for k, v in request.args.items() if k != "format"})
+    # an export of the register is a disclosure: audited now, the rows read as they are written out
+    found = gov.register.export(q, g.user.username, kind,
+                                {k: v for k, v in request.args.items() if k != "format"})
     if kind == "csv":
         def generate():
             buffer = io.StringIO()
             writer = csv.writer(buffer)
             writer.writerow(headings)
-            with gov.db.read() as db:
-                for n, row in enumerate(register.rows(db, q, now), 1):
-                    writer.writerow([_csv_safe(_cell(row[k])) for k in keys])
-                    if n % 500 == 0:
-                        yield buffer.getvalue()
-                        buffer.seek(0)
-                        buffer.truncate()
+            for n, row in enumerate(found, 1):
+                writer.writerow([_csv_safe(_cell(row[k])) for k in keys])
+                if n % 500 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
             yield buffer.getvalue()
         return Response(stream_with_context(generate()), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="cr-register-{stamp}.csv"'})
     from .spreadsheet import write_xlsx
-    with gov.db.read() as db:
-        content = write_xlsx("CR register", headings,
-                             ([_xlsx_value(row[k]) for k in keys] for row in register.rows(db, q, now)))
+    content = write_xlsx("CR register", headings, ([_xlsx_value(row[k]) for k in keys] for row in found))
     return Response(content, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="cr-register-{stamp}.xlsx"'})
 
@@ -276,16 +261,13 @@ def _xlsx_value(value):
 def instance(instance_id: int):
     gov = _gov()
     record = gov.show(instance_id)
-    now = gov.clock.now()
-    with gov.db.read() as db:
-        trail = instance_trail(db, gov.repository, instance_id, now)
-        names = process_names(db)
-        failed_timers = db.scalars(select(Timer).where(Timer.instance_id == instance_id,
-                                                       Timer.status == "failed")).all()
-        version = db.get(ProcessVersion, record["version_id"])
-        move_window = move_back_window(gov.repository.compiled(db, record["version_id"]).settings)
+    trail = gov.trails.trail(instance_id)
+    names = gov.inbox.process_names()
+    failed_timers = gov.admin.timers(instance_id, status="failed")
+    version = gov.library.version_summary(record["version_id"])
+    move_window = gov.admin.move_window(record["version_id"])
     admin = shows_admin_actions(g.user)
-    targets = InstanceAdmin(gov.runtime).move_targets(instance_id) if admin and record["status"] == "running" else []
+    targets = gov.admin.move_targets(instance_id) if admin and record["status"] == "running" else []
     return render_template("manage/instance.html", record=record, trail=trail, process_name=names.get(
         record["process_id"], record["process_id"]), admin=admin, targets=targets, failed_timers=failed_timers,
         move_window=move_window, version=version, diagram_json=json.dumps({
@@ -294,12 +276,7 @@ def instance(instance_id: int):
 
 @bp.get("/versions/<int:version_id>/diagram.bpmn", endpoint="diagram")
 def diagram(version_id: int):
-    gov = _gov()
-    with gov.db.read() as db:
-        if db.get(ProcessVersion, version_id) is None:
-            raise NotFound(f"There is no process version {version_id}")
-        content = bpmn_of(db, gov.repository, version_id)
-    return Response(content, mimetype="application/xml")
+    return Response(_gov().trails.bpmn(version_id), mimetype="application/xml")
 
 
 ACTIONS = {"suspend": "suspended", "resume": "resumed", "terminate": "terminated"}
@@ -322,9 +299,7 @@ def act(instance_id: int, action: str):
 @bp.post("/instances/<int:instance_id>/timers/<int:timer_id>/retry", endpoint="retry")
 def retry(instance_id: int, timer_id: int):
     admin = _admin_or_403(instance_id, "retry")
-    with _gov().db.read() as db:
-        timer = db.get(Timer, timer_id)
-    if timer is None or timer.instance_id != instance_id:
+    if timer_id not in {t["id"] for t in admin.timers(instance_id)}:
         raise NotFound(f"There is no timer {timer_id} on this instance")
     try:
         admin.retry_timer(timer_id, g.user.username, request.form.get("reason", ""))
@@ -369,7 +344,7 @@ def move(instance_id: int):
     return redirect(url_for("manage.instance", instance_id=instance_id))
 
 
-def _move_target(admin: InstanceAdmin, instance_id: int, task_id: str):
+def _move_target(admin, instance_id: int, task_id: str):
     return next((t for t in admin.move_targets(instance_id) if t.task_id == task_id), None)
 
 
@@ -380,11 +355,11 @@ def _move_page(instance_id: int, target, problem: str | None = None, reason: str
                            problem=problem, reason=reason)
 
 
-def _admin_or_403(instance_id: int, attempted: str) -> InstanceAdmin:
+def _admin_or_403(instance_id: int, attempted: str):
     if not shows_admin_actions(g.user):
         raise deny("Administrative actions are for an admin, the PMO, the SRO or the Change Control Manager.",
                    instance_id=instance_id, attempted=attempted)
-    return InstanceAdmin(_gov().runtime)
+    return _gov().admin
 
 
 # --- heatmap ------------------------------------------------------------------------------------------------------
@@ -392,14 +367,8 @@ def _admin_or_403(instance_id: int, attempted: str) -> InstanceAdmin:
 
 @bp.get("/versions/<int:version_id>/heatmap", endpoint="heatmap")
 def heatmap(version_id: int):
-    gov = _gov()
-    with gov.db.read() as db:
-        version = db.get(ProcessVersion, version_id)
-        if version is None:
-            raise NotFound(f"There is no process version {version_id}")
-        cells = metrics.heatmap(db, version_id)
-        instances = db.query(Instance).filter(Instance.process_version_id == version_id).count()
-        names = gov.repository.compiled(db, version_id).element_names()
+    found = _gov().metrics.heatmap(version_id)
+    version, cells, instances, names = found["version"], found["cells"], found["instances"], found["names"]
     rows = sorted(({"element_id": k, "name": names.get(k, k), **v} for k, v in cells.items()),
                   key=lambda r: (-r["passed"], r["element_id"]))
     return render_template("manage/heatmap.html", version=version, rows=rows, instances=instances,

@@ -2,19 +2,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 
-from engine.services.attachments import size_text
 from engine.errors import FormInvalid, NotFound
-from engine.bpmn.forms import clean_submission
-from engine.store.models import HumanTask, Instance
+from engine.services.attachments import size_text
 
-from . import attachments, instructions
+from . import attachments, form_post, instructions
 from .access import deny, may_act_on, may_view_instance
 from .auth import login_required, require_actor
-from .form_parse import add_row, parse_form, remove_row
 from .form_render import build_fields, error_summary
-from .inbox import process_names
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -26,30 +21,10 @@ def _gov():
     return current_app.extensions["govflow"]
 
 
-def _start_form(process_id: str):
-    """(compiled process, start form schema) of the latest version; 403 when my roles cannot start it."""
-    gov = _gov()
-    with gov.db.read() as db:
-        version = gov.repository.latest(db, process_id)
-        compiled = gov.repository.compiled(db, version.id)
-    start = next((e for e in compiled.elements.values() if e.kind == "start"), None)
-    if start is not None and start.role_id and start.role_id not in g.user.roles:
-        raise deny(f"Only a {start.lane} can start ‘{compiled.name}’.", attempted="start")
-    return compiled, compiled.form_schema(compiled.start_form)
-
-
 def _startable() -> list[tuple[str, str]]:
-    """(process id, name) of the processes a person starts from a form."""
-    gov = _gov()
-    found = []
-    with gov.db.read() as db:
-        names = process_names(db)
-        for process_id, name in sorted(names.items(), key=lambda kv: (kv[0] != RAISE_PROCESS, kv[1])):
-            compiled = gov.repository.compiled(db, gov.repository.latest(db, process_id).id)
-            start = next((e for e in compiled.elements.values() if e.kind == "start"), None)
-            if start is not None and (not start.role_id or start.role_id in g.user.roles):
-                found.append((process_id, name))
-    return found
+    """(process id, name) of the processes a person starts from a form, change requests first."""
+    found = _gov().forms.startable(g.user.username)
+    return sorted(found, key=lambda pair: (pair[0] != RAISE_PROCESS, pair[1]))
 
 
 @bp.get("/", endpoint="mine")
@@ -65,10 +40,8 @@ def mine():
     size = current_app.config["INBOX_PAGE_SIZE"]
     everything = request.args.get("scope") == "all"
     rows, total = gov.instances(g.user.username, "visible" if everything else "mine", page, size)
-    with gov.db.read() as db:
-        names = process_names(db)
     return render_template("requests/mine.html", rows=rows, total=total, page=page, everything=everything,
-                           pages=max(1, -(-total // size)), process_names=names)
+                           pages=max(1, -(-total // size)), process_names=gov.inbox.process_names())
 
 
 @bp.get("/new", endpoint="choose")
@@ -84,62 +57,37 @@ def choose():
 @bp.route("/new/<process_id>", methods=["GET", "POST"], endpoint="new")
 @login_required
 def new(process_id: str):
+    """The start form; its POST starts the process with the form's files in one command."""
     require_actor()
-    compiled, schema = _start_form(process_id)
-    def raise_it(data: dict):
-        result = _gov().start(process_id, g.user.username, data)
-        what = result.reference or data.get("title") or compiled.name
+    gov = _gov()
+    form = gov.forms.start_form(process_id, g.user.username)  # 403 (audited) when my roles cannot start it
+    username = g.user.username
+    place = attachments.FormPlace(None, None, form.settings)
+
+    def send(data, files, _draft):
+        result = gov.submissions.start(process_id, username, data, files)
+        what = result.reference or data.get("title") or form.process_name
         flash(f"You raised ‘{what}’. It is with the {_next_holder(result.instance_id)} now.", "success")
         return redirect(url_for("requests.show", instance_id=result.instance_id))
 
-    place = attachments.FormPlace(None, None, compiled.settings)
-    raw, errors, status, done, uploads = _submitted_form(schema, raise_it, place)
-    if done is not None:
-        return done
-    fields = build_fields(schema, raw, errors, uploads=uploads)
-    start = next((e for e in compiled.elements.values() if e.kind == "start" and e.form), None)
-    return render_template("requests/new.html", process_id=process_id, process_name=compiled.name, fields=fields,
-                           heading=(schema or {}).get("title") or f"Start: {compiled.name}",
-                           instructions=instructions.render(start.instructions if start else "", {}),
+    def keep(files, **what):
+        return gov.submissions.keep(username, files, process_id=process_id, **what)
+
+    if request.method == "POST":
+        posted = form_post.take(form.schema, place, CONTROL_FIELDS, send=send, keep=keep)
+        if posted.done is not None:
+            return posted.done
+        raw, errors, status, uploads = posted.raw, posted.errors, posted.status, posted.uploads
+    else:
+        raw, errors, status, uploads = {}, {}, 200, attachments.uploads_for(form.schema, {}, place)
+    fields = build_fields(form.schema, raw, errors, uploads=uploads)
+    return render_template("requests/new.html", process_id=process_id, process_name=form.process_name,
+                           fields=fields, heading=form.title, instructions=instructions.render(form.instructions, {}),
                            errors=errors, summary=error_summary(fields, errors) if errors else []), status
 
 
-def _submitted_form(schema: dict, submit, place: attachments.FormPlace):
-    """Handle a form POST: store its files, add/remove list rows or files, or parse, validate and `submit(data)`
-    (its response is returned as `done`; the engine attaches the files the data names in the same transaction). Returns (raw input kept, errors per field, status,
-    done, uploads) so the page re-renders with the user's input and files."""
-    raw: dict[str, str] = {}
-    errors: dict[str, str] = {}
-    if request.method != "POST":
-        return raw, errors, 200, None, attachments.uploads_for(schema, raw, place)
-    raw = {k: v for k, v in request.form.to_dict().items() if k not in CONTROL_FIELDS}
-    files = attachments.receive(schema, raw, place)  # stored first, so a form sent back keeps them
-    status = 422 if files.errors else 200
-    if request.form.get("_add"):
-        return add_row(raw, request.form["_add"]), files.errors, status, None, files.uploads
-    if request.form.get("_remove"):
-        path, _, index = request.form["_remove"].rpartition(".")
-        return (remove_row(raw, path, int(index)) if index.isdigit() else raw), files.errors, status, None, \
-            files.uploads
-    if files.detached and not files.errors:
-        return raw, {}, 200, None, files.uploads
-    parsed = parse_form(schema, raw, files.uploads.files)
-    errors = {**parsed.errors, **files.errors}
-    try:
-        if errors:
-            clean_submission(schema, parsed.data)  # adds the schema's own messages to the parser's
-        else:
-            return raw, errors, 200, submit(parsed.data), files.uploads
-    except FormInvalid as err:
-        for key, text in parsed.engine_errors(err.errors).items():
-            errors.setdefault(key, text)
-    return raw, errors, 422, None, files.uploads
-
-
 def _next_holder(instance_id: int) -> str:
-    with _gov().db.read() as db:
-        lanes = sorted({lane or "team" for lane in db.scalars(select(HumanTask.lane).where(
-            HumanTask.instance_id == instance_id, HumanTask.status == "ready"))})
+    lanes = _gov().inbox.open_lanes(instance_id)
     return " and ".join(lanes) if lanes else "programme"
 
 
@@ -161,15 +109,12 @@ def show(instance_id: int):
 
 def _visible(instance_id: int) -> None:
     """404 for an unknown request, 403 (with an audit event) for one I may not read."""
-    gov = _gov()
-    with gov.db.read() as db:
-        instance = db.get(Instance, instance_id)
-        if instance is None:
-            raise NotFound(f"There is no change request {instance_id}")
-        reference = instance.reference
+    found = _gov().instance_summary(instance_id)
+    if found is None:
+        raise NotFound(f"There is no change request {instance_id}")
     if not may_view_instance(g.user, instance_id):
-        raise deny(f"You cannot see {reference or 'this request'}: it is not yours, not open to the industry, "
-                   "and you have no task on it.", instance_id=instance_id)
+        raise deny(f"You cannot see {found['reference'] or 'this request'}: it is not yours, not open to the "
+                   "industry, and you have no task on it.", instance_id=instance_id)
 
 
 @bp.route("/<int:instance_id>/messages/<message>", methods=["GET", "POST"], endpoint="message")
@@ -179,29 +124,35 @@ def message(instance_id: int, message: str):
     require_actor()
     gov = _gov()
     _visible(instance_id)
-    found = next((m for m in gov.open_messages(instance_id, g.user.username) if m["message"] == message), None)
+    found = gov.forms.message_form(instance_id, message, g.user.username)
     if found is None:
         record = gov.show(instance_id)
         if any(m["message"] == message for m in record["messages"]):
             raise deny(f"You cannot send ‘{message.replace('_', ' ')}’ to {record['reference'] or 'this request'}.",
                        instance_id=instance_id, attempted=message)
         abort(404, description="This request is not waiting for that now.")
-    schema = found["schema"]
-    def send_it(data: dict):
-        result = gov.send_message(instance_id, message, g.user.username, data)
-        flash(f"You sent ‘{found['title']}’ for {result.reference or 'the request'}.", "success")
+    username = g.user.username
+    place = attachments.FormPlace(instance_id, None, found.settings)
+
+    def send(data, files, _draft):
+        result = gov.submissions.send_message(instance_id, message, username, data, files)
+        flash(f"You sent ‘{found.title}’ for {result.reference or 'the request'}.", "success")
         return redirect(url_for("requests.show", instance_id=instance_id))
 
-    with gov.db.read() as db:
-        settings = gov.repository.compiled(db, db.get(Instance, instance_id).process_version_id).settings
-    raw, errors, status, done, uploads = _submitted_form(schema, send_it,
-                                                         attachments.FormPlace(instance_id, None, settings))
-    if done is not None:
-        return done
+    def keep(files, **what):
+        return gov.submissions.keep(username, files, instance_id=instance_id, message=message, **what)
+
+    if request.method == "POST":
+        posted = form_post.take(found.schema, place, CONTROL_FIELDS, send=send, keep=keep)
+        if posted.done is not None:
+            return posted.done
+        raw, errors, status, uploads = posted.raw, posted.errors, posted.status, posted.uploads
+    else:
+        raw, errors, status, uploads = {}, {}, 200, attachments.uploads_for(found.schema, {}, place)
     record = gov.show(instance_id)
-    fields = build_fields(schema, raw, errors, uploads=uploads)
+    fields = build_fields(found.schema, raw, errors, uploads=uploads)
     return render_template("requests/message.html", record=record, found=found, fields=fields, errors=errors,
-                           instructions=instructions.render(found.get("instructions") or "", record["data"]),
+                           instructions=instructions.render(found.instructions or "", record["data"]),
                            summary=error_summary(fields, errors) if errors else []), status
 
 
@@ -223,5 +174,4 @@ def comment(instance_id: int):
 
 
 def process_names_for(process_id: str) -> str:
-    with _gov().db.read() as db:
-        return process_names(db).get(process_id, process_id)
+    return _gov().inbox.process_names().get(process_id, process_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
-from engine.governance import seats
 from engine.errors import GovflowError, NotFound
 
 from .access import deny
@@ -31,13 +30,13 @@ def _staff_only():
 
 @bp.get("/")
 def index():
-    return render_template("seats/index.html", groups=seats.seat_register(_gov()), may_edit=may_edit(g.user),
-                           history=seats.seat_history(_gov(), limit=20))
+    return render_template("seats/index.html", groups=_gov().seats.groups(), may_edit=may_edit(g.user),
+                           history=_gov().seats.history(limit=20))
 
 
 @bp.get("/<group_id>")
 def group(group_id: str):
-    found = next((grp for grp in seats.seat_register(_gov()) if grp.id == group_id), None)
+    found = _gov().seats.group(group_id)
     if found is None:
         raise NotFound(f"There is no governance group '{group_id}'")
     people = [u for u in _gov().users() if u["active"]]
@@ -51,7 +50,7 @@ def assign(group_id: str, position: int):
     holder = request.form.get("holder", "").strip() or None
     alternate = request.form.get("alternate", "").strip() or None
     try:
-        seat = seats.assign_seat(_gov(), group_id, position, by=g.user.username, holder=holder, alternate=alternate)
+        seat = _gov().seats.assign(group_id, position, by=g.user.username, holder=holder, alternate=alternate)
     except NotFound:
         raise
     except GovflowError as err:

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from engine.errors import Conflict, FormInvalid
-from engine.bpmn.forms import clean_submission
+from engine.errors import Conflict
 
-from . import attachments, instructions
+from . import attachments, form_post, instructions
 from .access import deny, may_act_on
 from .auth import login_required, require_actor
 from .form_fields import to_raw, widget_of
-from .form_parse import add_row, parse_form, remove_row
 from .form_render import build_fields, error_summary
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -22,22 +20,17 @@ def _gov():
     return current_app.extensions["govflow"]
 
 
-def _load(task_id: str, with_record: bool = True):
-    """The task, its instance record (None unless asked for: a POST that completes does not need it), the form
-    schema and the element's instructions; 403 unless allowed to see."""
-    gov = _gov()
+def _load(task_id: str):
+    """The task's form (the task, its schema, instructions and settings, whether I may act); 403 unless allowed to
+    see."""
     user = g.user
-    context = gov.task_context(task_id, user.username)
-    task, compiled = context.task, context.compiled
-    if not (user.observer_only or context.may_act):
+    form = _gov().forms.task_form(task_id, user.username)
+    task = form.task
+    if not (user.observer_only or form.may_act):
         need = f"it is assigned to {task.assignee}" if task.assignee else f"it needs the {task.lane} role"
         raise deny(f"You cannot see '{task.name}': {need}.", instance_id=task.instance_id, task_id=task.id,
                    element_id=task.element_id)
-    info = compiled.elements.get(task.element_id)
-    form_path = (info.form if info else None)
-    schema = compiled.form_schema(form_path)
-    record = gov.show(task.instance_id) if with_record else None
-    return task, record, schema, info, compiled
+    return form
 
 
 def _prefill(schema: dict | None, facts: dict) -> dict[str, str]:
@@ -50,16 +43,17 @@ def _prefill(schema: dict | None, facts: dict) -> dict[str, str]:
     return to_raw(schema, keep)
 
 
-def _place(task, compiled) -> attachments.FormPlace:
+def _place(form) -> attachments.FormPlace:
     """Where this task form's files belong: the task, on its instance, with its version's limits."""
-    return attachments.FormPlace(task.instance_id, task.id, compiled.settings)
+    return attachments.FormPlace(form.instance_id, form.task.id, form.settings)
 
 
-def _render(task, record, schema, info, compiled, raw, errors, status=200, has_draft=False, uploads=None):
+def _render(form, raw, errors, status=200, has_draft=False, uploads=None, record=None, task=None):
+    task = task or form.task
     record = record if record is not None else _gov().show(task.instance_id)
     if uploads is None:
-        uploads = attachments.uploads_for(schema, raw, _place(task, compiled))
-    fields = build_fields(schema, raw, errors, uploads=uploads)
+        uploads = attachments.uploads_for(form.schema, raw, _place(form))
+    fields = build_fields(form.schema, raw, errors, uploads=uploads)
     user = g.user
     can_act = task.status == "ready" and may_act_on(user, task) and task.claimed_by in (None, user.username)
     eligible_people = []
@@ -70,8 +64,8 @@ def _render(task, record, schema, info, compiled, raw, errors, status=200, has_d
     return render_template(
         "tasks/task.html", task=task, record=record, fields=fields, errors=errors,
         summary=error_summary(fields, errors) if errors else [],
-        instructions=instructions.render(info.instructions if info else "", record["data"]),
-        can_act=can_act, has_draft=has_draft, process_name=compiled.name,
+        instructions=instructions.render(form.instructions, record["data"]),
+        can_act=can_act, has_draft=has_draft, process_name=form.process_name,
         eligible_people=eligible_people, notes=_gov().comments(task.instance_id),
     ), status
 
@@ -79,71 +73,49 @@ def _render(task, record, schema, info, compiled, raw, errors, status=200, has_d
 @bp.get("/<task_id>", endpoint="show")
 @login_required
 def show(task_id: str):
-    task, record, schema, info, compiled = _load(task_id)
-    draft = _gov().draft(task_id, g.user.username) if task.status == "ready" else None
-    raw = draft if draft is not None else _prefill(schema, record["data"])
-    return _render(task, record, schema, info, compiled, raw, {}, has_draft=draft is not None)
+    form = _load(task_id)
+    record = _gov().show(form.instance_id)
+    draft = _gov().draft(task_id, g.user.username) if form.task.status == "ready" else None
+    raw = draft if draft is not None else _prefill(form.schema, record["data"])
+    return _render(form, raw, {}, has_draft=draft is not None, record=record)
 
 
 @bp.post("/<task_id>", endpoint="submit")
 @login_required
 def submit(task_id: str):
+    """One POST of the form, one engine command: submit (the new files, the claim and the completion together),
+    or keep it (a draft, a row added or removed, a file taken off); the form comes back with what was given."""
     require_actor()
     gov = _gov()
-    task, record, schema, info, compiled = _load(task_id, with_record=False)
+    form = _load(task_id)
+    task = form.task
     if task.status != "ready":
         raise Conflict(f"'{task.name}' was already {task.status}" +
                        (f" by {task.completed_by}" if task.completed_by else ""))
-    raw = {k: v for k, v in request.form.to_dict().items() if k not in CONTROL_FIELDS}
     if task.claimed_by not in (None, g.user.username):  # refused before any file is stored
         raise deny(f"'{task.name}' is claimed by {task.claimed_by}", instance_id=task.instance_id, task_id=task.id,
                    element_id=task.element_id, attempted="complete")
-    files = attachments.receive(schema, raw, _place(task, compiled))  # stored first: nothing uploaded is lost
-    if request.form.get("_add"):
-        raw = add_row(raw, request.form["_add"])
-        return _render(task, record, schema, info, compiled, raw, files.errors, 422 if files.errors else 200,
-                       uploads=files.uploads)
-    if request.form.get("_remove"):
-        path, _, index = request.form["_remove"].rpartition(".")
-        if index.isdigit():
-            raw = remove_row(raw, path, int(index))
-        return _render(task, record, schema, info, compiled, raw, files.errors, 422 if files.errors else 200,
-                       uploads=files.uploads)
-    if files.detached and not files.errors:
-        return _render(task, record, schema, info, compiled, raw, {}, uploads=files.uploads)
-    if task.claimed_by is None:
-        gov.claim(task_id, g.user.username)  # first save claims it, so the group sees it is taken
-        task = gov.task(task_id)
-    if request.form.get("_action") == "draft":
-        try:
-            gov.save_draft(task_id, g.user.username, raw)
-        except FormInvalid as err:
-            return _render(task, record, schema, info, compiled, raw, {"": next(iter(err.errors.values()))}, 422,
-                           uploads=files.uploads)
-        if files.errors:  # the draft keeps everything else; the refused files are explained beside their field
-            return _render(task, record, schema, info, compiled, raw, files.errors, 422, has_draft=True,
-                           uploads=files.uploads)
+    username = g.user.username
+
+    def send(data, files, draft):
+        return gov.submissions.submit(task_id, username, data, files, claim=True, draft=draft)
+
+    def keep(files, **what):
+        return gov.submissions.keep(username, files, task_id=task_id, **what)
+
+    posted = form_post.take(form.schema, _place(form), CONTROL_FIELDS, send=send, keep=keep, drafts=True)
+    if posted.done is not None:
+        result = posted.done
+        what = result.reference or task.title or f"instance {result.instance_id}"
+        flash(f"You completed ‘{task.name}’ for {what}.", "success")
+        if result.next_task_id:
+            return redirect(url_for("tasks.show", task_id=result.next_task_id))
+        return redirect(url_for("inbox.index"))
+    if posted.draft_kept and not posted.errors:
         flash("Your draft was saved. Nobody else sees it; submit when you are ready.", "success")
         return redirect(url_for("tasks.show", task_id=task_id))
-    parsed = parse_form(schema, raw, files.uploads.files)
-    if parsed.errors or files.errors:
-        errors = {**parsed.errors, **files.errors}
-        try:
-            clean_submission(schema, parsed.data)
-        except FormInvalid as err:
-            for key, message in parsed.engine_errors(err.errors).items():
-                errors.setdefault(key, message)
-        return _render(task, record, schema, info, compiled, raw, errors, 422, uploads=files.uploads)
-    try:
-        result = gov.complete(task_id, g.user.username, parsed.data)
-    except FormInvalid as err:
-        return _render(task, record, schema, info, compiled, raw, parsed.engine_errors(err.errors), 422,
-                       uploads=files.uploads)
-    what = result.reference or task.title or f"instance {result.instance_id}"
-    flash(f"You completed ‘{task.name}’ for {what}.", "success")
-    if result.next_task_id:
-        return redirect(url_for("tasks.show", task_id=result.next_task_id))
-    return redirect(url_for("inbox.index"))
+    return _render(form, posted.raw, posted.errors, posted.status, has_draft=posted.draft_kept,
+                   uploads=posted.uploads, task=gov.task(task_id))
 
 
 def _back(task_id: str):

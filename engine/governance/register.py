@@ -214,3 +214,46 @@ def delete_view(session: Session, username: str, view_id: int, now: datetime) ->
         raise Forbidden(f"Only {found.owner}, who saved it, can delete this view")
     audit.record(session, now, username, "manager_view.deleted", view_id=view_id, name=found.name)
     session.delete(found)
+
+
+class Register:
+    """The CR register over one database and clock: pages, exports (each audited: an export is a disclosure), the
+    values the filters offer, and managers' saved views. One transaction or read each."""
+
+    def __init__(self, db, clock):
+        self.db = db
+        self.clock = clock
+
+    def page(self, q: RegisterQuery) -> tuple[list[dict], int]:
+        """One page of rows and how many match in all, as of now."""
+        with self.db.read() as session:
+            return page(session, q, self.clock.now())
+
+    def export(self, q: RegisterQuery, username: str, kind: str, filters: dict) -> Iterator[dict]:
+        """Record the export (`register.exported`, its format and filters) now, then every matching row, read in
+        batches as the caller consumes them."""
+        from engine.store import audit
+        now = self.clock.now()
+        with self.db.write() as session:
+            audit.record(session, now, username, "register.exported", format=kind, filters=filters)
+        return self._rows(q, now)
+
+    def _rows(self, q: RegisterQuery, now: datetime) -> Iterator[dict]:
+        with self.db.read() as session:
+            yield from rows(session, q, now)
+
+    def choices(self) -> dict[str, list[str]]:
+        with self.db.read() as session:
+            return choices(session)
+
+    def views_for(self, username: str) -> list[dict]:
+        with self.db.read() as session:
+            return views_for(session, username)
+
+    def save_view(self, username: str, name: str, query: dict, shared: bool) -> int:
+        with self.db.write() as session:
+            return save_view(session, username, name, query, shared, self.clock.now())
+
+    def delete_view(self, username: str, view_id: int) -> None:
+        with self.db.write() as session:
+            delete_view(session, username, view_id, self.clock.now())

@@ -16,12 +16,13 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from engine.bpmn.attachment_fields import (AttachmentRefused, check, clean_name, confidential_ids, is_attachment_field, KINDS, Limits, limits_for, submitted_files)
+from engine.bpmn.attachment_fields import (AttachmentRefused, check, clean_name, confidential_ids,  # noqa: F401
+                                          KINDS, Limits, limits_for, submitted_files)  # (limits_for: the web's)
 from engine.bpmn.attachment_fields import descriptor_items, field_schema, settings_problems, size_text  # noqa: F401 (for the web)
 from engine.store import audit
 from engine.clock import Clock
 from engine.store.db import Database
-from engine.errors import Forbidden, FormInvalid, NotFound
+from engine.errors import Forbidden, NotFound
 from engine.services.identity import require_user
 from engine.store.models import Attachment, HumanTask, Instance
 from engine.governance.policy import SEE_ALL_REQUESTS, industry_states, policy_of
@@ -69,44 +70,15 @@ class Attachments:
         """Check and keep an uploaded file as pending for my form (on this instance and task, or a new request's
         form when both are None); `already` is how many files the field holds. Raises AttachmentRefused."""
         if already >= limits.max_files:
-            raise AttachmentRefused(f"You can attach up to {limits.max_files} file"
-                                    f"{'s' if limits.max_files != 1 else ''} here")
+            raise AttachmentRefused(too_many(limits))
         kind = check(name, content, limits)
         now = self.clock.now()
         with self.db.write() as session:
             require_user(session, username)
-            row = Attachment(instance_id=instance_id, task_id=task_id, field=field[:200], name=clean_name(name),
-                             kind=kind, content_type=KINDS[kind][0], size=len(content),
-                             sha256=hashlib.sha256(content).hexdigest(), content=content, status="pending",
-                             uploaded_by=username, created_at=now)
-            session.add(row)
-            session.flush()
-            audit.record(session, now, username, "attachment.uploaded", instance_id=instance_id, task_id=task_id,
-                         attachment_id=row.id, field=field, name=row.name, size=row.size, type=row.content_type,
-                         sha256=row.sha256)
-            self._purge_abandoned(session, now)
-            return descriptor(row)
-
-    def store_for_form(self, username: str, schema: Mapping[str, Any] | None, settings: Mapping[str, Any] | None,
-                       files: Iterable[tuple[str, str, bytes]], *, instance_id: int | None = None,
-                       task_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
-        """(field, file name, bytes) for a form's top-level attachment fields, checked against each field's limits
-        as the browser's uploads are and stored pending for `username`: their descriptors by field, to put in the
-        form's data. A refusal raises FormInvalid naming the field."""
-        properties = (schema or {}).get("properties") or {}
-        fields = sorted(name for name, prop in properties.items() if is_attachment_field(prop))
-        stored: dict[str, list[dict[str, Any]]] = {}
-        for field, name, content in files:
-            if field not in fields:
-                raise FormInvalid({field: f"is not a file field of this form (its file fields: "
-                                          f"{', '.join(fields) or 'none'})"})
-            held = stored.setdefault(field, [])
-            try:
-                held.append(self.store(username, field, name, content, limits_for(properties[field], settings),
-                                       instance_id=instance_id, task_id=task_id, already=len(held)))
-            except AttachmentRefused as err:
-                raise FormInvalid({field: str(err)}) from err
-        return stored
+            stored = store_pending(session, now, username, field, name, content, kind, instance_id=instance_id,
+                                   task_id=task_id)
+            purge_abandoned(session, now)
+            return stored
 
     def usable(self, ids: Iterable[int], username: str, *, instance_id: int | None = None,
                task_id: str | None = None) -> dict[int, dict[str, Any]]:
@@ -130,16 +102,9 @@ class Attachments:
                task_id: str | None = None) -> bool:
         """Delete one of my pending uploads from this form (an attached file stays with its instance: the form
         just stops listing it). True when a file was deleted."""
-        now = self.clock.now()
         with self.db.write() as session:
-            row = session.get(Attachment, attachment_id)
-            if row is None or row.status != "pending" or row.uploaded_by != username \
-                    or row.instance_id != instance_id or row.task_id != task_id:
-                return False
-            audit.record(session, now, username, "attachment.removed", instance_id=row.instance_id,
-                         task_id=row.task_id, attachment_id=row.id, field=row.field, name=row.name)
-            session.delete(row)
-            return True
+            return remove_pending(session, self.clock.now(), username, attachment_id, instance_id=instance_id,
+                                  task_id=task_id)
 
     def of_instance(self, instance_id: int, viewer: str | None = None) -> list[dict[str, Any]]:
         """The files attached to an instance, oldest first, with the field each came in on, who uploaded it and
@@ -188,16 +153,51 @@ class Attachments:
         return (Attachment.status == "attached") | \
             ((Attachment.status == "confidential") & (Attachment.uploaded_by == username))
 
-    def _purge_abandoned(self, session: Session, now) -> None:
-        """Drop pending files nobody can still submit: their task has ended, or (a form without a task) they have
-        waited longer than ABANDONED_AFTER."""
-        ended = select(HumanTask.id).where(HumanTask.status != "ready")
-        doomed = session.scalars(select(Attachment.id).where(Attachment.status == "pending", or_(
-            Attachment.task_id.in_(ended),
-            Attachment.task_id.is_(None) & (Attachment.created_at < now - ABANDONED_AFTER)))).all()
-        if doomed:
-            session.execute(delete(Attachment).where(Attachment.id.in_(doomed)))
-            audit.record(session, now, "system", "attachment.purged", attachments=list(doomed))
+
+def too_many(limits: Limits) -> str:
+    return f"You can attach up to {limits.max_files} file{'s' if limits.max_files != 1 else ''} here"
+
+
+def store_pending(session: Session, now: datetime, username: str, field: str, name: str, content: bytes, kind: str,
+                  *, instance_id: int | None = None, task_id: str | None = None) -> dict[str, Any]:
+    """In the command's transaction: keep a file already checked (`kind`) as pending for `username`'s form, with its
+    audit event; its descriptor."""
+    row = Attachment(instance_id=instance_id, task_id=task_id, field=field[:200], name=clean_name(name),
+                     kind=kind, content_type=KINDS[kind][0], size=len(content),
+                     sha256=hashlib.sha256(content).hexdigest(), content=content, status="pending",
+                     uploaded_by=username, created_at=now)
+    session.add(row)
+    session.flush()
+    audit.record(session, now, username, "attachment.uploaded", instance_id=instance_id, task_id=task_id,
+                 attachment_id=row.id, field=field, name=row.name, size=row.size, type=row.content_type,
+                 sha256=row.sha256)
+    return descriptor(row)
+
+
+def remove_pending(session: Session, now: datetime, username: str, attachment_id: int, *,
+                   instance_id: int | None = None, task_id: str | None = None) -> bool:
+    """In the command's transaction: delete one of `username`'s pending uploads to this form (instance and task),
+    with its audit event; False (nothing done) for any other file."""
+    row = session.get(Attachment, attachment_id)
+    if row is None or row.status != "pending" or row.uploaded_by != username \
+            or row.instance_id != instance_id or row.task_id != task_id:
+        return False
+    audit.record(session, now, username, "attachment.removed", instance_id=row.instance_id,
+                 task_id=row.task_id, attachment_id=row.id, field=row.field, name=row.name)
+    session.delete(row)
+    return True
+
+
+def purge_abandoned(session: Session, now: datetime) -> None:
+    """Drop pending files nobody can still submit: their task has ended, or (a form without a task) they have
+    waited longer than ABANDONED_AFTER."""
+    ended = select(HumanTask.id).where(HumanTask.status != "ready")
+    doomed = session.scalars(select(Attachment.id).where(Attachment.status == "pending", or_(
+        Attachment.task_id.in_(ended),
+        Attachment.task_id.is_(None) & (Attachment.created_at < now - ABANDONED_AFTER)))).all()
+    if doomed:
+        session.execute(delete(Attachment).where(Attachment.id.in_(doomed)))
+        audit.record(session, now, "system", "attachment.purged", attachments=list(doomed))
 
 
 def _same(column, value):

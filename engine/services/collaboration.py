@@ -31,6 +31,27 @@ def drop_drafts(session: Session, task_ids: Iterable[str]) -> None:
         session.execute(delete(TaskDraft).where(TaskDraft.task_id.in_(ids)))
 
 
+def draft_problem(data: Any) -> str | None:
+    """Why these answers cannot be kept as a draft, or None."""
+    if not isinstance(data, dict):
+        return "A draft is a set of answers"
+    if len(json.dumps(data, default=str)) > MAX_DRAFT_BYTES:
+        return f"This draft is too long to keep (over {MAX_DRAFT_BYTES // 1000} KB)"
+    return None
+
+
+def put_draft(session: Session, now, username: str, row: HumanTask, data: dict[str, Any]) -> None:
+    """In the command's transaction: keep `username`'s answers to the open task `row` (already authorised), with
+    its audit event."""
+    draft = session.scalar(select(TaskDraft).where(TaskDraft.task_id == row.id, TaskDraft.username == username))
+    if draft is None:
+        session.add(TaskDraft(task_id=row.id, username=username, data=data, updated_at=now))
+    else:
+        draft.data, draft.updated_at = data, now
+    audit.record(session, now, username, "task.draft_saved", instance_id=row.instance_id, task_id=row.id,
+                 element_id=row.element_id, fields=len(data))
+
+
 class Collaboration:
     """Drafts, comments and saved filters; one instance per Govflow."""
 
@@ -53,10 +74,9 @@ class Collaboration:
 
     def save_draft(self, task_id: str, username: str, data: dict[str, Any]) -> None:
         """Keep my unfinished answers to an open task of mine; only I see them; gone when the task ends."""
-        if not isinstance(data, dict):
-            raise FormInvalid({"": "A draft is a set of answers"})
-        if len(json.dumps(data, default=str)) > MAX_DRAFT_BYTES:
-            raise FormInvalid({"": f"This draft is too long to keep (over {MAX_DRAFT_BYTES // 1000} KB)"})
+        problem = draft_problem(data)
+        if problem:
+            raise FormInvalid({"": problem})
         now = self.clock.now()
         refusal = None
         with self.db.write() as session:
@@ -64,14 +84,7 @@ class Collaboration:
             row = _open_task(session, task_id)
             refusal = _act_refusal(session, user, row)
             if refusal is None:
-                draft = session.scalar(select(TaskDraft).where(TaskDraft.task_id == task_id,
-                                                               TaskDraft.username == username))
-                if draft is None:
-                    session.add(TaskDraft(task_id=task_id, username=username, data=data, updated_at=now))
-                else:
-                    draft.data, draft.updated_at = data, now
-                audit.record(session, now, username, "task.draft_saved", instance_id=row.instance_id,
-                             task_id=task_id, element_id=row.element_id, fields=len(data))
+                put_draft(session, now, username, row, data)
             where = dict(instance_id=row.instance_id, task_id=task_id, element_id=row.element_id)
         if refusal:
             raise self._deny(username, "draft", refusal, **where)

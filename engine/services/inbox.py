@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from engine.governance.policy import policy_of
 from engine.services.identity import require_user
-from engine.store.models import HumanTask, Instance
+from engine.store.models import HumanTask, Instance, ProcessVersion, Role
 
 
 @dataclass(frozen=True)
@@ -100,3 +100,166 @@ def counts(session: Session, username: str) -> dict[str, int]:
     done = session.scalar(select(func.count()).select_from(HumanTask).where(
         HumanTask.completed_by == username, HumanTask.status == "completed"))
     return {"mine": mine or 0, "groups": groups or 0, "completed": done or 0}
+
+
+# --- the inbox page: tabs, filters, sorting and paging in SQL ---------------------------------------------------------
+
+TABS = ("mine", "groups", "completed")
+SORTS = {
+    "due": (HumanTask.due_at,),
+    "created": (HumanTask.created_at,),
+    "completed": (HumanTask.completed_at,),
+    "reference": (Instance.reference,),
+    "task": (HumanTask.name,),
+    "process": (HumanTask.process_id,),
+}
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    """One page of one tab (mine | groups | completed), filtered (process id, lane, overdue, due before a moment,
+    text in the reference, title or task name) and sorted (a key of SORTS)."""
+
+    tab: str = "mine"
+    process: str = ""
+    group: str = ""
+    overdue: bool = False
+    due_before: datetime | None = None
+    text: str = ""
+    sort: str = "due"
+    descending: bool = False
+    page: int = 1
+    page_size: int = 25
+
+
+@dataclass(frozen=True)
+class InstanceRef:
+    """The instance a listed task belongs to, as the inbox shows it."""
+
+    id: int
+    reference: str | None
+    title: str
+    state: str
+    status: str
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """A page of tasks with their instances, how many match in all, each tab's count, the process names (id →
+    latest version's name) and the lanes I can filter by (my roles' names)."""
+
+    rows: list[tuple[TaskView, InstanceRef]]
+    total: int
+    counts: dict[str, int]
+    process_names: dict[str, str]
+    groups: list[str]
+
+
+class Inbox:
+    """The inbox's queries over one database and clock; each answers in one read."""
+
+    def __init__(self, db, clock):
+        self.db = db
+        self.clock = clock
+
+    def page(self, username: str, query: InboxQuery) -> InboxPage:
+        """The chosen tab's page with the filters applied, and what the page shows around it.
+
+        The page's task ids are found first from the indexes alone (the instance joined only for a text search or
+        a sort by reference), then those rows are loaded: sorting 10,000 open or 100,000 completed tasks stays
+        cheap."""
+        now = self.clock.now()
+        with self.db.read() as session:
+            user = require_user(session, username)
+            pick_up = policy_of(session).actionable(session, user)
+            counts = {tab: session.scalar(select(func.count()).select_from(HumanTask)
+                                          .where(_tab_condition(tab, username, pick_up))) or 0 for tab in TABS}
+            rows, total = _page(session, query, username, pick_up, now, counts[query.tab])
+            return InboxPage(rows, total, counts, process_names(session), sorted(session.scalars(
+                select(Role.name).where(Role.id.in_(user.role_ids or {""})))))
+
+    def process_names(self) -> dict[str, str]:
+        """process id → name of its latest version."""
+        with self.db.read() as session:
+            return process_names(session)
+
+    def open_lanes(self, instance_id: int) -> list[str]:
+        """The lanes (or 'team') of an instance's open tasks: who has it now."""
+        with self.db.read() as session:
+            return sorted({lane or "team" for lane in session.scalars(select(HumanTask.lane).where(
+                HumanTask.instance_id == instance_id, HumanTask.status == "ready"))})
+
+
+def process_names(session: Session) -> dict[str, str]:
+    """process id → name of its latest version."""
+    latest = (select(ProcessVersion.process_id, func.max(ProcessVersion.version).label("v"))
+              .group_by(ProcessVersion.process_id).subquery())
+    rows = session.execute(select(ProcessVersion.process_id, ProcessVersion.name).join(
+        latest, and_(latest.c.process_id == ProcessVersion.process_id, latest.c.v == ProcessVersion.version))).all()
+    return dict(rows)
+
+
+def _tab_condition(tab: str, username: str, pick_up):
+    if tab == "groups":
+        return and_(HumanTask.status == "ready", HumanTask.claimed_by.is_(None), pick_up)
+    if tab == "completed":
+        return and_(HumanTask.completed_by == username, HumanTask.status == "completed")
+    return and_(HumanTask.status == "ready",
+                or_(HumanTask.claimed_by == username,
+                    and_(HumanTask.assignee == username, HumanTask.claimed_by.is_(None))))
+
+
+def _filtered(q: InboxQuery, username: str, pick_up, now: datetime) -> list:
+    conditions = [_tab_condition(q.tab, username, pick_up)]
+    if q.process:
+        conditions.append(HumanTask.process_id == q.process)
+    if q.group:
+        conditions.append(HumanTask.lane == q.group)
+    if q.overdue:
+        conditions.append(HumanTask.due_at < now)
+    if q.due_before:
+        conditions.append(HumanTask.due_at < q.due_before)
+    if q.text:
+        like = "%" + q.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(Instance.reference.ilike(like, escape="\\"), Instance.title.ilike(like, escape="\\"),
+                              HumanTask.name.ilike(like, escape="\\")))
+    return conditions
+
+
+def _page(session: Session, q: InboxQuery, username: str, pick_up, now: datetime,
+          tab_total: int) -> tuple[list[tuple[TaskView, InstanceRef]], int]:
+    conditions = _filtered(q, username, pick_up, now)
+    sort = q.sort if q.sort in SORTS else "due"
+    if len(conditions) > 1:
+        count = select(func.count()).select_from(HumanTask)
+        if q.text:
+            count = count.join(Instance, Instance.id == HumanTask.instance_id)
+        total = session.scalar(count.where(*conditions)) or 0
+    else:
+        total = tab_total  # no filter beyond the tab: the tab's count
+    order = []
+    for column in SORTS[sort]:
+        if not _never_blank(column, q.tab):
+            order.append(column.is_(None))  # blanks last whichever the direction
+        order.append(column.desc() if q.descending else column.asc())
+    order.append(HumanTask.created_at.desc() if q.descending else HumanTask.created_at.asc())
+    order.append(HumanTask.id)
+    page_ids = select(HumanTask.id)
+    if q.text or sort == "reference":
+        page_ids = page_ids.join(Instance, Instance.id == HumanTask.instance_id)
+    ids = list(session.scalars(page_ids.where(*conditions).order_by(*order)
+                               .limit(q.page_size).offset((max(q.page, 1) - 1) * q.page_size)))
+    if not ids:
+        return [], total
+    found = {task.id: (view_of(task, instance), InstanceRef(instance.id, instance.reference, instance.title,
+                                                            instance.state, instance.status))
+             for task, instance in session.execute(select(HumanTask, Instance).join(
+                 Instance, Instance.id == HumanTask.instance_id).where(HumanTask.id.in_(ids)))}
+    return [found[i] for i in ids if i in found], total
+
+
+def _never_blank(column, tab: str) -> bool:
+    """Columns that always have a value on this tab's rows (so the blanks-last term, which defeats an index
+    order, is not needed)."""
+    always = (HumanTask.created_at, HumanTask.name, HumanTask.process_id)
+    return any(column is c for c in always) or (tab == "completed" and column is HumanTask.completed_at)

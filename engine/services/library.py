@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+import yaml
 from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.store import audit
 from engine.bpmn import migration as instance_migration
-from engine.services import version_archive
+from engine.services import model_files, version_archive
 from engine.clock import Clock
 from engine.bpmn.definitions import (BPMN_NS, DeploymentError, Problem, SourceFile, compile_process, load_bundle,
                           roles_by_lane)
@@ -519,6 +520,48 @@ class Library:
             audit.record(session, now, username, "process.published", process_id=process_id,
                          version=mine.version, note=note)
             return mine
+
+    # --- what the library's pages show ------------------------------------------------------------------------
+
+    def version_summary(self, version_id: int) -> dict:
+        """A process version as the pages name it: id, process id, name, version number, when published."""
+        with self.db.read() as session:
+            row = session.get(ProcessVersion, version_id)
+            if row is None:
+                raise NotFound(f"There is no process version {version_id}")
+            return {"id": row.id, "process_id": row.process_id, "name": row.name, "version": row.version,
+                    "bpmn_path": row.bpmn_path, "created_at": row.created_at}
+
+    def role_names(self) -> list[str]:
+        """The roles' names: the lanes a diagram may have (the diagram editor offers them)."""
+        with self.db.read() as session:
+            return [name for _, name in role_pairs(session)]
+
+    @staticmethod
+    def decision_ids(files: dict[str, bytes]) -> list[str]:
+        """The decisions the DMN files among `files` define (a file that does not parse is skipped)."""
+        return model_files.decision_ids(files.items())
+
+    @staticmethod
+    def settings_in(files: dict[str, bytes]) -> dict:
+        """The settings.yaml among a draft's or version's files (the attachment limits its forms use); {} when it
+        has none or it does not read as a mapping."""
+        content = next((c for p, c in files.items() if kind_of_path(p) == "settings"), None)
+        try:
+            settings = yaml.safe_load(content) if content else {}
+        except yaml.YAMLError:
+            return {}
+        return settings if isinstance(settings, dict) else {}
+
+    def file_as_sent(self, path: str, content: bytes) -> bytes:
+        """A file going out: BPMN and DMN in their canonical text (a stored file the parser now refuses, as
+        stored), other files as they are."""
+        return self._canonical_or_stored(path, content)
+
+    @staticmethod
+    def diff_files(before: dict[str, bytes], after: dict[str, bytes]) -> VersionDiff:
+        """What changed between two sets of files (diagrams and decision tables, element by element)."""
+        return diff_files(before, after)
 
     # --- diff ------------------------------------------------------------------------------------------------
 

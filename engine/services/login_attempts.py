@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import case, delete, func, select
+from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.store.db import Database
@@ -52,18 +53,25 @@ class LoginAttempts:
 
     def fail(self, username: str, address: str) -> None:
         """Count one failure, and purge every failure that has left the window."""
-        user, addr = _key(username, address)
-        now = self.clock.now()
         with self.db.write() as session:
-            session.execute(delete(LoginAttempt).where(LoginAttempt.at <= now - self.window))
-            session.add(LoginAttempt(username=user, address=addr, at=now))
+            self.record_failure(session, username, address)
 
     def clear(self, username: str, address: str) -> None:
         """Forget this pair's failures (after a successful sign-in)."""
-        user, addr = _key(username, address)
         with self.db.write() as session:
-            session.execute(delete(LoginAttempt).where(LoginAttempt.username == user,
-                                                       LoginAttempt.address == addr))
+            self.forget(session, username, address)
+
+    def record_failure(self, session: Session, username: str, address: str) -> None:
+        """`fail` in the caller's transaction (the sign-in command's, with its audit event)."""
+        user, addr = _key(username, address)
+        now = self.clock.now()
+        session.execute(delete(LoginAttempt).where(LoginAttempt.at <= now - self.window))
+        session.add(LoginAttempt(username=user, address=addr, at=now))
+
+    def forget(self, session: Session, username: str, address: str) -> None:
+        """`clear` in the caller's transaction."""
+        user, addr = _key(username, address)
+        session.execute(delete(LoginAttempt).where(LoginAttempt.username == user, LoginAttempt.address == addr))
 
 
 def _key(username: str, address: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from sqlalchemy import Select, String, func, or_, select, type_coerce, union
 from sqlalchemy.orm import Session
 
 from engine.calendar import ENGLAND_AND_WALES, WorkingDayCalendar
+from engine.errors import NotFound
 from engine.store.models import AuditEvent, ElementPassage, HumanTask, Instance, ProcessVersion, Timer
 
 LONDON = ZoneInfo("Europe/London")
@@ -419,3 +420,37 @@ def end_of_day_range(since: date | None, until: date | None) -> tuple[datetime |
     start = datetime.combine(since, datetime.min.time(), tzinfo=LONDON) if since else None
     end = datetime.combine(until + timedelta(days=1), datetime.min.time(), tzinfo=LONDON) if until else None
     return start, end
+
+
+class Metrics:
+    """The management figures over one database, repository and clock; each query answers in one read."""
+
+    def __init__(self, db, repository, clock):
+        self.db = db
+        self.repository = repository
+        self.clock = clock
+
+    def dashboard(self, f: MetricFilters = MetricFilters()) -> dict:
+        """Every dashboard figure at once (see `dashboard`), as of now."""
+        with self.db.read() as session:
+            return dashboard(session, self.clock.now(), f)
+
+    def versions(self) -> list[dict]:
+        """Process versions with their instance counts (for choosing a heatmap)."""
+        with self.db.read() as session:
+            return versions(session)
+
+    def heatmap(self, version_id: int) -> dict:
+        """A version's heatmap: {"version": {id, process_id, name, version}, "cells": element id → figures
+        (`heatmap`), "instances": how many instances are on it, "names": element id → name}."""
+        with self.db.read() as session:
+            version = session.get(ProcessVersion, version_id)
+            if version is None:
+                raise NotFound(f"There is no process version {version_id}")
+            cells = heatmap(session, version_id)
+            instances = session.scalar(select(func.count()).select_from(Instance)
+                                       .where(Instance.process_version_id == version_id)) or 0
+            names = self.repository.compiled(session, version_id).element_names()
+            return {"version": {"id": version.id, "process_id": version.process_id, "name": version.name,
+                                "version": version.version},
+                    "cells": cells, "instances": instances, "names": names}

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.execution import Execution
+from engine.errors import NotFound
 from engine.services.metrics import PASSING_ACTIONS
 from engine.store.models import AuditEvent, ElementPassage, HumanTask, Instance, ProcessVersion, Timer
 from engine.services.repository import Repository
@@ -146,3 +147,26 @@ def _infer(graph: DiagramGraph, seen: set[str]) -> set[str]:
                 reached.add(node)
                 changed = True
     return reached
+
+
+class Trails:
+    """Instances' paths and the diagrams they are drawn on, over one database, repository and clock."""
+
+    def __init__(self, db, repository: Repository, clock):
+        self.db = db
+        self.repository = repository
+        self.clock = clock
+
+    def trail(self, instance_id: int) -> Trail:
+        """The path an instance took, as of now (`instance_trail`)."""
+        with self.db.read() as session:
+            if session.get(Instance, instance_id) is None:
+                raise NotFound(f"There is no instance {instance_id}")
+            return instance_trail(session, self.repository, instance_id, self.clock.now())
+
+    def bpmn(self, version_id: int) -> bytes:
+        """The BPMN file of a process version, as deployed."""
+        with self.db.read() as session:
+            if session.get(ProcessVersion, version_id) is None:
+                raise NotFound(f"There is no process version {version_id}")
+            return bpmn_of(session, self.repository, version_id)
