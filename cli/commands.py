@@ -12,11 +12,12 @@ from typing import Any, Callable
 import click
 
 from engine.clock import Clock, parse_moment
-from engine.bpmn.definitions import DeploymentError
-from engine.errors import FormInvalid, GovflowError
-from engine.services.identity import NewUser
 from engine.demo.demo_work import add_demo_work
+from engine.errors import FormInvalid, GovflowError
 from engine.platform import Govflow
+from engine.services import model_files
+from engine.services.identity import NewUser
+from engine.services.repository import DeploymentError
 
 
 class Context:
@@ -109,16 +110,6 @@ def _files(values: tuple[str, ...]) -> list[tuple[str, str, bytes]]:
     return found
 
 
-def _form(ctx: Context, username: str, data: str | None, files: tuple[str, ...], **where) -> dict:
-    """--data, with the --file files stored (for the form `where` names) and their descriptors added to their
-    fields."""
-    form = _data(data)
-    if not files:
-        return form
-    stored = ctx.govflow.store_form_files(username, _files(files), **where)
-    return {**form, **{field: list(form.get(field) or []) + found for field, found in stored.items()}}
-
-
 FILE_OPTION = click.option("--file", "files", multiple=True, metavar="FIELD=PATH",
                            help="Attach a file to one of the form's file fields (repeatable).")
 
@@ -183,7 +174,7 @@ def validate(ctx: Context, paths: tuple[str, ...], forms_dir: str | None) -> Non
     checked on its own."""
     forms = Path(forms_dir) if forms_dir else None
     ids = ctx.govflow.validate(list(paths), forms_dir=forms)
-    decisions = _decision_ids(ctx.govflow.sources(list(paths), forms))
+    decisions = ctx.govflow.decisions(list(paths), forms)
     payload: dict[str, Any] = {"valid": True, "processes": ids}
     parts = [", ".join(ids)] if ids else []
     if decisions:
@@ -192,44 +183,20 @@ def validate(ctx: Context, paths: tuple[str, ...], forms_dir: str | None) -> Non
     ctx.emit(payload, "Valid: " + "; ".join(parts))
 
 
-def _decision_ids(sources) -> list[str]:
-    """The decisions in the DMN files among `sources` (already validated)."""
-    from engine.bpmn.safe_xml import parse_xml
-    found = set()
-    for src in sources:
-        if src.kind == "dmn":
-            found.update(d.get("id") for d in parse_xml(src.content, src.path).getroot().iter("{*}decision"))
-    return sorted(found)
-
-
 @command(govflow, name="format")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--check", is_flag=True, help="Change nothing; fail if a file is not in its canonical text.")
 def format_files(ctx: Context, paths: tuple[str, ...], check: bool) -> None:
     """Write BPMN/DMN files (or the .bpmn/.dmn files in folders) in the canonical text the library saves."""
-    from engine.bpmn.safe_xml import UnsafeXmlError
-    from engine.bpmn.xml_format import XML_KINDS, normalise
-    files = sorted({f for p in map(Path, paths) for f in ([p] if p.is_file() else p.rglob("*"))
-                    if f.is_file() and f.suffix in XML_KINDS})
-    changed, refused = [], {}
-    for file in files:
-        raw = file.read_bytes()
-        try:
-            text = normalise(raw, file.name)
-        except UnsafeXmlError as err:
-            refused[str(file)] = str(err)
-            continue
-        if text != raw:
-            changed.append(str(file))
-            if not check:
-                file.write_bytes(text)
-    payload = {"files": len(files), "changed": changed, "check": check, "refused": refused}
+    report = model_files.format_files(paths, check=check)
+    changed, refused = report.changed, report.refused
+    payload = {"files": report.files, "changed": changed, "check": check, "refused": refused}
     verb = "would change" if check else "changed"
     if refused or (check and changed):
         _fail(ctx, "\n".join([f"{f}: {r}" for f, r in refused.items()] + [f"{f} {verb}" for f in changed]),
               payload | {"error": "not canonical" if changed else "refused"})
     ctx.emit(payload, "\n".join([f"{f} {verb}" for f in changed] +
-                                 [f"{len(files)} file(s) checked, {len(changed)} {verb}"]))
+                                 [f"{report.files} file(s) checked, {len(changed)} {verb}"]))
 
 
 @command(govflow, timed=True)
@@ -307,7 +274,7 @@ def _result_text(result) -> str:
 @FILE_OPTION
 def start(ctx: Context, process_id: str, username: str, data: str | None, files: tuple[str, ...]) -> None:
     """Start a process (for change_control: raise a change request)."""
-    result = ctx.govflow.start(process_id, username, _form(ctx, username, data, files, process_id=process_id))
+    result = ctx.govflow.submissions.start(process_id, username, _data(data), _files(files))
     ctx.emit(result.as_dict(), lambda: _result_text(result))
 
 
@@ -353,7 +320,7 @@ def unclaim(ctx: Context, task_id: str, username: str) -> None:
 @FILE_OPTION
 def complete(ctx: Context, task_id: str, username: str, data: str | None, files: tuple[str, ...]) -> None:
     """Complete a task with its form data (checked against the task's JSON Schema)."""
-    result = ctx.govflow.complete(task_id, username, _form(ctx, username, data, files, task_id=task_id))
+    result = ctx.govflow.submissions.submit(task_id, username, _data(data), _files(files), claim=False)
     ctx.emit(result.as_dict(), lambda: _result_text(result))
 
 
@@ -365,8 +332,7 @@ def complete(ctx: Context, task_id: str, username: str, data: str | None, files:
 @FILE_OPTION
 def send(ctx: Context, instance_id: int, message: str, username: str, data: str | None, files: tuple[str, ...]) -> None:
     """Send a message an instance waits for (e.g. consultation_response)."""
-    form = _form(ctx, username, data, files, instance_id=instance_id, message=message)
-    result = ctx.govflow.send_message(instance_id, message, username, form)
+    result = ctx.govflow.submissions.send_message(instance_id, message, username, _data(data), _files(files))
     ctx.emit(result.as_dict(), lambda: _result_text(result))
 
 
@@ -457,6 +423,42 @@ def timers_retry(ctx: Context, timer_id: int, username: str, reason: str) -> Non
              "(or run `govflow timers run-due`).")
 
 
+# --- the outbox --------------------------------------------------------------------------------------------------
+
+
+@govflow.group("outbox")
+def outbox_group() -> None:
+    """Effects written by commands and delivered after their commit (follow-up starts, announcements)."""
+
+
+@command(outbox_group, "list")
+@click.option("--status", default=None, type=click.Choice(["pending", "delivered", "failed"]))
+def outbox_list(ctx: Context, status: str | None) -> None:
+    """List effects (newest first), with their attempts and last error."""
+    rows = ctx.govflow.effects_list(status)
+    ctx.emit(rows, lambda: "\n".join(
+        f"effect {e['id']}  {e['status']:<9} {e['kind']:<20} attempts {e['attempts']}"
+        + (f"  instance {e['instance_id']}" if e["instance_id"] else "")
+        + (f"\n    {e['last_error']}" if e["last_error"] else "") for e in rows) or "The outbox is empty.")
+
+
+@command(outbox_group, "deliver", timed=True)
+def outbox_deliver(ctx: Context) -> None:
+    """Deliver every effect due now (what a running scheduler does on its sweep)."""
+    count = ctx.govflow.deliver_effects()
+    ctx.emit({"delivered": count}, f"{count} effect(s) delivered.")
+
+
+@command(outbox_group, "retry")
+@click.argument("effect_id", type=int)
+@click.option("--as", "username", required=True, help="The admin retrying it.")
+@click.option("--reason", required=True, help="What was put right (kept in the audit trail).")
+def outbox_retry(ctx: Context, effect_id: int, username: str, reason: str) -> None:
+    """Put a failed effect back in the queue (its incident is closed) and deliver it."""
+    ctx.govflow.retry_effect(effect_id, username, reason)
+    ctx.emit({"retried": effect_id}, f"Effect {effect_id} is pending again.")
+
+
 # --- incidents ---------------------------------------------------------------------------------------------------
 
 
@@ -502,18 +504,17 @@ def incidents_resolve(ctx: Context, incident_id: int, username: str, reason: str
 @click.option("--scheduler/--no-scheduler", default=True, help="Run the timer scheduler in this process.")
 def serve(host: str, port: int, scheduler: bool) -> None:
     """Run the web inbox (development server) with the timer scheduler in-process, for one machine."""
-    from engine.services.scheduler import TimerScheduler
     from web.app import create_app
 
-    engine = Govflow()
-    app = create_app(engine)
-    timer_scheduler = TimerScheduler(engine.services.runtime) if scheduler else None
+    gov = Govflow()
+    app = create_app(gov)
+    timer_scheduler = gov.scheduler() if scheduler else None
     if timer_scheduler:
         timer_scheduler.start()
-    click.echo(f"govflow is running at http://{host}:{port}/  (database: {engine.config.database_url})")
-    password_file = engine.config.instance_dir / "demo-password"
+    click.echo(f"govflow is running at http://{host}:{port}/  (database: {gov.config.database_url})")
+    password_file = gov.config.instance_dir / "demo-password"
     if password_file.exists():
-        people = ", ".join(u["username"] for u in engine.users())
+        people = ", ".join(u["username"] for u in gov.users())
         click.echo(f"Demo logins: {people} — password: {password_file.read_text().strip()}")
     try:
         app.run(host=host, port=port, threaded=True, use_reloader=False)
@@ -529,15 +530,14 @@ def scheduler_command(sweep_seconds: float) -> None:
     import signal
     import threading
 
-    from engine.services.scheduler import TimerScheduler
 
-    engine = Govflow()
-    timer_scheduler = TimerScheduler(engine.services.runtime, sweep_seconds=sweep_seconds)
+    gov = Govflow()
+    timer_scheduler = gov.scheduler(sweep_seconds=sweep_seconds)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     timer_scheduler.start()
-    click.echo(f"govflow scheduler running on {engine.config.database_url}; next due: {timer_scheduler.next_due()}")
+    click.echo(f"govflow scheduler running on {gov.config.database_url}; next due: {timer_scheduler.next_due()}")
     stop.wait()
     timer_scheduler.shutdown()
     click.echo(f"Stopped after firing timers of {timer_scheduler.fired_count} instance(s).")

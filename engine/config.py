@@ -18,6 +18,7 @@ class Config:
     instance_dir: Path = PROJECT_ROOT / "instance"
     script_time_limit: float = 1.0
     max_upload_bytes: int = 5_000_000
+    deliver_effects_inline: bool = True  # GOVFLOW_DELIVER_EFFECTS=scheduler: leave every effect to the scheduler
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -30,6 +31,7 @@ class Config:
             processes_dir=Path(env.get("GOVFLOW_PROCESSES_DIR", PROJECT_ROOT / "processes")),
             forms_dir=Path(env.get("GOVFLOW_FORMS_DIR", PROJECT_ROOT / "forms")),
             script_time_limit=float(env.get("GOVFLOW_SCRIPT_TIME_LIMIT", "1.0")),
+            deliver_effects_inline=env.get("GOVFLOW_DELIVER_EFFECTS", "inline") != "scheduler",
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

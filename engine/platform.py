@@ -26,18 +26,25 @@ from engine.store.models import AuditEvent, ElementPassage, HumanTask, Instance,
 from engine.services.repository import DeploymentResult, Repository, validate_sources
 from engine.delivery import wording
 from engine.delivery.mailer import Mailer
+from engine.services.effects import Effects
 from engine.services.notifications import Notifier
+from engine.services.scheduler import TimerScheduler
 from engine.services.runtime import Runtime
+from engine.governance.register import Register
+from engine.services import model_files
+from engine.services.accounts import Accounts
+from engine.services.forms_view import FormsView
+from engine.services.inbox import Inbox
+from engine.services.library import Library
+from engine.services.logbook import Logbook
+from engine.services.login_attempts import LoginAttempts
+from engine.services.meeting_calendar import MeetingCalendar
+from engine.services.metrics import Metrics
+from engine.services.seat_register import SeatRegister
+from engine.services.submission import Submissions
+from engine.services.trail import Trails
 
 DEMO_USERS_FILE = Path(__file__).resolve().parent / "demo" / "demo_users.yaml"
-
-
-@dataclass(frozen=True)
-class TaskContext:
-    """A task, whether a person may act on it by the engine's rule, and its version's compiled definitions."""
-    task: inbox.TaskView
-    may_act: bool
-    compiled: Any
 
 
 @dataclass(frozen=True)
@@ -64,10 +71,29 @@ class Govflow:
         self.repository = Repository(self.config.max_upload_bytes)
         self.runtime = Runtime(self.db, self.repository, self.clock, self.config.script_time_limit)
         self.notifier = Notifier(self.db, self.repository, self.clock, Mailer.from_env())
-        self.notifier.attach(self.runtime)  # notices after each commit; the scheduler finds it on the runtime
+        self.effects = Effects(self.db, self.clock, self.runtime, self.notifier,
+                               inline=self.config.deliver_effects_inline)
+        self.effects.attach()  # a command's effects are delivered at once after its commit
         self.collaboration = Collaboration(self.db, self.repository, self.clock)
         self.attachments = Attachments(self.db, self.repository, self.clock)
         self.admin = InstanceAdmin(self.runtime)
+        # the services the web and the CLI call (engine/services), each over this engine's database and clock
+        self.accounts = Accounts(self.db, self.clock)
+        self.inbox = Inbox(self.db, self.clock)
+        self.forms = FormsView(self.db, self.repository, self.runtime)
+        self.submissions = Submissions(self.runtime)
+        self.library = Library(self)
+        self.metrics = Metrics(self.db, self.repository, self.clock)
+        self.register = Register(self.db, self.clock)
+        self.trails = Trails(self.db, self.repository, self.clock)
+        self.logs = Logbook(self.db, self.clock)
+        self.meetings = MeetingCalendar(self.db, self.clock, self.config)
+        self.seats = SeatRegister(self.db, self.clock)
+
+    def scheduler(self, **options) -> TimerScheduler:
+        """The timer scheduler for this engine (not started): timers, deadlines, digests, action reminders, and the
+        outbox's sweep."""
+        return TimerScheduler(self.runtime, notifier=self.notifier, effects=self.effects, **options)
 
     # --- set-up --------------------------------------------------------------------------------------------
 
@@ -133,6 +159,10 @@ class Govflow:
         with self.db.read() as session:
             return sorted(validate_sources(session, sources, self.config.max_upload_bytes, wording_folder=templates))
 
+    def decisions(self, paths: list[Path | str], forms_dir: Path | None = None) -> list[str]:
+        """The ids of the decisions the DMN files among `paths` define."""
+        return model_files.decision_ids((s.path, s.content) for s in self.sources(paths, forms_dir))
+
     def deploy(self, paths: list[Path | str], by: str = "system", note: str = "",
                forms_dir: Path | None = None) -> DeploymentResult:
         """Deploy BPMN/DMN files with the forms they use (from forms_dir, default the configured forms/)."""
@@ -179,47 +209,16 @@ class Govflow:
             raise NotFound(f"There is no task {task_id}")
         return found
 
-    def task_context(self, task_id: str, username: str) -> TaskContext:
-        """What a task page needs before anything else, in one read: the task, whether `username` may act on it,
-        and its version's compiled definitions (form schema, instructions)."""
-        with self.db.read() as session:
-            found = inbox.task_rows(session, task_id)
-            if found is None:
-                raise NotFound(f"There is no task {task_id}")
-            row, instance = found
-            allowed = policy.policy_of(session).may_act(session, identity.find_user(session, username), row)
-            return TaskContext(inbox.view_of(row, instance), allowed, self.repository.compiled(session, instance.process_version_id))
+    def record_denial(self, username: str, reason: str, *, attempted: str = "view", instance_id: int | None = None,
+                      task_id: str | None = None, element_id: str | None = None) -> None:
+        """Record an `access.denied` audit event for a refusal an adapter made (its own transaction), as the
+        engine records its own."""
+        self.runtime.commands.record_denial(dict(actor=username, instance_id=instance_id, task_id=task_id,
+                                                 element_id=element_id, attempted=attempted, reason=reason))
 
-    def store_form_files(self, username: str, files: list[tuple[str, str, bytes]], *, process_id: str | None = None,
-                         task_id: str | None = None, instance_id: int | None = None,
-                         message: str | None = None) -> dict[str, list[dict]]:
-        """Files for the form about to be sent (a process's start form, a task's, or a message's), stored pending
-        as a browser's uploads are: descriptors by field, to merge into that form's data (engine/services/attachments.py)."""
-        if task_id is not None:
-            context = self.task_context(task_id, username)
-            info = context.compiled.elements.get(context.task.element_id)
-            schema = context.compiled.form_schema(info.form if info else None)
-            settings, instance_id = context.compiled.settings, context.task.instance_id
-        else:
-            with self.db.read() as session:
-                if message is not None:
-                    instance = session.get(Instance, instance_id)
-                    if instance is None:
-                        raise NotFound(f"There is no instance {instance_id}")
-                    version_id = instance.process_version_id
-                else:
-                    version_id = self.repository.latest(session, process_id).id
-                compiled = self.repository.compiled(session, version_id)
-            settings = compiled.settings
-            if message is not None:
-                found = next((m for m in self.open_messages(instance_id, username) if m["message"] == message), None)
-                if found is None:
-                    raise NotFound(f"Instance {instance_id} is not waiting for '{message}' from {username}")
-                schema = found["schema"]
-            else:
-                schema = compiled.form_schema(compiled.start_form)
-        return self.attachments.store_for_form(username, schema, settings, files, instance_id=instance_id,
-                                               task_id=task_id)
+    def login_attempts(self, clock: Clock, window, limit: int) -> LoginAttempts:
+        """The failed-sign-in counter shared by every web worker, on `clock`, with this window and limit."""
+        return LoginAttempts(self.db, clock, window, limit)
 
     def may_act(self, task_id: str, username: str) -> bool:
         """The policy's rule for one task: its assignee, or a holder of its role who may act (in its group's seats,
@@ -295,6 +294,17 @@ class Govflow:
                              "element_id": e.element_id, "details": e.details} for e in events],
             }
 
+    def instance_summary(self, instance_id: int) -> dict | None:
+        """An instance's heading facts (process, version, reference, title, status, state), or None when there is
+        no such instance."""
+        with self.db.read() as session:
+            instance = session.get(Instance, instance_id)
+            if instance is None:
+                return None
+            return {"id": instance.id, "process_id": instance.process_id, "version_id": instance.process_version_id,
+                    "reference": instance.reference, "title": instance.title, "status": instance.status,
+                    "state": instance.state}
+
     def path(self, instance_id: int) -> list[dict]:
         """Every element the instance passed, in the order it left them, with the outcome (completed/cancelled)."""
         with self.db.read() as session:
@@ -314,6 +324,18 @@ class Govflow:
     def resolve_incident(self, incident_id: int, username: str, reason: str) -> dict:
         """An admin closes an incident, saying what was done."""
         return self.admin.resolve_incident(incident_id, username, reason)
+
+    def effects_list(self, status: str | None = None) -> list[dict]:
+        """The outbox: effects written by commits and their delivery (pending, delivered, failed)."""
+        return self.effects.listing(status)
+
+    def deliver_effects(self) -> int:
+        """Deliver every effect due now (what the scheduler's sweep does); returns how many."""
+        return self.effects.deliver_due()
+
+    def retry_effect(self, effect_id: int, username: str, reason: str) -> None:
+        """Put a failed effect back in the queue (its incident is closed)."""
+        self.admin.retry_effect(effect_id, username, reason)
 
     def retry_timer(self, timer_id: int, username: str, reason: str) -> None:
         """Put a failed timer back in the queue (its incident is closed)."""

@@ -15,6 +15,7 @@ from uuid import uuid4
 
 from sqlalchemy import delete, select, update
 
+from engine.delivery import outbox
 from engine.store import audit
 from engine.services import incidents
 from engine.errors import Conflict, GovflowError, NotFound
@@ -142,6 +143,23 @@ class InstanceAdmin:
                          task_id=row.task_id, element_id=row.element_id, reason=reason)
             incidents.resolve_open(session, now, username, reason, kind="timer_failed", timer_id=timer_id)
 
+    # --- effects ------------------------------------------------------------------------------------------
+
+    def retry_effect(self, effect_id: int, username: str, reason: str) -> None:
+        """Put a failed outbox effect (an incident) back in the queue with a fresh count of attempts."""
+        reason = _reason(reason)
+        now = self.runtime.clock.now()
+        with self.runtime.commands.scope("effect.retried", username) as (session, change):
+            self._authorise(session, username, "effect.retried", None)
+            row = outbox.retry(session, effect_id, now)
+            if row is None:
+                raise Conflict(f"Effect {effect_id} is not a failed effect")
+            change.instance_id = row.instance_id
+            change.effects = [(row.id, row.kind)]
+            audit.record(session, now, username, "effect.retried", instance_id=row.instance_id, effect_id=row.id,
+                         kind=row.kind, reason=reason)
+            incidents.resolve_open(session, now, username, reason, kind="delivery_failed", effect_id=effect_id)
+
     # --- incidents -----------------------------------------------------------------------------------------
 
     def resolve_incident(self, incident_id: int, username: str, reason: str) -> dict:
@@ -219,6 +237,24 @@ class InstanceAdmin:
             incidents.resolve_open(session, now, username, f"Moved back to {element_id}: {reason}",
                                    kind="stranded", instance_id=instance_id)
             return instance_rows.save(session, instance, execution, username, now, change)
+
+    # --- what the admin actions are offered on ------------------------------------------------------------
+
+    def timers(self, instance_id: int, status: str | None = None) -> list[dict]:
+        """An instance's timers (of one status when given), by due time: id, element, name, due time, status,
+        attempts and the last error."""
+        with self.runtime.db.read() as session:
+            query = select(Timer).where(Timer.instance_id == instance_id)
+            if status is not None:
+                query = query.where(Timer.status == status)
+            return [{"id": t.id, "instance_id": t.instance_id, "element_id": t.element_id, "name": t.name,
+                     "due_at": t.due_at, "status": t.status, "attempts": t.attempts, "last_error": t.last_error}
+                    for t in session.scalars(query.order_by(Timer.due_at, Timer.id))]
+
+    def move_window(self, version_id: int) -> int:
+        """How many completed user tasks on each open path a version's instances keep for moving back."""
+        with self.runtime.db.read() as session:
+            return move_back_window(self.runtime.repository.compiled(session, version_id).settings)
 
     # --- internals ---------------------------------------------------------------------------------------
 

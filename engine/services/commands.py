@@ -1,5 +1,6 @@
 """The shape every command has: one transaction, a refusal audited in its own transaction after the rollback, a
-concurrent change reported as a conflict, and what the command changed handed to listeners after the commit."""
+concurrent change reported as a conflict, and what the command changed (with the outbox effects it wrote) handed to
+listeners after the commit — to deliver those effects at once, which the scheduler would otherwise do."""
 from __future__ import annotations
 
 import logging
@@ -12,6 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.bpmn.execution import Snapshot
 from engine.clock import Clock
+from engine.delivery import outbox
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.store import audit
 from engine.store.db import Database
@@ -40,6 +42,7 @@ class Change:
     details: dict[str, Any] = field(default_factory=dict)
     before: Snapshot = field(default_factory=Snapshot, repr=False)
     created_tasks: list = field(default_factory=list, repr=False)
+    effects: list[tuple[int, str]] = field(default_factory=list)  # (id, kind) of the outbox effects it wrote
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,6 @@ class Commands:
         self.db = db
         self.clock = clock
         self.listeners: list[Callable[[Change], None]] = []
-        self.start_followup: Callable[..., Any] | None = None  # set by the runtime
 
     def scope(self, action: str, actor: str) -> "CommandScope":
         return CommandScope(self, action, actor)
@@ -104,7 +106,7 @@ class CommandScope:
         return self._session, self.change
 
     def __exit__(self, exc_type, exc, tb):
-        followups = self._session.info.pop("followups", [])
+        self.change.effects = [*self.change.effects, *outbox.enqueued_by(self._session)]
         try:
             suppressed = self._ctx.__exit__(exc_type, exc, tb)
         except StaleDataError:
@@ -114,8 +116,6 @@ class CommandScope:
         if exc_type is StaleDataError:
             raise Conflict(CONCURRENT_CHANGE) from exc
         if exc_type is None:
-            for process_id, data, on_behalf_of in followups:
-                self.commands.start_followup(process_id, self.change.actor, data, on_behalf_of)
             for listener in self.commands.listeners:
                 try:
                     listener(self.change)

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.bpmn.functions import clock_functions
+from engine.delivery import outbox
 from engine.governance.audiences import notify_audience
 from engine.clock import Clock
 from engine.governance.groups import group_functions
@@ -19,8 +20,9 @@ from engine.governance.seats import seat_functions
 from engine.store.models import Instance, ReferenceCounter
 
 def script_functions(session: Session, clock: Clock, settings: dict[str, Any], process_id: str,
-                     instance_id: int | None = None) -> dict[str, Callable]:
-    """Build the sandbox's function table for one command (`instance_id`: the instance it runs, when known)."""
+                     instance_id: int | None = None, actor: str = "system") -> dict[str, Callable]:
+    """Build the sandbox's function table for one command (`instance_id`: the instance it runs, when known;
+    `actor`: who acts in the command)."""
 
     def next_reference(prefix: str) -> str:
         return allocate_reference(session, prefix)
@@ -38,10 +40,13 @@ def script_functions(session: Session, clock: Clock, settings: dict[str, Any], p
         return sum(1 for row in session.scalars(query) if all(row.get(k) == v for k, v in facts.items()))
 
     def start_process(process: str, data: dict, on_behalf_of: str | None = None) -> None:
-        """Start another process once this command has committed (e.g. the SRO reopening a change request), as the
+        """Start another process once this command has committed (an outbox effect, delivered with retries: e.g.
+        the SRO reopening a change request), as the
         person acting now, or on behalf of `on_behalf_of` (an active user: the instance is theirs — "Raised by",
         "My change requests" — and the audit trail keeps who started it)."""
-        session.info.setdefault("followups", []).append((process, dict(data), on_behalf_of))
+        outbox.enqueue(session, clock.now(), "start_process",
+                       {"process": process, "data": dict(data), "on_behalf_of": on_behalf_of},
+                       instance_id=instance_id, actor=actor)
 
     def notify(audience: str, subject: str, message: str) -> int:
         """Tell 'participants', a role (by id) or one person (by username) something, in the app and by e-mail.

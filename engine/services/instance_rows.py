@@ -13,6 +13,7 @@ from engine.bpmn.definitions import CompiledProcess, ElementInfo
 from engine.bpmn.execution import Execution, Snapshot
 from engine.bpmn.state import move_back_window
 from engine.bpmn.waits import TIMER
+from engine.delivery import outbox
 from engine.errors import ProcessError
 from engine.services import incidents
 from engine.services.collaboration import drop_drafts
@@ -30,6 +31,9 @@ def save(session: Session, instance: Instance, execution: Execution, actor: str,
     change.created_tasks = _sync_human_tasks(session, instance, execution, now, actor, change.before, after,
                                              completed_task_id)
     change.new_task_ids = [row.id for row in change.created_tasks]
+    if change.new_task_ids:
+        outbox.enqueue(session, now, "announce_tasks", {"task_ids": change.new_task_ids}, instance_id=instance.id,
+                       actor=actor)
     drop_drafts(session, [task_id for task_id in change.before.ready if task_id not in after.ready])
     change.timers_changed = _sync_timers(session, instance, execution, now, actor, change.before, after)
     _sync_message_waits(session, instance, execution, change.before, after)

@@ -10,8 +10,6 @@ assignee, or its role's holders within its group) and the escalation contacts th
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Iterable
 from zoneinfo import ZoneInfo
@@ -54,20 +52,15 @@ def describe_moment(moment: datetime) -> str:
 
 
 class Notifier:
-    """Turns committed changes and passing deadlines into notices, and sends the e-mails (after the commit)."""
+    """Turns new tasks, assignments and passing deadlines into notices (rows in the caller's or its own
+    transaction), and lists, marks and tunes each person's notices. E-mails go out from the rows
+    (delivery/notices.py); announcements after a command are effects in the outbox (services/effects.py)."""
 
-    def __init__(self, db: Database, repository, clock: Clock, mailer: Mailer | None = None,
-                 background: bool = True):
+    def __init__(self, db: Database, repository, clock: Clock, mailer: Mailer | None = None):
         self.db = db
         self.repository = repository
         self.clock = clock
         self.mailer = mailer or Mailer()
-        self.background = background  # send e-mail on a worker thread, so a command never waits for SMTP
-        self._executor: ThreadPoolExecutor | None = None
-        self._pending_flush = threading.Lock()
-        self._flush_queued = False
-        self._idle = threading.Condition()
-        self._pending = 0
 
     @property
     def notice_mailer(self) -> NoticeMailer:
@@ -77,131 +70,59 @@ class Notifier:
     def email_on(self) -> bool:
         return self.mailer.enabled
 
-    def attach(self, runtime) -> None:
-        """Listen to the runtime's committed commands; the scheduler finds this notifier on the runtime."""
-        runtime.listeners.append(self.after_commit)
-        runtime.notifier = self
-
-    # --- after a command ----------------------------------------------------------------------------------------
-
-    def after_commit(self, change) -> None:
-        """Announce new and reassigned tasks — on the worker thread, so the command returns at once."""
-        if not (change.new_task_ids or change.details.get("assigned_to")):
-            self.kick()
-            return
-        if self.background:
-            self._submit(self._announce_safely, change)
-        else:
-            self._announce(change)
-
-    def _announce(self, change) -> None:
-        if change.new_task_ids:
-            self.announce_tasks(change.new_task_ids, actor=change.actor)
-        assigned_to = change.details.get("assigned_to")
-        if assigned_to:
-            self.announce_assignment(change.instance_id, assigned_to, change.details.get("task_id"), change.actor)
-        self.kick()
-
-    def _announce_safely(self, change) -> None:
-        try:
-            self._announce(change)
-        except Exception:  # the sweep announces whatever this missed
-            log.exception("announcing the tasks of %s failed", change.action)
-
-    def _submit(self, fn, *args) -> None:
-        with self._idle:
-            self._pending += 1
-        future = self._worker().submit(fn, *args)
-        future.add_done_callback(self._done)
-
-    def _done(self, _future) -> None:
-        with self._idle:
-            self._pending -= 1
-            self._idle.notify_all()
-
-    def _worker(self) -> ThreadPoolExecutor:
-        with self._pending_flush:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix="govflow-notify")
-            return self._executor
-
-    def kick(self) -> None:
-        """Send pending immediate e-mails soon (on the worker) or now."""
-        if not self.email_on:
-            return
-        if not self.background:
-            self.send_pending()
-            return
-        with self._pending_flush:
-            if self._flush_queued:
-                return
-            self._flush_queued = True
-        self._submit(self._flush)
-
-    def _flush(self) -> None:
-        with self._pending_flush:
-            self._flush_queued = False
-        try:
-            self.send_pending()
-        except Exception:
-            log.exception("sending notification e-mails failed")
-
-    def wait_idle(self, timeout: float = 10.0) -> None:
-        """Block until the worker has nothing queued or running, follow-up work included (tests, shutdown)."""
-        with self._idle:
-            if not self._idle.wait_for(lambda: self._pending == 0, timeout):
-                raise TimeoutError("the notification worker is still busy")
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-
     # --- announcements --------------------------------------------------------------------------------------------
 
     def announce_tasks(self, task_ids: list[str] | None = None, actor: str | None = None,
                        now: datetime | None = None) -> int:
         """Tell the people who may do each new task about it, once. Without ids: every unannounced open task."""
-        now = now or self.clock.now()
         with self.db.write() as session:
-            claim = update(HumanTask).where(HumanTask.announced_at.is_(None), HumanTask.status == "ready")
-            if task_ids is not None:
-                claim = claim.where(HumanTask.id.in_(task_ids))
-            ids = list(session.scalars(claim.values(announced_at=now).returning(HumanTask.id)))
-            if not ids:
-                return 0
-            sent = 0
-            for row, instance in session.execute(select(HumanTask, Instance).join(Instance)
-                                                 .where(HumanTask.id.in_(ids)).order_by(HumanTask.created_at)):
-                people = [p for p in recipients_of(task_actors(session, row, include_claimant=False))
-                          if p.username != actor]
-                if not people:
-                    continue
-                subject, body = wording.render("new_task", task=row.name, label=_label(instance),
-                                               for_you=bool(row.assignee), role=row.lane or row.role_id,
-                                               due=_due(row), task_url=self._task_url(row))
-                sent += add_notice(session, people, "new_task", subject, body, _task_link(row), now, self.email_on,
-                                   instance.id, row.id)
-            return sent
+            return self.announce_tasks_in(session, task_ids, actor, now or self.clock.now())
+
+    def announce_tasks_in(self, session: Session, task_ids: list[str] | None, actor: str | None,
+                          now: datetime) -> int:
+        """`announce_tasks` in the caller's transaction (an outbox delivery's)."""
+        claim = update(HumanTask).where(HumanTask.announced_at.is_(None), HumanTask.status == "ready")
+        if task_ids is not None:
+            claim = claim.where(HumanTask.id.in_(task_ids))
+        ids = list(session.scalars(claim.values(announced_at=now).returning(HumanTask.id)))
+        if not ids:
+            return 0
+        sent = 0
+        for row, instance in session.execute(select(HumanTask, Instance).join(Instance)
+                                             .where(HumanTask.id.in_(ids)).order_by(HumanTask.created_at)):
+            people = [p for p in recipients_of(task_actors(session, row, include_claimant=False))
+                      if p.username != actor]
+            if not people:
+                continue
+            subject, body = wording.render("new_task", task=row.name, label=_label(instance),
+                                           for_you=bool(row.assignee), role=row.lane or row.role_id,
+                                           due=_due(row), task_url=self._task_url(row))
+            sent += add_notice(session, people, "new_task", subject, body, _task_link(row), now, self.email_on,
+                               instance.id, row.id)
+        return sent
 
     def announce_assignment(self, instance_id: int | None, username: str, task_id: str | None = None,
                             actor: str | None = None) -> int:
-        now = self.clock.now()
         with self.db.write() as session:
-            query = select(HumanTask, Instance).join(Instance).where(HumanTask.status == "ready",
-                                                                     HumanTask.claimed_by == username)
-            query = query.where(HumanTask.id == task_id) if task_id else query.where(
-                HumanTask.instance_id == instance_id)
-            found = session.execute(query.order_by(HumanTask.created_at.desc()).limit(1)).first()
-            if found is None:
-                return 0
-            row, instance = found
-            people = recipients_of(users_named(session, [username]))
-            subject, body = wording.render("assigned", task=row.name, label=_label(instance),
-                                           by=actor if actor != "system" else None, due=_due(row),
-                                           task_url=self._task_url(row))
-            return add_notice(session, people, "assigned", subject, body, _task_link(row), now, self.email_on,
-                              instance.id, row.id)
+            return self.announce_assignment_in(session, instance_id, username, task_id, actor, self.clock.now())
+
+    def announce_assignment_in(self, session: Session, instance_id: int | None, username: str, task_id: str | None,
+                               actor: str | None, now: datetime) -> int:
+        """Tell someone a task was given to them, in the caller's transaction."""
+        query = select(HumanTask, Instance).join(Instance).where(HumanTask.status == "ready",
+                                                                 HumanTask.claimed_by == username)
+        query = query.where(HumanTask.id == task_id) if task_id else query.where(
+            HumanTask.instance_id == instance_id)
+        found = session.execute(query.order_by(HumanTask.created_at.desc()).limit(1)).first()
+        if found is None:
+            return 0
+        row, instance = found
+        people = recipients_of(users_named(session, [username]))
+        subject, body = wording.render("assigned", task=row.name, label=_label(instance),
+                                       by=actor if actor != "system" else None, due=_due(row),
+                                       task_url=self._task_url(row))
+        return add_notice(session, people, "assigned", subject, body, _task_link(row), now, self.email_on,
+                          instance.id, row.id)
 
     # --- deadlines -------------------------------------------------------------------------------------------------
 

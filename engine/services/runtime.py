@@ -14,11 +14,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.bpmn.definitions import CompiledProcess
 from engine.bpmn.execution import Execution
-from engine.bpmn.forms import clean_submission
 from engine.bpmn.waits import MESSAGE, SIGNAL, TIMER
+from engine.delivery import outbox
+from engine.delivery.outbox import Effect
 from engine.clock import Clock
 from engine.errors import Conflict, Forbidden, NotFound
-from engine.services import incidents, instance_rows
+from engine.services import incidents, instance_rows, submission
 from engine.services.attachments import attach_submitted
 from engine.services.commands import Change, CommandResult, Commands, deny
 from engine.services.diagram_functions import script_functions
@@ -41,8 +42,6 @@ class Runtime:
         self.clock = clock
         self.script_time_limit = script_time_limit
         self.commands = Commands(db, clock)
-        self.commands.start_followup = lambda process_id, actor, data, on_behalf_of: self._start(
-            process_id, actor, data, started_by_process=True, on_behalf_of=on_behalf_of)
 
     @property
     def listeners(self):
@@ -62,34 +61,51 @@ class Runtime:
         data and the audit event's actor name who started it)."""
         now = self.clock.now()
         with self._command("instance.started", username) as (session, change):
-            version = self.repository.latest(session, process_id)
-            compiled = self.repository.compiled(session, version.id)
-            owner, extra = username, {}
-            if started_by_process:
-                clean = dict(data or {})
-                behalf = find_user(session, on_behalf_of) if on_behalf_of and on_behalf_of != username else None
-                if behalf is not None and behalf.active:
-                    owner, extra = behalf.username, {"started_on_behalf_by": username}
-            else:
-                user = require_user(session, username)
-                start = next((e for e in compiled.elements.values() if e.kind == "start"), None)
-                if start is not None and not policy_of(session).may_start(user, start.role_id):
-                    raise deny(user, "start", f"Only a {start.lane or 'party'} can start '{compiled.name}'")
-                clean = clean_submission(compiled.form_schema(compiled.start_form), data)
-            instance = Instance(process_version_id=version.id, process_id=process_id, status="running",
-                                started_by=owner, started_at=now, updated_at=now, workflow_state="", facts={})
-            session.add(instance)
-            session.flush()
-            execution = Execution.new(compiled, self._functions(session, compiled, now, instance.id), now,
-                                      dict(clean, started_by=owner, started_at=now.isoformat(),
-                                           instance_id=instance.id, **extra), self.script_time_limit)
-            audit.record(session, now, username, "instance.started", instance_id=instance.id,
-                         process_id=process_id, version=version.version, data=clean,
-                         by_process=started_by_process or None, on_behalf_of=owner if extra else None)
-            if not started_by_process:
-                attach_submitted(session, now, compiled.form_schema(compiled.start_form), clean, username, instance.id)
-            change.instance_id = instance.id
-            return instance_rows.save(session, instance, execution, username, now, change)
+            return self._start_in(session, change, now, process_id, username, data, started_by_process,
+                                  on_behalf_of)
+
+    def start_followup(self, effect: Effect) -> CommandResult | None:
+        """Deliver a `start_process` effect from the outbox: the start and the claim of the effect are one
+        transaction, so the follow-up starts exactly once however many deliverers try (None: already done)."""
+        now = self.clock.now()
+        payload = effect.payload
+        with self._command("instance.started", effect.actor or "system") as (session, change):
+            if not outbox.claim(session, effect.id, now):
+                return None
+            return self._start_in(session, change, now, payload["process"], effect.actor or "system",
+                                  payload.get("data") or {}, True, payload.get("on_behalf_of"))
+
+    def _start_in(self, session: Session, change: Change, now: datetime, process_id: str, username: str,
+                  data: dict | None, started_by_process: bool, on_behalf_of: str | None) -> CommandResult:
+        version = self.repository.latest(session, process_id)
+        compiled = self.repository.compiled(session, version.id)
+        owner, extra = username, {}
+        if started_by_process:
+            clean = dict(data or {})
+            behalf = find_user(session, on_behalf_of) if on_behalf_of and on_behalf_of != username else None
+            if behalf is not None and behalf.active:
+                owner, extra = behalf.username, {"started_on_behalf_by": username}
+        else:
+            user = require_user(session, username)
+            start = next((e for e in compiled.elements.values() if e.kind == "start"), None)
+            if start is not None and not policy_of(session).may_start(user, start.role_id):
+                raise deny(user, "start", f"Only a {start.lane or 'party'} can start '{compiled.name}'")
+            clean = submission.validated(session, now, username, compiled.form_schema(compiled.start_form),
+                                         compiled.settings, data)
+        instance = Instance(process_version_id=version.id, process_id=process_id, status="running",
+                            started_by=owner, started_at=now, updated_at=now, workflow_state="", facts={})
+        session.add(instance)
+        session.flush()
+        execution = Execution.new(compiled, self._functions(session, compiled, now, instance.id, username), now,
+                                  dict(clean, started_by=owner, started_at=now.isoformat(),
+                                       instance_id=instance.id, **extra), self.script_time_limit)
+        audit.record(session, now, username, "instance.started", instance_id=instance.id,
+                     process_id=process_id, version=version.version, data=clean,
+                     by_process=started_by_process or None, on_behalf_of=owner if extra else None)
+        if not started_by_process:
+            attach_submitted(session, now, compiled.form_schema(compiled.start_form), clean, username, instance.id)
+        change.instance_id = instance.id
+        return instance_rows.save(session, instance, execution, username, now, change)
 
     def claim(self, task_id: str, username: str) -> None:
         """Take an unclaimed task of one of my roles, so that the others in the role see it is taken."""
@@ -141,6 +157,8 @@ class Runtime:
             change.instance_id = row.instance_id
             change.details["assigned_to"] = to_username
             change.details["task_id"] = task_id
+            outbox.enqueue(session, now, "announce_assignment", {"username": to_username, "task_id": task_id},
+                           instance_id=row.instance_id, actor=username)
             audit.record(session, now, username, "task.reassigned", instance_id=row.instance_id, task_id=task_id,
                          element_id=row.element_id, previous_holder=previous, new_holder=to_username)
 
@@ -163,7 +181,9 @@ class Runtime:
             compiled = self.repository.compiled(session, instance.process_version_id)
             info = compiled.elements.get(row.element_id)
             schema = compiled.form_schema(info.form if info else row.form)
-            clean = clean_submission(schema, data)
+            submission.claim_if_asked(session, now, username, row, data)
+            clean = submission.validated(session, now, username, schema, compiled.settings, data,
+                                         instance_id=instance.id, task_id=task_id)
             execution = self.load(session, instance, compiled, now, change)
             execution.fire_due()
             change.instance_id = instance.id
@@ -209,7 +229,8 @@ class Runtime:
                 raise deny(user, name, f"You cannot send {words} to {label}", instance_id=instance_id)
             compiled = self.repository.compiled(session, instance.process_version_id)
             schema = compiled.form_schema(allowed[0].form)
-            clean = clean_submission(schema, data)
+            clean = submission.validated(session, now, username, schema, compiled.settings, data,
+                                         instance_id=instance_id)
             payload = dict(clean, sent_by=username, sent_at=now.isoformat())
             execution = self.load(session, instance, compiled, now, change)
             execution.fire_due()
@@ -306,9 +327,11 @@ class Runtime:
     def _command(self, action: str, actor: str):
         return self.commands.scope(action, actor)
 
-    def _functions(self, session: Session, compiled: CompiledProcess, now: datetime, instance_id: int | None):
-        """The functions the diagram's scripts may call, bound to this command's transaction and moment."""
-        return script_functions(session, Clock(now), compiled.settings, compiled.process_id, instance_id=instance_id)
+    def _functions(self, session: Session, compiled: CompiledProcess, now: datetime, instance_id: int | None,
+                   actor: str = "system"):
+        """The functions the diagram's scripts may call, bound to this command's transaction, moment and actor."""
+        return script_functions(session, Clock(now), compiled.settings, compiled.process_id, instance_id=instance_id,
+                                actor=actor)
 
     def load(self, session: Session, instance: Instance, compiled: CompiledProcess, now: datetime,
              change: Change) -> Execution:
@@ -316,7 +339,7 @@ class Runtime:
         if instance.status not in ("running",):
             raise Conflict(f"{instance.reference or 'Instance ' + str(instance.id)} is {instance.status}")
         execution = Execution.restore(instance.workflow_state, compiled,
-                                      self._functions(session, compiled, now, instance.id), now,
+                                      self._functions(session, compiled, now, instance.id, change.actor), now,
                                       self.script_time_limit)
         change.before = execution.snapshot()
         return execution

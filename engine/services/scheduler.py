@@ -28,7 +28,8 @@ from engine.calendar import ENGLAND_AND_WALES
 from engine.errors import NotFound
 from engine.governance.logs import remind_overdue_actions
 from engine.store.models import Timer, UtcDateTime
-from engine.services.runtime import Change, Runtime
+from engine.services.commands import Change
+from engine.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,10 @@ class TimerScheduler:
     pending e-mails and the daily digests."""
 
     def __init__(self, runtime: Runtime, sweep_seconds: float = 15.0, batch: int = 500,
-                 deadline_seconds: float = 60.0, notifier=None, reminders_at: str | None = None):
+                 deadline_seconds: float = 60.0, notifier=None, reminders_at: str | None = None, effects=None):
         self.runtime = runtime
-        self.notifier = notifier if notifier is not None else getattr(runtime, "notifier", None)
+        self.notifier = notifier
+        self.effects = effects
         self.sweep_seconds = sweep_seconds
         self.deadline_seconds = deadline_seconds
         self.batch = batch
@@ -181,8 +183,14 @@ class TimerScheduler:
         return True
 
     def sweep(self) -> None:
-        """The safety net: timers other processes created, e-mails not yet sent, tasks not yet announced."""
+        """The safety net: timers other processes created, effects left in the outbox (a process that died after
+        its commit, or one waiting for its next attempt), e-mails not yet sent, tasks not yet announced."""
         self.wake()
+        if self.effects is not None:
+            try:
+                self.effects.deliver_due(self._utcnow())
+            except Exception:
+                log.exception("outbox sweep failed")
         if self.notifier is not None:
             try:
                 self.notifier.announce_tasks()

@@ -256,6 +256,25 @@ class Timer(Base):
     )
 
 
+class OutboxEffect(Base):
+    """An effect beyond the command's own rows (a follow-up start, task announcements, later webhooks), written in
+    the command's transaction and delivered after it commits, with retries, exactly once."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))  # start_process | announce_tasks | announce_assignment | …
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    instance_id: Mapped[Optional[int]] = mapped_column(ForeignKey("instance.id"))
+    actor: Mapped[str] = mapped_column(String(80), default="")
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]  # the next attempt
+    delivered_at: Mapped[Optional[datetime]]
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+
+
 class Incident(Base):
     """Something the system found wrong and cannot fix by itself, for an admin: an instance stranded with nothing
     to wait for, a timer whose step kept failing, a task created already overdue, an effect that could not be

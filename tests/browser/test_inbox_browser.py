@@ -128,7 +128,7 @@ def test_raise_review_and_complete_in_the_browser(page, live_server, web_gov, pa
 @pytest.mark.browser
 def test_notifications_page_in_the_browser(page, live_server, web_gov, password):
     from tests.web.cc_answers import RAISE
-    web_gov.notifier.background = False
+    web_gov.effects.background = False
     web_gov.start("change_control", "alice", RAISE)
     sign_in(page, live_server, "carol", password)
     assert page.locator("#notifications-link").inner_text().startswith("Notifications 1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .cases import CASES
-from .driver import ThroughGovflow, run_case
+from .driver import run_case
 
 pytestmark = pytest.mark.postgres
 

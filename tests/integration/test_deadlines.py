@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from engine.services.identity import NewUser
 from engine.store.models import HumanTask, Notification, User
-from engine.services.scheduler import TimerScheduler
 
 from ..conftest import FIXTURES
 
@@ -20,7 +19,7 @@ UTC = timezone.utc
 @pytest.fixture
 def tgov(gov):
     gov.deploy([FIXTURES / "timing"], forms_dir=FIXTURES / "timing_forms", note="timing fixtures")
-    gov.notifier.background = False  # announce new tasks in the command's thread, so the test can read them
+    gov.effects.background = False  # announce new tasks in the command's thread, so the test can read them
     return gov
 
 
@@ -122,7 +121,7 @@ def test_overdue_after_downtime_sends_no_stale_reminder(tgov, clock):
 
 def test_the_scheduler_sends_deadline_notices_at_their_moment(tgov, clock):
     task = start_deadline(tgov, clock, at(2026, 12, 11, 9))
-    scheduler = TimerScheduler(tgov.runtime, sweep_seconds=3600, deadline_seconds=3600)
+    scheduler = tgov.scheduler(sweep_seconds=3600, deadline_seconds=3600)
     assert scheduler.notifier is tgov.notifier
     scheduler.start()
     try:

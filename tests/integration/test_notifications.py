@@ -72,7 +72,7 @@ def mgov(gov, smtp):
     """govflow with the timing fixtures and e-mail through the local SMTP server, sent synchronously."""
     gov.deploy([FIXTURES / "timing"], forms_dir=FIXTURES / "timing_forms", note="timing fixtures")
     gov.notifier.mailer = Mailer(host="127.0.0.1", port=smtp.port, sender="govflow@example.test", base_url=BASE)
-    gov.notifier.background = False
+    gov.effects.background = False
     return gov
 
 
@@ -185,13 +185,13 @@ def test_in_app_list_unread_count_and_mark_read(mgov, smtp):
 
 
 def test_mail_goes_out_in_the_background_after_the_commit(mgov, smtp):
-    mgov.notifier.background = True
+    mgov.effects.background = True
     try:
         start(mgov)
-        mgov.notifier.wait_idle()
+        mgov.effects.wait_idle()
         assert smtp.recipients() == ["carol@example.org"]
     finally:
-        mgov.notifier.close()
+        mgov.effects.close()
 
 
 def test_a_failed_send_is_kept_and_retried(mgov, smtp):
@@ -212,6 +212,6 @@ def test_email_off_without_an_smtp_host_keeps_notices_in_the_app(gov, smtp):
     gov.deploy([FIXTURES / "timing"], forms_dir=FIXTURES / "timing_forms")
     assert not gov.notifier.email_on  # GOVFLOW_SMTP_HOST is not set in the tests
     start(gov)
-    gov.notifier.wait_idle()  # new tasks are announced on the worker thread, after the command returned
+    gov.effects.wait_idle()  # new tasks are announced on the worker thread, after the command returned
     assert smtp.mails == []
     assert [n["email_status"] for n in gov.notifications("carol")] == ["none"]

@@ -19,7 +19,7 @@ from cli.commands import govflow as govflow_cli
 from engine.clock import Clock
 from engine.errors import Conflict, Forbidden
 from engine.store.models import AuditEvent, Instance, Timer
-from engine.services.scheduler import NEXT_JOB, TimerScheduler
+from engine.services.scheduler import NEXT_JOB
 
 from ..conftest import FIXTURES, T0, make_govflow
 
@@ -63,7 +63,7 @@ def test_timers_due_while_down_fire_at_the_next_start_oldest_first(tgov, clock):
     ids = [start_tick(tgov, due) for due in dues]
     assert timer_statuses(tgov) == {"waiting": 5}
     clock.set(T0 + timedelta(days=2))  # everything was down past every due time
-    scheduler = TimerScheduler(tgov.runtime, sweep_seconds=3600)
+    scheduler = tgov.scheduler(sweep_seconds=3600)
     scheduler.start()
     try:
         wait_for(lambda: timer_statuses(tgov) == {"fired": 5})
@@ -79,7 +79,7 @@ def test_timers_due_while_down_fire_at_the_next_start_oldest_first(tgov, clock):
 def test_start_rebuilds_the_next_due_job_from_the_timer_table(tgov, clock):
     start_tick(tgov, T0 + timedelta(days=3))
     start_tick(tgov, T0 + timedelta(hours=2))
-    scheduler = TimerScheduler(tgov.runtime, sweep_seconds=3600)
+    scheduler = tgov.scheduler(sweep_seconds=3600)
     scheduler.start()
     try:
         wait_for(lambda: scheduler._scheduler.get_job(NEXT_JOB) is not None
@@ -96,7 +96,7 @@ def test_start_rebuilds_the_next_due_job_from_the_timer_table(tgov, clock):
 
 def test_a_timer_fires_on_time_on_the_real_clock(database_url, tmp_path, tgov):
     live = make_govflow(database_url, tmp_path, Clock())  # same database, wall clock
-    scheduler = TimerScheduler(live.runtime, sweep_seconds=3600)
+    scheduler = live.scheduler(sweep_seconds=3600)
     scheduler.start()
     try:
         due = datetime.now(UTC) + timedelta(seconds=1.5)
@@ -114,7 +114,7 @@ def test_a_timer_fires_on_time_on_the_real_clock(database_url, tmp_path, tgov):
 def test_a_failing_step_is_retried_with_backoff_then_becomes_an_incident_and_can_be_retried(tgov, clock):
     due = T0 + timedelta(hours=1)
     instance_id = start_tick(tgov, due, works_from="2026-12-03")  # the step fails before 3 December
-    scheduler = TimerScheduler(tgov.runtime)  # not started: wake() is the job's body
+    scheduler = tgov.scheduler()  # not started: wake() is the job's body
     clock.set(due)
     expected_backoff = [30, 60, 120, 240]
     for attempt, backoff in enumerate(expected_backoff, start=1):
@@ -191,7 +191,7 @@ WORKER = textwrap.dedent("""
 
     url, at, go_file = sys.argv[1], datetime.fromisoformat(sys.argv[2]), sys.argv[3]
     gov = Govflow(Config(database_url=url, instance_dir=os.path.dirname(go_file)), Clock(at))
-    scheduler = TimerScheduler(gov.runtime)
+    scheduler = gov.scheduler()
     print("ready", flush=True)
     while not os.path.exists(go_file):
         time.sleep(0.01)

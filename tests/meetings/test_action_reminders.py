@@ -11,7 +11,7 @@ from sqlalchemy import select
 from engine.governance import logs
 from engine.governance.meetings import meetings
 from engine.store.models import AuditEvent, LogAction
-from engine.services.scheduler import CATCH_UP_REMINDER_JOB, REMINDER_JOB, TimerScheduler
+from engine.services.scheduler import CATCH_UP_REMINDER_JOB, REMINDER_JOB
 
 from ..conftest import make_govflow
 
@@ -31,7 +31,7 @@ def reminders_sent(gov, action_id):
 def test_once_a_working_day_each_overdue_action_is_reminded_and_goes_on_the_next_agenda(gov, clock):
     action = overdue_action(gov)
     not_yet = overdue_action(gov, title="Due today", due_on="2027-01-05")
-    scheduler = TimerScheduler(gov.runtime)  # not started: the job's body, on the injected clock
+    scheduler = gov.scheduler()  # not started: the job's body, on the injected clock
     clock.set(datetime(2027, 1, 5, 8, 0, tzinfo=UTC))  # Tue 5 Jan 2027, 08:00 London
     done = scheduler.send_action_reminders()
     assert done == [{"reference": action["reference"], "owner": "will", "placed_on": "2027-02-03"}]
@@ -62,7 +62,7 @@ def test_several_schedulers_on_one_database_remind_each_action_once(gov, clock, 
     actions = [overdue_action(gov, title=f"Action {n}") for n in range(5)]
     clock.set(datetime(2027, 1, 5, 8, 0, tzinfo=UTC))
     others = [make_govflow(database_url, tmp_path / f"s{n}", clock) for n in range(2)]
-    schedulers = [TimerScheduler(g.runtime) for g in (gov, *others)]
+    schedulers = [g.scheduler() for g in (gov, *others)]
     results: list[list[dict]] = [[] for _ in schedulers]
     start = threading.Barrier(len(schedulers))
 
@@ -86,7 +86,7 @@ def test_several_schedulers_on_one_database_remind_each_action_once(gov, clock, 
 
 def test_the_reminder_job_runs_on_working_days_at_the_configured_london_time(gov, clock):
     clock.set(datetime(2027, 1, 5, 7, 0, tzinfo=UTC))  # before 08:00 London: no catch-up run at start
-    scheduler = TimerScheduler(gov.runtime, sweep_seconds=3600)
+    scheduler = gov.scheduler(sweep_seconds=3600)
     assert scheduler.reminder_time() == (8, 0)  # the default
     scheduler.start()
     try:
@@ -97,7 +97,7 @@ def test_the_reminder_job_runs_on_working_days_at_the_configured_london_time(gov
         assert scheduler._scheduler.get_job(CATCH_UP_REMINDER_JOB) is None
     finally:
         scheduler.shutdown()
-    later = TimerScheduler(gov.runtime, sweep_seconds=3600, reminders_at="07:30")
+    later = gov.scheduler(sweep_seconds=3600, reminders_at="07:30")
     clock.set(datetime(2027, 1, 5, 9, 0, tzinfo=UTC))  # after 07:30: it catches up at once
     later.start()
     try:

@@ -9,7 +9,7 @@ from tests.web.cc_answers import RAISE
 @pytest.fixture
 def told(web_gov):
     """carol (the CCM) is told of the new validation task when alice raises a change request."""
-    web_gov.notifier.background = False
+    web_gov.effects.background = False
     web_gov.start("change_control", "alice", RAISE)
     return web_gov
 

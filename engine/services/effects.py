@@ -1,0 +1,163 @@
+"""Delivering the outbox: each effect by its kind, exactly once, retried with backoff, an incident after the last
+try; then the e-mails of pending notices.
+
+Who delivers: the process that ran the command, at once after its commit (on a worker thread, so the command
+returns at once; synchronously when `background` is off), and every scheduler's sweep for whatever is left — an
+effect whose process died after the commit, or one waiting for its next attempt.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Callable
+
+from engine.clock import Clock
+from engine.delivery import outbox
+from engine.delivery.outbox import Effect
+from engine.services import incidents
+from engine.services.commands import Change
+from engine.services.notifications import Notifier
+from engine.services.runtime import Runtime
+from engine.store.db import Database
+
+log = logging.getLogger(__name__)
+
+AT_ONCE = {"start_process"}  # delivered in the committing command's thread; the rest on the worker
+
+
+class Effects:
+    """The outbox's deliverer."""
+
+    def __init__(self, db: Database, clock: Clock, runtime: Runtime, notifier: Notifier, background: bool = True,
+                 inline: bool = True):
+        self.db = db
+        self.clock = clock
+        self.runtime = runtime
+        self.notifier = notifier
+        self.background = background  # deliver after a commit on a worker thread, not in the command's thread
+        self.inline = inline  # deliver a command's effects in its own process at once (else: the scheduler only)
+        self.handlers: dict[str, Callable[[Effect, datetime], object]] = {
+            "start_process": lambda effect, _now: self.runtime.start_followup(effect),
+            "announce_tasks": self._announce_tasks,
+            "announce_assignment": self._announce_assignment,
+        }
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._pending = 0
+
+    def attach(self) -> None:
+        """Deliver each committed command's effects at once."""
+        self.runtime.listeners.append(self.after_commit)
+
+    # --- delivering ----------------------------------------------------------------------------------------------
+
+    def deliver_due(self, now: datetime | None = None, ids: list[int] | None = None, limit: int = 200,
+                    send_mail: bool = True) -> int:
+        """Deliver the pending effects due now (only `ids`, when given), oldest first; then send pending e-mails.
+        Returns how many effects were delivered by this call."""
+        delivered, seen = 0, set()
+        while ids is None or ids:  # effects written by delivering others (a follow-up's announcements) too
+            moment = now or self.clock.now()
+            with self.db.read() as session:
+                effects = [e for e in outbox.due(session, moment, limit, ids) if e.id not in seen]
+            seen.update(e.id for e in effects)
+            delivered += sum(1 for effect in effects if self._deliver(effect, moment))
+            if ids is not None or not effects:
+                break
+        if send_mail:
+            self.notifier.send_pending(now or self.clock.now())
+        return delivered
+
+    def _deliver(self, effect: Effect, now: datetime) -> bool:
+        handler = self.handlers.get(effect.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no deliverer for effects of kind '{effect.kind}'")
+            return handler(effect, now) is not None
+        except Exception as err:  # rolled back with the effect's own transaction: count it, back off, or give up
+            log.warning("effect %s (%s) failed: %s", effect.id, effect.kind, err)
+            with self.db.write() as session:
+                if outbox.record_failure(session, effect.id, now, f"{type(err).__name__}: {err}"):
+                    incidents.open_incident(
+                        session, now, "delivery_failed",
+                        f"The effect '{effect.kind.replace('_', ' ')}' failed {outbox.MAX_ATTEMPTS} times and "
+                        f"stopped: {type(err).__name__}: {err}. Fix the cause, then retry it.",
+                        instance_id=effect.instance_id, command=effect.kind, actor=effect.actor,
+                        effect_id=effect.id, payload=effect.payload)
+            return False
+
+    def _announce_tasks(self, effect: Effect, now: datetime) -> int | None:
+        with self.db.write() as session:
+            if not outbox.claim(session, effect.id, now):
+                return None
+            return self.notifier.announce_tasks_in(session, effect.payload.get("task_ids"), effect.actor, now)
+
+    def _announce_assignment(self, effect: Effect, now: datetime) -> int | None:
+        with self.db.write() as session:
+            if not outbox.claim(session, effect.id, now):
+                return None
+            return self.notifier.announce_assignment_in(session, effect.instance_id, effect.payload["username"],
+                                                        effect.payload.get("task_id"), effect.actor, now)
+
+    # --- after a command -------------------------------------------------------------------------------------------
+
+    def after_commit(self, change: Change) -> None:
+        """Deliver what the command wrote to the outbox (and any e-mails it queued): a follow-up start at once, in
+        the command's thread (the person sees the process it started), the rest soon, on the worker."""
+        if not self.inline:
+            return
+        now_ids = [i for i, kind in change.effects if kind in AT_ONCE]
+        later_ids = [i for i, kind in change.effects if kind not in AT_ONCE]
+        if now_ids:
+            self._deliver_safely(now_ids, send_mail=False)
+        if not later_ids and not self.notifier.email_on:
+            return
+        if self.background:
+            self._submit(self._deliver_safely, later_ids)
+        else:
+            self.deliver_due(ids=later_ids)
+
+    def _deliver_safely(self, ids: list[int], send_mail: bool = True) -> None:
+        try:
+            self.deliver_due(ids=ids, send_mail=send_mail)
+        except Exception:  # the rows are still there: the scheduler's sweep delivers them
+            log.exception("delivering effects %s after their commit failed", ids)
+
+    def _submit(self, fn, *args) -> None:
+        with self._idle:
+            self._pending += 1
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="govflow-effects")
+            future = self._executor.submit(fn, *args)
+        future.add_done_callback(self._done)
+
+    def _done(self, _future) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Block until the worker has nothing queued or running (tests, shutdown)."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._pending == 0, timeout):
+                raise TimeoutError("the effects worker is still busy")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+    # --- for admins ------------------------------------------------------------------------------------------------
+
+    def listing(self, status: str | None = None) -> list[dict]:
+        with self.db.read() as session:
+            return outbox.listing(session, status)
+
+    def depth(self) -> tuple[int, datetime | None]:
+        with self.db.read() as session:
+            return outbox.depth(session)
