@@ -214,7 +214,7 @@ class HumanTask(Base):
         Index("ix_human_task_role_status", "role_id", "status", "due_at"),
         Index("ix_human_task_claimed_status", "claimed_by", "status"),
         Index("ix_human_task_assignee_status", "assignee", "status"),
-        Index("ix_human_task_instance_status", "instance_id", "status"),
+        Index("ix_human_task_instance_status", "instance_id", "status", "due_at"),
         Index("ix_human_task_completed_by", "completed_by", "completed_at"),
     )
 
