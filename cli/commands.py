@@ -114,6 +114,12 @@ FILE_OPTION = click.option("--file", "files", multiple=True, metavar="FIELD=PATH
                            help="Attach a file to one of the form's file fields (repeatable).")
 
 
+def RETRY_OPTIONS(fn):
+    """--as (the admin retrying) and --reason (what was put right, kept in the audit trail)."""
+    fn = click.option("--reason", required=True, help="What was put right (kept in the audit trail).")(fn)
+    return click.option("--as", "username", required=True, help="The admin retrying it.")(fn)
+
+
 @click.group()
 def govflow() -> None:
     """govflow: MHHS programme governance run as BPMN processes."""
@@ -414,8 +420,7 @@ def timers_run_due(ctx: Context) -> None:
 
 @command(timers, "retry")
 @click.argument("timer_id", type=int)
-@click.option("--as", "username", required=True, help="The admin retrying it.")
-@click.option("--reason", required=True, help="What was put right (kept in the audit trail).")
+@RETRY_OPTIONS
 def timers_retry(ctx: Context, timer_id: int, username: str, reason: str) -> None:
     """Put a failed timer back in the queue (its incident is closed); the scheduler fires it on its next sweep."""
     ctx.govflow.retry_timer(timer_id, username, reason)
@@ -451,8 +456,7 @@ def outbox_deliver(ctx: Context) -> None:
 
 @command(outbox_group, "retry")
 @click.argument("effect_id", type=int)
-@click.option("--as", "username", required=True, help="The admin retrying it.")
-@click.option("--reason", required=True, help="What was put right (kept in the audit trail).")
+@RETRY_OPTIONS
 def outbox_retry(ctx: Context, effect_id: int, username: str, reason: str) -> None:
     """Put a failed effect back in the queue (its incident is closed) and deliver it."""
     ctx.govflow.retry_effect(effect_id, username, reason)
