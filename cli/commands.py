@@ -547,5 +547,7 @@ def scheduler_command(sweep_seconds: float) -> None:
     click.echo(f"Stopped after firing timers of {timer_scheduler.fired_count} instance(s).")
 
 
+from cli import tokens as _tokens  # noqa: E402,F401 (govflow tokens …)
+
 if __name__ == "__main__":
     govflow()

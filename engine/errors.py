@@ -36,3 +36,19 @@ class ProcessError(GovflowError):
     """A step of the diagram failed (a script, a condition, a decision table): nothing was saved."""
 
     status = 422
+
+
+class Unauthenticated(GovflowError):
+    """No valid credentials: a missing, unknown, expired or revoked API token."""
+
+    status = 401
+
+
+class TooManyRequests(GovflowError):
+    """A rate limit was reached; `retry_after` says in how many seconds to try again."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(message)

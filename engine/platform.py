@@ -43,6 +43,7 @@ from engine.services.metrics import Metrics
 from engine.services.seat_register import SeatRegister
 from engine.services.submission import Submissions
 from engine.services.trail import Trails
+from engine.services.tokens import ApiTokens
 
 DEMO_USERS_FILE = Path(__file__).resolve().parent / "demo" / "demo_users.yaml"
 
@@ -89,6 +90,7 @@ class Govflow:
         self.logs = Logbook(self.db, self.clock)
         self.meetings = MeetingCalendar(self.db, self.clock, self.config)
         self.seats = SeatRegister(self.db, self.clock)
+        self.tokens = ApiTokens(self.db, self.clock)  # the JSON API's bearer tokens
 
     def scheduler(self, **options) -> TimerScheduler:
         """The timer scheduler for this engine (not started): timers, deadlines, digests, action reminders, and the
@@ -278,7 +280,7 @@ class Govflow:
             return {
                 "id": instance.id, "process_id": instance.process_id, "version_id": instance.process_version_id,
                 "status": instance.status, "state": instance.state, "reference": instance.reference,
-                "title": instance.title, "started_by": instance.started_by,
+                "title": instance.title, "started_by": instance.started_by, "revision": instance.revision,
                 "started_at": instance.started_at.isoformat(),
                 "ended_at": instance.ended_at.isoformat() if instance.ended_at else None,
                 "data": instance.facts,
@@ -303,7 +305,7 @@ class Govflow:
                 return None
             return {"id": instance.id, "process_id": instance.process_id, "version_id": instance.process_version_id,
                     "reference": instance.reference, "title": instance.title, "status": instance.status,
-                    "state": instance.state}
+                    "state": instance.state, "revision": instance.revision}
 
     def path(self, instance_id: int) -> list[dict]:
         """Every element the instance passed, in the order it left them, with the outcome (completed/cancelled)."""

@@ -24,6 +24,9 @@ FILES = [
     ("bpmn-js/dist/assets/bpmn-font", "bpmn-js/bpmn-font"),
     ("dmn-js/dist/dmn-modeler.production.min.js", "dmn-js/dmn-modeler.production.min.js"),
     ("dmn-js/dist/assets", "dmn-js/assets"),
+    # the JSON API's reference page (/api/v1/docs), drawn from the OpenAPI document
+    ("swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui/swagger-ui-bundle.js"),
+    ("swagger-ui-dist/swagger-ui.css", "swagger-ui/swagger-ui.css"),
 ]
 
 

@@ -46,6 +46,7 @@ def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
     )
     app.config.update(overrides)
     app.session_interface = _SecureWhenHttps()
+    from . import api; api.mount(app)  # noqa: E702 (the JSON API at /api/v1, on this app's session)
     if os.environ.get("GOVFLOW_BEHIND_PROXY") == "1":
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)
@@ -64,6 +65,7 @@ def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
     from . import attachments; attachments.init_app(app)  # noqa: E702 (files on forms)
     from . import notifications
     app.register_blueprint(notifications.bp)
+    from . import account_tokens; app.register_blueprint(account_tokens.bp)  # noqa: E702 (my API tokens)
     notifications.init_app(app)
     errors.init_app(app)
     app.after_request(_security_headers)

@@ -46,9 +46,10 @@ PUBLISH = "publish"
 MIGRATE = "migrate"
 READ_SEATS = "read_seats"
 MANAGE_SEATS = "manage_seats"
+INTEGRATE = "integrate"
 KNOWN_CAPABILITIES = frozenset({ACT, SEE_ALL_REQUESTS, OBSERVE, REASSIGN, ADMINISTER, HEAR_INCIDENTS, MANAGE,
                                 READ_LOGS, KEEP_LOGS, READ_LIBRARY, EDIT_LIBRARY, PUBLISH, MIGRATE, READ_SEATS,
-                                MANAGE_SEATS})
+                                MANAGE_SEATS, INTEGRATE})
 
 OPEN_MEMBERSHIP = "open_all_programme_parties"  # a group whose tasks every holder of the lane's role may do
 SEAT_SEPARATOR = ":"  # a task's group `GROUP:SEAT` is for one seat: its holder and alternate

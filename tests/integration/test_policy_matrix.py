@@ -295,7 +295,7 @@ def test_the_domain_rules_hold(shipped_world):
     # the library: analysts edit and publish; the seat register: admins assign; incidents go to the admins
     expected = {"manage": {"sro", "pmo", "ipa", "change_control_manager", "ofgem_observer", "admin"},
                 "reassign": {"pmo", "admin"}, "edit_library": {"analyst"}, "publish": {"analyst"},
-                "migrate": {"analyst"}, "manage_seats": {"admin"}, "hear_incidents": {"admin"},
+                "migrate": {"analyst"}, "manage_seats": {"admin"}, "hear_incidents": {"admin"}, "integrate": {"admin"},
                 "administer": {"admin", "pmo", "sro", "change_control_manager"}, "keep_logs": {"pmo", "admin"},
                 "act": {"participant", "change_control_manager", "workstream", "pmo", "chair", "sro", "ipa",
                         "analyst", "admin"}}

@@ -1,0 +1,169 @@
+"""API tokens: made with a random secret shown once, kept only as its SHA-256, checked on every API request.
+
+A personal token acts as the person who made it; a service token (made by whoever may `integrate`) acts as a
+service account. Either is limited to its scopes, expires, can be revoked, and counts its requests per minute in
+the database (every worker shares the limit). Every use is an audit event `token.used` in the same transaction as
+the count.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from engine.clock import Clock
+from engine.errors import Forbidden, FormInvalid, NotFound, TooManyRequests, Unauthenticated
+from engine.governance.policy import INTEGRATE, policy_of
+from engine.services.identity import find_user, require_user
+from engine.store import audit
+from engine.store.db import Database
+from engine.store.models import ApiToken
+
+PREFIX = "gft_"  # every secret starts so: secret scanners and people recognise it
+#: what a token may be allowed: read everything its person may read; act on work (tasks, requests, messages,
+#: comments, drafts, notifications); the process library (validate, deploy, publish); administration
+SCOPES = {"read": "Read what the account may read",
+          "work": "Act on tasks and requests: start, claim, complete, send messages, comment, withdraw",
+          "library": "Validate, deploy and publish processes",
+          "admin": "Suspend, resume, retry, move back; webhooks"}
+KINDS = ("personal", "service")
+DEFAULT_RATE_LIMIT = 600  # requests per minute
+MAX_RATE_LIMIT = 100_000
+MAX_DAYS = 366
+WINDOW = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class TokenUse:
+    """Who an authenticated request acts as, and what its token allows."""
+
+    token_id: int
+    username: str
+    scopes: frozenset[str]
+    kind: str
+
+
+def digest_of(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiTokens:
+    """The tokens over one database and clock."""
+
+    def __init__(self, db: Database, clock: Clock):
+        self.db = db
+        self.clock = clock
+
+    def issue(self, by: str, name: str, scopes: list[str], *, kind: str = "personal", username: str | None = None,
+              days: int | None = 90, rate_limit: int = DEFAULT_RATE_LIMIT) -> tuple[str, dict]:
+        """Make a token; returns (the secret, shown only now; the token as listed). A personal token is `by`'s own;
+        a service token acts as `username` and needs `integrate`."""
+        problems = {}
+        name = (name or "").strip()
+        if not name or len(name) > 120:
+            problems["name"] = "Give the token a name of 1 to 120 characters"
+        unknown = sorted(set(scopes) - set(SCOPES))
+        if not scopes or unknown:
+            problems["scopes"] = (f"Unknown scope {', '.join(unknown)}" if unknown else "Choose at least one scope") \
+                + f" (scopes: {', '.join(SCOPES)})"
+        if kind not in KINDS:
+            problems["kind"] = "A token is personal or service"
+        if days is not None and not (1 <= days <= MAX_DAYS):
+            problems["days"] = f"A token lasts 1 to {MAX_DAYS} days"
+        if not (1 <= rate_limit <= MAX_RATE_LIMIT):
+            problems["rate_limit"] = f"The rate limit is 1 to {MAX_RATE_LIMIT} requests a minute"
+        if problems:
+            raise FormInvalid(problems)
+        now = self.clock.now()
+        secret = PREFIX + secrets.token_urlsafe(32)
+        with self.db.write() as session:
+            maker = require_user(session, by)
+            if kind == "service":
+                if not policy_of(session).allows(maker, INTEGRATE):
+                    raise Forbidden("Only whoever may integrate (an admin) makes service tokens")
+                account = find_user(session, username or "")
+                if account is None or not account.active:
+                    raise FormInvalid({"username": f"There is no active account '{username}' for the service"})
+                acts_as = account.username
+            else:
+                if username not in (None, "", maker.username):
+                    raise Forbidden("A personal token acts as the person who makes it")
+                acts_as = maker.username
+            row = ApiToken(digest=digest_of(secret), prefix=secret[:10], name=name, kind=kind, username=acts_as,
+                           scopes=sorted(set(scopes)), rate_limit=rate_limit, created_by=maker.username,
+                           created_at=now, expires_at=now + timedelta(days=days) if days else None, window_count=0)
+            session.add(row)
+            session.flush()
+            audit.record(session, now, maker.username, "token.created", token_id=row.id, name=name, kind=kind,
+                         acts_as=acts_as, scopes=row.scopes, expires_at=row.expires_at)
+            return secret, _listed(row, now)
+
+    def listing(self, username: str, everyone: bool = False) -> list[dict]:
+        """The tokens acting as `username` or made by them; every token when `everyone` (needs `integrate`)."""
+        now = self.clock.now()
+        with self.db.read() as session:
+            query = select(ApiToken).order_by(ApiToken.id)
+            if everyone:
+                if not policy_of(session).allows(find_user(session, username), INTEGRATE):
+                    raise Forbidden("Only whoever may integrate (an admin) lists every token")
+            else:
+                query = query.where((ApiToken.username == username) | (ApiToken.created_by == username))
+            return [_listed(row, now) for row in session.scalars(query)]
+
+    def revoke(self, token_id: int, by: str, reason: str = "") -> dict:
+        """Revoke a token at once: its maker, the person it acts as, or whoever may integrate."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            row = session.get(ApiToken, token_id)
+            user = require_user(session, by)
+            if row is None:
+                raise NotFound(f"There is no token {token_id}")
+            if by not in (row.username, row.created_by) and not policy_of(session).allows(user, INTEGRATE):
+                raise Forbidden("Only the token's owner or an admin may revoke it")
+            if row.revoked_at is None:
+                row.revoked_at, row.revoked_by = now, by
+                audit.record(session, now, by, "token.revoked", token_id=row.id, name=row.name, reason=reason)
+            return _listed(row, now)
+
+    def authenticate(self, secret: str, method: str, path: str, address: str | None = None) -> TokenUse:
+        """The token's use for this request, counted and audited; Unauthenticated for an unknown, expired or revoked
+        token or an inactive account, TooManyRequests past its rate limit."""
+        if not secret.startswith(PREFIX) or len(secret) > 200:
+            raise Unauthenticated("The API token is not valid")
+        now = self.clock.now()
+        with self.db.write() as session:
+            row = session.scalars(select(ApiToken).where(ApiToken.digest == digest_of(secret))
+                                  .with_for_update()).first()
+            if row is None:
+                raise Unauthenticated("The API token is not valid")
+            if row.revoked_at is not None:
+                raise Unauthenticated("The API token was revoked")
+            if row.expires_at is not None and row.expires_at <= now:
+                raise Unauthenticated("The API token has expired")
+            user = find_user(session, row.username)
+            if user is None or not user.active:
+                raise Unauthenticated("The API token's account is not active")
+            if row.window_started_at is None or now - row.window_started_at >= WINDOW:
+                row.window_started_at, row.window_count = now, 0
+            if row.window_count >= row.rate_limit:
+                wait = WINDOW - (now - row.window_started_at)
+                raise TooManyRequests(f"This token may make {row.rate_limit} requests a minute",
+                                      max(1, int(wait.total_seconds() + 0.999)))
+            row.window_count += 1
+            row.last_used_at = now
+            audit.record(session, now, row.username, "token.used", token_id=row.id, method=method,
+                         path=path[:300], address=(address or "")[:64])
+            return TokenUse(row.id, row.username, frozenset(row.scopes), row.kind)
+
+
+def _listed(row: ApiToken, now: datetime) -> dict:
+    status = "revoked" if row.revoked_at else "expired" if row.expires_at and row.expires_at <= now else "active"
+    return {"id": row.id, "name": row.name, "kind": row.kind, "username": row.username, "prefix": row.prefix,
+            "scopes": list(row.scopes), "rate_limit": row.rate_limit, "created_by": row.created_by,
+            "created_at": row.created_at.isoformat(),
+            "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+            "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None, "status": status}

@@ -1,0 +1,148 @@
+"""Who an API request acts as: a bearer token (its scopes), or the browser's signed-in session (every scope, and
+the session's CSRF token in `X-CSRF-Token` on every state-changing request). The engine's policy then decides what
+that person may do, as for the web."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import current_app, g, request, session
+
+from engine.errors import Forbidden, GovflowError, Unauthenticated
+
+from .problems import problem
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+PUBLIC_ENDPOINTS = {"reference.openapi", "reference.page", "static"}
+ALL_SCOPES = frozenset({"read", "work", "library", "admin"})
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The person a request acts as, what their roles let them do, and what the credential allows."""
+
+    username: str
+    capabilities: frozenset[str]
+    scopes: frozenset[str]
+    via: str  # token | session
+    token_id: int | None = None
+
+    def may(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    @property
+    def observer_only(self) -> bool:
+        return self.may("observe") and not self.may("act")
+
+
+def gov():
+    return current_app.extensions["govflow"]
+
+
+def caller() -> Caller:
+    return g.caller
+
+
+def authenticate():
+    """Before each request: the caller from the token or the session; 401 without either (the reference and the
+    OpenAPI document are public)."""
+    g.caller = None
+    header = request.headers.get("Authorization", "")
+    if header:
+        kind, _, secret = header.partition(" ")
+        if kind.lower() != "bearer" or not secret.strip():
+            return problem(401, "Send the token as 'Authorization: Bearer <token>'")
+        use = gov().tokens.authenticate(secret.strip(), request.method,
+                                        request.script_root + request.full_path.rstrip("?"),
+                                        request.remote_addr)
+        account = gov().accounts.find(use.username)
+        g.caller = Caller(use.username, account.capabilities, use.scopes, "token", use.token_id)
+        return None
+    username = _session_user()
+    if username:
+        if request.method not in SAFE_METHODS and not _csrf_ok():
+            return problem(403, "A request from a browser session needs the session's CSRF token in X-CSRF-Token")
+        account = gov().accounts.find(username)
+        if account is None or not account.active:
+            return problem(401, "Sign in again")
+        g.caller = Caller(username, account.capabilities, ALL_SCOPES, "session")
+        return None
+    if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+        return None
+    return problem(401, "Authenticate with an API token ('Authorization: Bearer <token>') or a signed-in session")
+
+
+def _session_user() -> str | None:
+    """The web's signed-in person, if the session has neither idled nor grown too old (the web's own limits)."""
+    username = session.get("user")
+    if not username:
+        return None
+    config = current_app.extensions["web"].config  # the web's limits, as they are now
+    now = config["WALL_CLOCK"]()
+    if now - session.get("seen_at", 0) > config["IDLE_TIMEOUT"].total_seconds() or \
+            now - session.get("signed_in_at", 0) > config["ABSOLUTE_TIMEOUT"].total_seconds():
+        return None
+    return username
+
+
+def _csrf_ok() -> bool:
+    expected = session.get("csrf_token") or ""
+    sent = request.headers.get("X-CSRF-Token", "")
+    return bool(expected) and hmac.compare_digest(expected.encode(), sent.encode())
+
+
+def needs(scope: str, capability: str | None = None, *, act: bool = False):
+    """A view's requirement: the credential's scope, and (optionally) a capability of the policy or being someone
+    who acts (not an observer). Refusals of the policy are audited as the web's are."""
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            who = g.get("caller")
+            if who is None:
+                raise Unauthenticated("Authenticate with an API token or a signed-in session")
+            if scope not in who.scopes:
+                raise Forbidden(f"This token does not have the '{scope}' scope")
+            if capability and not who.may(capability):
+                raise deny(f"Your roles do not allow this ({capability})", attempted=request.endpoint or "api")
+            if act and who.observer_only:
+                raise deny("Observers can read but not act", attempted=request.endpoint or "api")
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate
+
+
+def deny(message: str, *, instance_id: int | None = None, task_id: str | None = None,
+         attempted: str = "view") -> Forbidden:
+    """Record an access.denied audit event (its own transaction) and return the Forbidden to raise."""
+    gov().record_denial(g.caller.username, message, attempted=attempted, instance_id=instance_id, task_id=task_id)
+    return Forbidden(message)
+
+
+# --- ETags: a stale write is refused (412) rather than silently applied -------------------------------------------
+
+
+def instance_etag(summary: dict) -> str:
+    return f'"i{summary["id"]}-r{summary["revision"]}"'
+
+
+def task_etag(task, revision: int) -> str:
+    state = f"{task.id}|{task.status}|{task.claimed_by}|{task.assignee}|{revision}"
+    return '"t' + hashlib.sha256(state.encode()).hexdigest()[:20] + '"'
+
+
+def check_if_match(current: str) -> None:
+    """412 when the request's If-Match names another version than `current` (no If-Match: the write goes ahead)."""
+    sent = request.headers.get("If-Match")
+    if sent is None:
+        return
+    tags = {t.strip().removeprefix("W/") for t in sent.split(",")}
+    if "*" not in tags and current not in tags:
+        raise Stale(f"The resource changed since you read it (it is now {current}): read it again, then retry")
+
+
+class Stale(GovflowError):
+    """An If-Match that no longer matches."""
+
+    status = 412

@@ -1,0 +1,288 @@
+"""Tasks and instances: the inbox's list and filters, a task with its form, claim, unclaim, reassign, drafts,
+completion; start, show, history, withdraw, messages, comments and files of an instance. Each view calls the same
+services as the web's pages, with the same policy."""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from apiflask import APIBlueprint
+from flask import Response, url_for
+
+from engine.errors import NotFound
+from engine.services.inbox import InboxQuery
+
+from . import paging
+from .access import caller, check_if_match, deny, gov, instance_etag, needs, task_etag
+from .schemas import (CommentBody, Done, FormData, InstanceArgs, Instance, Items, OptionalReason, Page, PageArgs,
+                      ReassignBody, Result, StartBody, TaskArgs, TaskDetail)
+
+tasks = APIBlueprint("tasks", __name__, url_prefix="/tasks", tag="Tasks")
+instances = APIBlueprint("instances", __name__, url_prefix="/instances", tag="Instances")
+
+# --- tasks ----------------------------------------------------------------------------------------------------------
+
+
+@tasks.get("")
+@tasks.input(TaskArgs, location="query", arg_name="args")
+@tasks.output(Page)
+@needs("read")
+def list_tasks(args: TaskArgs):
+    """My tasks (`mine`), my groups' unclaimed tasks (`groups`) or what I completed (`completed`), filtered and
+    sorted as in the inbox."""
+    position = paging.decode(args.cursor)
+    due_before = datetime.combine(date.fromisoformat(args.due_before), time(0), tzinfo=_london()) \
+        if args.due_before else None
+    # the inbox pages by number: a page as long as `limit` that starts at the cursor's position
+    size = args.limit
+    found = gov().inbox.page(caller().username, InboxQuery(
+        args.tab, args.process, args.group, args.overdue, due_before, args.q, args.sort, args.dir == "desc",
+        position // size + 1, size))
+    offset = position % size
+    rows = [dict(view.as_dict(), instance_status=ref.status) for view, ref in found.rows][offset:]
+    return paging.page(rows, position, size, found.total)
+
+
+def _task_or_deny(task_id: str):
+    """The task's form, as its page shows it; 403 (audited) unless I may act on it or I observe."""
+    who = caller()
+    form = gov().forms.task_form(task_id, who.username)
+    if not (who.observer_only or form.may_act):
+        task = form.task
+        need = f"it is assigned to {task.assignee}" if task.assignee else f"it needs the {task.lane} role"
+        raise deny(f"You cannot see '{task.name}': {need}.", instance_id=task.instance_id, task_id=task.id)
+    return form
+
+
+def _task_tag(task) -> str:
+    summary = gov().instance_summary(task.instance_id)
+    return task_etag(task, summary["revision"] if summary else 0)
+
+
+@tasks.get("/<task_id>")
+@tasks.output(TaskDetail, headers={"ETag": {"description": "The task's version, for If-Match"}})
+@needs("read")
+def show_task(task_id: str):
+    """A task with its form's JSON Schema, instructions, whether I may act on it, and my draft."""
+    form = _task_or_deny(task_id)
+    task = form.task
+    draft = gov().draft(task_id, caller().username) if task.status == "ready" else None
+    body = dict(task.as_dict(), form=form.schema, instructions=form.instructions or "",
+                may_act=bool(form.may_act and not caller().observer_only), draft=draft)
+    return body, 200, {"ETag": _task_tag(task)}
+
+
+def _writable_task(task_id: str):
+    task = gov().task(task_id)
+    check_if_match(_task_tag(task))
+    return task
+
+
+@tasks.post("/<task_id>/claim")
+@tasks.input(OptionalReason, arg_name="body")
+@tasks.output(Done)
+@needs("work", act=True)
+def claim(task_id: str, body: OptionalReason):
+    """Claim a task of my groups: others then see it is mine."""
+    _writable_task(task_id)
+    gov().claim(task_id, caller().username)
+    return _done(task_id, "claimed")
+
+
+@tasks.post("/<task_id>/unclaim")
+@tasks.input(OptionalReason, arg_name="body")
+@tasks.output(Done)
+@needs("work", act=True)
+def unclaim(task_id: str, body: OptionalReason):
+    """Release my claim (or, for whoever may reassign, another person's) back to the group."""
+    _writable_task(task_id)
+    gov().unclaim(task_id, caller().username)
+    gov().discard_draft(task_id, caller().username)
+    return _done(task_id, "released")
+
+
+@tasks.post("/<task_id>/reassign")
+@tasks.input(ReassignBody, arg_name="body")
+@tasks.output(Done)
+@needs("work", "reassign", act=True)
+def reassign(task_id: str, body: ReassignBody):
+    """Give a task to someone else who may do it (PMO, admin)."""
+    _writable_task(task_id)
+    gov().runtime.reassign(task_id, caller().username, body.to.strip())
+    return _done(task_id, "reassigned", f"now with {body.to.strip()}")
+
+
+@tasks.put("/<task_id>/draft")
+@tasks.input(FormData, arg_name="body")
+@tasks.output(Done)
+@needs("work", act=True)
+def save_draft(task_id: str, body: FormData):
+    """Keep my unfinished answers (private to me; gone when the task ends)."""
+    _writable_task(task_id)
+    gov().save_draft(task_id, caller().username, body.data)
+    return _done(task_id, "draft saved")
+
+
+@tasks.delete("/<task_id>/draft")
+@tasks.output(Done)
+@needs("work", act=True)
+def discard_draft(task_id: str):
+    gov().discard_draft(task_id, caller().username)
+    return _done(task_id, "draft discarded")
+
+
+@tasks.post("/<task_id>/complete")
+@tasks.input(FormData, arg_name="body")
+@tasks.output(Result)
+@needs("work", act=True)
+def complete(task_id: str, body: FormData):
+    """Submit the task's form: checked against its JSON Schema (422 with each field's error), then the process moves
+    on. `next_task_id`: my next task on this instance, if any."""
+    _writable_task(task_id)
+    result = gov().complete(task_id, caller().username, body.data)
+    return result.as_dict()
+
+
+def _done(task_id: str, status: str, detail: str = ""):
+    task = gov().task(task_id)
+    return {"status": status, "detail": detail, "task": task.as_dict()}, 200, {"ETag": _task_tag(task)}
+
+
+# --- instances ------------------------------------------------------------------------------------------------------
+
+
+@instances.get("")
+@instances.input(InstanceArgs, location="query", arg_name="args")
+@instances.output(Page)
+@needs("read")
+def list_instances(args: InstanceArgs):
+    """Instances I raised (`mine`) or every one I may see (`visible`), newest first."""
+    position = paging.decode(args.cursor)
+    size = args.limit
+    rows, total = gov().instances(caller().username, args.scope, position // size + 1, size)
+    return paging.page(rows[position % size:], position, size, total)
+
+
+@instances.post("")
+@instances.input(StartBody, arg_name="body")
+@instances.output(Result, status_code=201, headers={"Location": {"description": "The new instance"}})
+@needs("work", act=True)
+def start(body: StartBody):
+    """Start a process (raise a change request…) with its start form's data."""
+    gov().forms.start_form(body.process_id, caller().username)  # 403 (audited) when my roles cannot start it
+    result = gov().start(body.process_id, caller().username, body.data)
+    return result.as_dict(), 201, {"Location": url_for("instances.show_instance", instance_id=result.instance_id)}
+
+
+def visible(instance_id: int) -> dict:
+    """The instance's heading facts; 404 when unknown, 403 (audited) when I may not see it."""
+    found = gov().instance_summary(instance_id)
+    if found is None:
+        raise NotFound(f"There is no instance {instance_id}")
+    if not gov().may_view(instance_id, caller().username):
+        raise deny(f"You cannot see {found['reference'] or 'this instance'}: it is not yours, not open to the "
+                   "industry, and you have no task on it.", instance_id=instance_id)
+    return found
+
+
+def writable(instance_id: int) -> dict:
+    """As `visible`, and the request's If-Match must still name the instance's version."""
+    found = visible(instance_id)
+    check_if_match(instance_etag(found))
+    return found
+
+
+@instances.get("/<int:instance_id>")
+@instances.output(Instance, headers={"ETag": {"description": "The instance's version, for If-Match"}})
+@needs("read")
+def show_instance(instance_id: int):
+    """An instance: status, state, data, open tasks, timers and the messages it waits for."""
+    found = visible(instance_id)
+    record = gov().show(instance_id)
+    record.pop("history", None)
+    record["open_messages"] = [] if caller().observer_only else [
+        {k: m[k] for k in ("message", "name", "title", "schema")} for m in gov().open_messages(instance_id,
+                                                                                             caller().username)]
+    return record, 200, {"ETag": instance_etag(found)}
+
+
+@instances.get("/<int:instance_id>/history")
+@instances.input(PageArgs, location="query", arg_name="args")
+@instances.output(Page)
+@needs("read")
+def history(instance_id: int, args: PageArgs):
+    """The instance's audit trail, oldest first."""
+    visible(instance_id)
+    events = gov().show(instance_id)["history"]
+    position = paging.decode(args.cursor)
+    return paging.page(events[position:position + args.limit], position, args.limit, len(events))
+
+
+@instances.post("/<int:instance_id>/withdraw")
+@instances.input(OptionalReason, arg_name="body")
+@instances.output(Result)
+@needs("work", act=True)
+def withdraw(instance_id: int, body: OptionalReason):
+    """Withdraw a request I raised (the process decides what withdrawal means at its stage)."""
+    writable(instance_id)
+    return gov().withdraw(instance_id, caller().username, body.reason).as_dict()
+
+
+@instances.post("/<int:instance_id>/messages/<message>")
+@instances.input(FormData, arg_name="body")
+@instances.output(Result)
+@needs("work", act=True)
+def send_message(instance_id: int, message: str, body: FormData):
+    """Send a message the instance waits for (a consultation response…) with its form's data."""
+    writable(instance_id)
+    return gov().send_message(instance_id, message, caller().username, body.data).as_dict()
+
+
+@instances.get("/<int:instance_id>/comments")
+@instances.output(Items)
+@needs("read")
+def comments(instance_id: int):
+    visible(instance_id)
+    return {"items": gov().comments(instance_id)}
+
+
+@instances.post("/<int:instance_id>/comments")
+@instances.input(CommentBody, arg_name="body")
+@instances.output(Items, status_code=201)
+@needs("work", act=True)
+def add_comment(instance_id: int, body: CommentBody):
+    """Comment on an instance (seen by everyone who may see it)."""
+    visible(instance_id)
+    return {"items": [gov().add_comment(instance_id, caller().username, body.body)]}, 201
+
+
+@instances.get("/<int:instance_id>/attachments")
+@instances.output(Items)
+@needs("read")
+def attachments(instance_id: int):
+    """The files attached to the instance that I may see (a confidential response's: the programme only)."""
+    visible(instance_id)
+    files = gov().attachments.of_instance(instance_id, caller().username)
+    for item in files:
+        item["download"] = url_for("instances.download", instance_id=instance_id, attachment_id=item["id"])
+    return {"items": files}
+
+
+@instances.get("/<int:instance_id>/attachments/<int:attachment_id>")
+@instances.doc(responses={200: {"description": "The file's bytes",
+                                "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                    "format": "binary"}}}}})
+@needs("read")
+def download(instance_id: int, attachment_id: int):
+    """A file attached to the instance, for whoever may see it."""
+    visible(instance_id)
+    if attachment_id not in {f["id"] for f in gov().attachments.of_instance(instance_id, caller().username)}:
+        raise NotFound(f"There is no file {attachment_id} on instance {instance_id} that you may see")
+    info, content = gov().attachments.fetch(attachment_id, caller().username)
+    return Response(content, mimetype="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="{info.get("name", "file")}"',
+                             "X-Content-Type-Options": "nosniff"})
+
+
+def _london():
+    from zoneinfo import ZoneInfo
+    return ZoneInfo("Europe/London")
