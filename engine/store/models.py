@@ -589,7 +589,7 @@ class ElementPassage(Base):
     __table_args__ = (Index("ix_element_passage_instance_element", "instance_id", "element_id"),)
 
 
-# --- API tokens (migration 0012) -------------------------------------------------------------------------------------
+# --- API tokens (migration 0013) -------------------------------------------------------------------------------------
 
 
 class ApiToken(Base):
