@@ -42,6 +42,7 @@ from engine.services.meeting_calendar import MeetingCalendar
 from engine.services.metrics import Metrics
 from engine.services.seat_register import SeatRegister
 from engine.services.submission import Submissions
+from engine.services.request_summary import RequestSummaries
 from engine.services.trail import Trails
 from engine.services.tokens import ApiTokens
 
@@ -91,6 +92,7 @@ class Govflow:
         self.meetings = MeetingCalendar(self.db, self.clock, self.config)
         self.seats = SeatRegister(self.db, self.clock)
         self.tokens = ApiTokens(self.db, self.clock)  # the JSON API's bearer tokens
+        self.summaries = RequestSummaries(self.db, self.repository, self.attachments)
 
     def scheduler(self, **options) -> TimerScheduler:
         """The timer scheduler for this engine (not started): timers, deadlines, digests, action reminders, and the

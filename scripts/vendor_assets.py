@@ -1,6 +1,7 @@
 """Copy the front-end files govflow serves from node_modules (installed by `npm ci`) into web/static/vendor."""
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -42,7 +43,16 @@ def main() -> int:
             shutil.copytree(NODE / src, target, dirs_exist_ok=True)
         else:
             shutil.copy2(NODE / src, target)
+    _own_govuk_css(VENDOR / "govuk" / "govuk-frontend.min.css")
     return 0
+
+
+def _own_govuk_css(path: Path) -> None:
+    """govuk-frontend's CSS as govflow serves it: without the GDS Transport faces (reserved to GOV.UK, and their
+    files are not shipped here, so every page asked for them in vain) and with its images found beside it."""
+    css = path.read_text()
+    css = re.sub(r"@font-face\{font-family:\"?GDS Transport\"?;[^}]*\}", "", css)
+    path.write_text(css.replace("url(/assets/", "url(assets/"))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from engine.services.attachments import limits_for, size_text
 from .auth import login_required
 from .form_fields import attachment_fields, file_ids, set_file_ids
 from .form_parse import NewUpload
+from .answers import PREVIEWABLE
 from .form_render import Uploads, holds_files
 
 bp = Blueprint("attachments", __name__, url_prefix="/attachments")
@@ -114,6 +115,22 @@ def download(attachment_id: int):
                          download_name=found["name"], max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/<int:attachment_id>/preview", endpoint="preview")
+@login_required
+def preview(attachment_id: int):
+    """A PDF or an image shown in the browser (to whoever may download it); any other type comes as a download."""
+    found, content = _gov().attachments.fetch(attachment_id, g.user.username)
+    inline = found["type"] in PREVIEWABLE
+    response = send_file(io.BytesIO(content), mimetype=found["type"], as_attachment=not inline,
+                         download_name=found["name"], max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # a sandboxed document cannot show Chromium's PDF viewer; a PDF gets no script, style or frame of ours either
+    response.headers["Content-Security-Policy"] = "default-src 'none'" + ("" if found["type"] == "application/pdf"
+                                                                         else "; sandbox")
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

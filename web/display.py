@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app
 
 from engine.calendar import ENGLAND_AND_WALES
+from engine.services.attachments import size_text
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -64,5 +65,5 @@ def humanise(name: str | None) -> str:
 
 
 def register_filters(app: Flask) -> None:
-    app.jinja_env.filters.update(day=day_text, moment=moment_text, humanise=humanise)
+    app.jinja_env.filters.update(day=day_text, moment=moment_text, humanise=humanise, file_size=size_text)
     app.jinja_env.globals.update(deadline=deadline)

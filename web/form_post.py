@@ -34,11 +34,13 @@ class FormPost:
     status: int = 200
     done: Any = None
     draft_kept: bool = False
+    checked: dict | None = None  # the answers to confirm (the input passed; nothing was sent)
 
 
 def take(schema: dict | None, place: attachments.FormPlace, control_fields: set[str], *, send: Send, keep: Keep,
          drafts: bool = False) -> FormPost:
-    """Handle this POST of a form. `drafts`: the form is a task's, with a draft and a claim to keep."""
+    """Handle this POST of a form. `drafts`: the form is a task's, with a draft and a claim to keep. `_action=check`
+    sends nothing: input that passes comes back as `checked` (its new files kept with the form) to be confirmed."""
     raw = {k: v for k, v in request.form.to_dict().items() if k not in control_fields}
     files = attachments.posted(schema, raw, place)
 
@@ -71,6 +73,13 @@ def take(schema: dict | None, place: attachments.FormPlace, control_fields: set[
     if parsed.errors:  # nothing to send: keep the files (and a task's draft and claim), show every message
         kept = keep(files.uploads, held=files.counts(), draft=with_files() if drafts else None, claim=drafts)
         return _invalid(schema, raw, files.keep(raw, kept.files), kept.refused)
+    if request.form.get("_action") == "check":
+        kept = keep(files.uploads, held=files.counts())
+        uploads = files.keep(raw, kept.files)
+        checked = parse_form(schema, raw, uploads.files)
+        if kept.refused or form_errors(schema, checked.data):  # the schema's rules, as sending would apply them
+            return _invalid(schema, raw, uploads, kept.refused)
+        return FormPost(raw, {}, uploads, checked=checked.data)
     new = [(data_path, *files.uploads[upload.index][1:]) for data_path, upload in parsed.take_uploads()]
     try:
         done = send(parsed.data, new, with_files(parsed.to_form_path) if drafts else None)

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from engine.errors import FormInvalid, NotFound
 from engine.services.attachments import size_text
 
-from . import attachments, form_post, instructions
+from . import answers, attachments, form_post, instructions
 from .access import deny, may_act_on, may_view_instance
 from .auth import login_required, require_actor
 from .form_render import build_fields, error_summary
@@ -14,7 +14,7 @@ from .form_render import build_fields, error_summary
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
 RAISE_PROCESS = "change_control"
-CONTROL_FIELDS = {"csrf_token", "_add", "_remove", "_action", attachments.CONTROL_FIELD}
+CONTROL_FIELDS = {"csrf_token", "_add", "_remove", "_action", "_change", attachments.CONTROL_FIELD}
 
 
 def _gov():
@@ -73,16 +73,26 @@ def new(process_id: str):
     def keep(files, **what):
         return gov.submissions.keep(username, files, process_id=process_id, **what)
 
-    if request.method == "POST":
+    change = None
+    if request.method == "POST" and request.form.get("_action") == "change":  # back from checking the answers
+        raw = {k: v for k, v in request.form.to_dict().items() if k not in CONTROL_FIELDS}
+        errors, status, uploads = {}, 200, attachments.uploads_for(form.schema, raw, place)
+        change = request.form.get("_change") or None
+    elif request.method == "POST":
         posted = form_post.take(form.schema, place, CONTROL_FIELDS, send=send, keep=keep)
         if posted.done is not None:
             return posted.done
+        if posted.checked is not None:  # check your answers: every answer, each with a way back to change it
+            files = {i: {**f, "preview": False, "image": False} for i, f in posted.uploads.files.items()}
+            return render_template("requests/check.html", process_id=process_id, process_name=form.process_name,
+                                   heading=form.title, raw=posted.raw,
+                                   rows=answers.rows(form.schema, posted.checked, files))
         raw, errors, status, uploads = posted.raw, posted.errors, posted.status, posted.uploads
     else:
         raw, errors, status, uploads = {}, {}, 200, attachments.uploads_for(form.schema, {}, place)
     fields = build_fields(form.schema, raw, errors, uploads=uploads)
     return render_template("requests/new.html", process_id=process_id, process_name=form.process_name,
-                           fields=fields, heading=form.title, instructions=instructions.render(form.instructions, {}),
+                           fields=fields, change=next((f for f in fields if f.path == change), None), heading=form.title, instructions=instructions.render(form.instructions, {}),
                            errors=errors, summary=error_summary(fields, errors) if errors else []), status
 
 
@@ -100,7 +110,9 @@ def show(instance_id: int):
     open_tasks = [t for t in record["tasks"] if t["status"] == "ready"]
     actionable = {t["id"] for t in open_tasks if may_act_on(g.user, gov.task(t["id"]))}
     messages = [] if g.user.observer_only else gov.open_messages(instance_id, g.user.username)
+    summary = gov.summaries.of_instance(instance_id, g.user.username)
     return render_template("requests/show.html", record=record, open_tasks=open_tasks, actionable=actionable,
+                           parts=answers.parts(summary), names=summary.names,
                            process_name=process_names_for(record["process_id"]), notes=gov.comments(instance_id),
                            messages=messages, files=[{**f, "size_text": size_text(f["size"])}
                                                       for f in gov.attachments.of_instance(instance_id,
@@ -151,7 +163,9 @@ def message(instance_id: int, message: str):
         raw, errors, status, uploads = {}, {}, 200, attachments.uploads_for(found.schema, {}, place)
     record = gov.show(instance_id)
     fields = build_fields(found.schema, raw, errors, uploads=uploads)
+    summary = gov.summaries.of_instance(instance_id, username)
     return render_template("requests/message.html", record=record, found=found, fields=fields, errors=errors,
+                           parts=answers.parts(summary),
                            instructions=instructions.render(found.instructions or "", record["data"]),
                            summary=error_summary(fields, errors) if errors else []), status
 

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 
 from engine.errors import Conflict
 
-from . import attachments, form_post, instructions
+from . import answers, attachments, form_post, instructions
 from .access import deny, may_act_on
 from .auth import login_required, require_actor
 from .form_fields import to_raw, widget_of
@@ -33,13 +33,16 @@ def _load(task_id: str):
     return form
 
 
-def _prefill(schema: dict | None, facts: dict) -> dict[str, str]:
-    """Start a form from the record's current text values (e.g. the title to fix), never from past decisions."""
+def _prefill(schema: dict | None, facts: dict, answers: set[str]) -> dict[str, str]:
+    """Start a form from the record: every field that is one of the request's own answers (`answers`: the start
+    form's fields, whatever their kind: choices, yes/no, e-mail, dates, files, lists), and the text values of the
+    rest (e.g. the title to fix) — never a past decision's choice."""
     if not schema:
         return {}
     keep = {name: facts[name] for name, prop in (schema.get("properties") or {}).items()
             if name in facts and isinstance(prop, dict)
-            and widget_of(prop) in ("text", "textarea", "list", "money", "number", "date", "iso-date")}
+            and (name in answers or
+                 widget_of(prop) in ("text", "textarea", "list", "money", "number", "date", "iso-date"))}
     return to_raw(schema, keep)
 
 
@@ -48,7 +51,7 @@ def _place(form) -> attachments.FormPlace:
     return attachments.FormPlace(form.instance_id, form.task.id, form.settings)
 
 
-def _render(form, raw, errors, status=200, has_draft=False, uploads=None, record=None, task=None):
+def _render(form, raw, errors, status=200, has_draft=False, uploads=None, record=None, task=None, summary=None):
     task = task or form.task
     record = record if record is not None else _gov().show(task.instance_id)
     if uploads is None:
@@ -61,8 +64,10 @@ def _render(form, raw, errors, status=200, has_draft=False, uploads=None, record
         eligible_people = [p for p in _gov().users() if p["active"] and
                            ((task.assignee and p["username"] == task.assignee) or
                             (not task.assignee and task.role_id in p["roles"]))]
+    summary = summary or _gov().summaries.of_instance(task.instance_id, user.username)
     return render_template(
         "tasks/task.html", task=task, record=record, fields=fields, errors=errors,
+        parts=answers.parts(summary), names=summary.names,
         summary=error_summary(fields, errors) if errors else [],
         instructions=instructions.render(form.instructions, record["data"]),
         can_act=can_act, has_draft=has_draft, process_name=form.process_name,
@@ -76,8 +81,10 @@ def show(task_id: str):
     form = _load(task_id)
     record = _gov().show(form.instance_id)
     draft = _gov().draft(task_id, g.user.username) if form.task.status == "ready" else None
-    raw = draft if draft is not None else _prefill(form.schema, record["data"])
-    return _render(form, raw, {}, has_draft=draft is not None, record=record)
+    summary = _gov().summaries.of_instance(form.instance_id, g.user.username)
+    asked = set((summary.request.schema.get("properties") or {}) if summary.request else ())
+    raw = draft if draft is not None else _prefill(form.schema, record["data"], asked)
+    return _render(form, raw, {}, has_draft=draft is not None, record=record, summary=summary)
 
 
 @bp.post("/<task_id>", endpoint="submit")

@@ -119,6 +119,8 @@ def _as_text(value: Any) -> str:
     if value is None or isinstance(value, Undefined):
         return ""
     text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(value))
+    if "\n" in text:  # a value's own lines stay lines ("one issue per line"): Markdown hard breaks
+        text = "  \n".join(line.strip() for line in text.strip().splitlines() if line.strip())
     budget = _budget.get()
     if budget is not None:
         budget.tick()

@@ -74,6 +74,9 @@ def test_change_request_from_raising_to_communication(page, live_server, web_gov
     sign_in(page, base, "alice", password)
     visit(page, base + "/requests/new/change_control")
     fill(page, to_raw(raise_schema, RAISE))
+    submit(page)  # continue: every answer to check, in words, before it is raised
+    assert page.inner_text("h1") == "Check your answers before raising it"
+    assert "Large supplier" in page.inner_text("#check-answers") and "£250,000" in page.inner_text("#check-answers")
     submit(page)
     assert re.search(r"/requests/\d+$", page.url), page.url
     instance_id = int(page.url.rsplit("/", 1)[1])

@@ -31,7 +31,8 @@ def raise_in_browser(page, base: str, gov, process_id: str, answers: dict) -> in
     """Fill the process's start form at /requests/new/<process_id>; returns the new instance's id."""
     visit(page, f"{base}/requests/new/{process_id}")
     fill(page, to_raw(start_schema(gov, process_id), answers))
-    submit(page)
+    submit(page)  # to check the answers
+    submit(page)  # raise it
     assert re.search(r"/requests/\d+$", page.url), page.url
     return int(page.url.rsplit("/", 1)[1])
 

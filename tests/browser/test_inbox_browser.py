@@ -63,6 +63,10 @@ def test_raise_review_and_complete_in_the_browser(page, live_server, web_gov, pa
     assert page.input_value("#f-title") == "ab"  # input kept
     page.fill("#f-title", "Fix the MPAN format")
     page.click("#submit")
+    page.wait_for_selector("#check-answers")
+    check_accessibility(page)
+    assert "Fix the MPAN format" in page.inner_text("#check-answers")
+    page.click("#submit")
     page.wait_for_url(re.compile(r".*/requests/\d+$"))
     check_accessibility(page)
     assert "Fix the MPAN format" in page.inner_text("h1")

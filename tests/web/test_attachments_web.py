@@ -293,5 +293,5 @@ def test_enter_in_a_text_box_submits_rather_than_removing_a_file(signed_in, csrf
                               "supporting_documents": [(io.BytesIO(PDF), "keep.pdf")]}).data.decode()
     form = html[html.index('id="task-form"'):]
     first_button = re.search(r"<button[^>]*>", form).group(0)
-    assert 'name="_action" value="start"' in first_button and 'tabindex="-1"' in first_button
+    assert 'name="_action" value="check"' in first_button and 'tabindex="-1"' in first_button
     assert 'tabindex="-1" aria-hidden="true"' not in client.get(NEW).data.decode()  # no files, no extra button

@@ -90,7 +90,7 @@ def test_a_participant_attaches_a_pdf_and_everyone_who_may_see_the_request_gets_
         client = signed_in(user)
         table = files_table(client.get(f"/requests/{cr.id}").data.decode())
         assert f'href="/attachments/{row.id}"' in table and "Small Energy Co analysis.pdf" in table, user
-        assert "Documents" in table and "bob" in table and "Confidential" not in table
+        assert "Documents" in table and "Bob Baker" in table and "Confidential" not in table
         download = client.get(f"/attachments/{row.id}")
         assert download.status_code == 200 and download.data == PDF, user
 
