@@ -15,7 +15,7 @@ LONDON = ZoneInfo("Europe/London")
 
 def clock_functions(clock: Clock, settings: Mapping[str, Any]) -> dict[str, Callable]:
     """now(), today(), setting(name), parse_date(v), add_working_days(d, n), working_days_between(a, b),
-    end_of_working_day(d), is_working_day(d)."""
+    end_of_working_day(d), deadline_ahead(d), is_working_day(d)."""
 
     def now() -> datetime:
         return clock.now()
@@ -39,6 +39,18 @@ def clock_functions(clock: Clock, settings: Mapping[str, Any]) -> dict[str, Call
     def end_of_working_day(day: Any) -> datetime:
         return ENGLAND_AND_WALES.end_of_working_day(parse_date(day))
 
+    def deadline_ahead(day: Any) -> datetime:
+        """The end of working day `day`, or, once that has passed, the end of the first working day still ahead:
+        a task due by it is never created already overdue (the day itself stays the rule's deadline)."""
+        current = clock.now()
+        moment = ENGLAND_AND_WALES.end_of_working_day(parse_date(day))
+        if moment > current:
+            return moment
+        candidate = today()
+        if not ENGLAND_AND_WALES.is_working_day(candidate) or ENGLAND_AND_WALES.end_of_working_day(candidate) <= current:
+            candidate = ENGLAND_AND_WALES.add_working_days(candidate, 1)
+        return ENGLAND_AND_WALES.end_of_working_day(candidate)
+
     return {
         "now": now,
         "today": today,
@@ -47,6 +59,7 @@ def clock_functions(clock: Clock, settings: Mapping[str, Any]) -> dict[str, Call
         "add_working_days": add_working_days,
         "working_days_between": working_days_between,
         "end_of_working_day": end_of_working_day,
+        "deadline_ahead": deadline_ahead,
         "is_working_day": lambda day: ENGLAND_AND_WALES.is_working_day(parse_date(day)),
     }
 

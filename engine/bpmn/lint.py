@@ -1,6 +1,7 @@
 """Deployment lint: every reason to refuse a bundle, each naming the file, element id, line and what to change."""
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
@@ -67,7 +68,53 @@ def lint(bundle: Bundle, lanes_to_roles: Mapping[str, str]) -> list[Problem]:
         move_back_window(bundle.settings)
     except BadSetting as err:
         problems.append(Problem(settings_file, str(err)))
+    problems.extend(Problem(settings_file, reason) for reason in setting_check_problems(bundle.settings))
     return problems
+
+
+SETTING_CHECKS = "setting_checks"
+
+
+def setting_check_problems(settings: Mapping[str, Any]) -> list[str]:
+    """The checks settings.yaml makes of its own values: `setting_checks`, a list of `{check, because}` where `check`
+    is a Python expression over the settings (by name) that must be true. Each one false, failing or naming no
+    setting is a problem, reported with the values it read and its `because`."""
+    checks = settings.get(SETTING_CHECKS) or []
+    if not isinstance(checks, list):
+        return [f"{SETTING_CHECKS} must be a list of entries, each with a 'check' and a 'because'"]
+    found = []
+    known = {name: value for name, value in settings.items() if isinstance(name, str) and name != SETTING_CHECKS}
+    for entry in checks:
+        text = str(entry.get("check") or "").strip() if isinstance(entry, Mapping) else ""
+        if not text:
+            found.append(f"{SETTING_CHECKS}: each entry needs a 'check' (a Python expression) and a 'because', "
+                         f"not {entry!r}")
+            continue
+        because = str(entry.get("because") or "").strip()
+        reason = _sandbox_reason(check_expression, text)
+        if reason:
+            found.append(f"setting check {text} does not compile: {reason}")
+            continue
+        data = dict(known)
+        try:
+            holds = evaluate_expression(text, data, _lint_functions(settings, []))
+        except Exception as err:  # the check's own failure, reported as its reason
+            holds, failure = None, _message(err)
+        else:
+            failure = ""
+        unknown = sorted(name for name in data if name not in known)
+        if unknown:
+            found.append(f"setting check {text} names {', '.join(unknown)}, which settings.yaml does not define")
+        elif failure:
+            found.append(f"setting check {text} fails: {failure}")
+        elif holds is not True:
+            read = ", ".join(f"{name} is {known[name]!r}" for name in sorted(_names(text)) if name in known)
+            found.append(f"setting check {text} does not hold ({read}): {because}".rstrip(": "))
+    return found
+
+
+def _names(expression: str) -> set[str]:
+    return {node.id for node in ast.walk(ast.parse(expression, mode="eval")) if isinstance(node, ast.Name)}
 
 
 def lint_report(problems: Iterable[Problem]) -> str:

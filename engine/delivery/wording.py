@@ -41,6 +41,7 @@ VALUES: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
     "incident": "title label message command actor",
     "bank_holiday_meeting": "day holiday",
     "reopened_request": "reopened_from from_appeal reopened_as later_appeal",
+    "ipa_not_referred": "reference title advice appeal_by appeal_window_days",
     "_email_footer": "name base_url",  # included by email and digest: what both give
 }.items()}
 #: kinds that are a note in a log or a table rather than a notice: a body, no subject

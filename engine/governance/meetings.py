@@ -41,7 +41,7 @@ ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "
 KINDS = ("usual", "extraordinary")
 LOOKAHEAD_DAYS = 400  # how far ahead usual meetings are looked for when placing an item
 DEFAULTS = {"papers_days_before_meeting": 5, "headline_report_days_after": 2,
-            "amendment_request_days_before_next_meeting": 5}
+            "amendment_request_days_before_next_meeting": 6}
 
 
 class MeetingError(GovflowError):

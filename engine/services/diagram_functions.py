@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.bpmn.functions import clock_functions
-from engine.delivery import outbox
+from engine.delivery import outbox, wording
 from engine.governance.audiences import notify_audience
 from engine.clock import Clock
 from engine.governance.groups import group_functions
@@ -53,9 +53,16 @@ def script_functions(session: Session, clock: Clock, settings: dict[str, Any], p
         Queued in this command's transaction; the e-mails go out after it commits. Returns how many were told."""
         return notify_audience(session, clock.now(), instance_id, audience, subject, message)
 
+    def notify_wording(audience: str, kind: str, **values: Any) -> int:
+        """`notify` with the subject and body of a wording template (processes/wording/<kind>.txt) filled with
+        `values`: the words stay where analysts keep them."""
+        text = wording.render(str(kind), **values)
+        return notify_audience(session, clock.now(), instance_id, audience, text.subject, text.body)
+
     return {
         **clock_functions(clock, settings),
         "notify": notify,
+        "notify_wording": notify_wording,
         "next_reference": next_reference,
         "approved_total": approved_total,
         "count_instances": count_instances,

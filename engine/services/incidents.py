@@ -4,6 +4,8 @@ told to whoever hears of incidents (the admins), and closed with a reason by som
 Kinds: `stranded` (a running instance with no open task, no waiting timer and no message or signal it can accept),
 `timer_failed` (a timer's step failed on every attempt), `created_overdue` (a task whose due date had passed when it
 was created), `delivery_failed` (an effect after a commit — a follow-up start, a notice — failed on every attempt).
+A `created_overdue` incident comes from a diagram's due date or the settings it reads, so whoever may edit the process
+library (the analysts) is told of it too.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from engine.store import audit
 from engine.errors import Conflict, NotFound
 from engine.store.models import Incident, Instance
 from engine.delivery.notices import add_notice, recipients_of
-from engine.governance.policy import HEAR_INCIDENTS, policy_of
+from engine.governance.policy import EDIT_LIBRARY, HEAR_INCIDENTS, policy_of
 
 KIND_WORDS = {
     "stranded": "Instance stranded",
@@ -26,6 +28,8 @@ KIND_WORDS = {
     "created_overdue": "Task created overdue",
     "delivery_failed": "Effect not delivered",
 }
+#: kinds whose cause is in a diagram or its settings: told to whoever may edit the library as well
+MODEL_KINDS = frozenset({"created_overdue"})
 
 
 def open_incident(session: Session, now: datetime, kind: str, message: str, *, instance_id: int | None = None,
@@ -41,8 +45,12 @@ def open_incident(session: Session, now: datetime, kind: str, message: str, *, i
     label = _instance_label(session, instance_id)
     subject, body = wording.render("incident", title=KIND_WORDS.get(kind), label=label, message=message,
                                    command=command, actor=actor)
-    add_notice(session, recipients_of(policy_of(session).holders(session, HEAR_INCIDENTS)), "incident", subject, body,
-               f"/manage/incidents#incident-{incident.id}", now, email_on, instance_id=instance_id)
+    policy = policy_of(session)
+    told = policy.holders(session, HEAR_INCIDENTS)
+    if kind in MODEL_KINDS:
+        told += policy.holders(session, EDIT_LIBRARY)
+    add_notice(session, recipients_of(told), "incident", subject, body, f"/manage/incidents#incident-{incident.id}",
+               now, email_on, instance_id=instance_id)
     return incident
 
 

@@ -1,7 +1,7 @@
 """Meeting-cycle scenarios (docs/governance-rules.md, "Meeting cycle"; framework 3.11) with real dates through the
 injected clock: papers due 5 working days before (across Christmas and New Year), items rolling to the next meeting
-when they miss the papers deadline, the headline report 2 working days after, amendment requests until 5 working days
-before the next meeting and later ones carried to the following cycle, the amended report due with the next papers."""
+when they miss the papers deadline, the headline report 2 working days after, amendment requests until 6 working days
+before the next meeting's papers and later ones carried to the following cycle, the amended report due with the next papers."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -94,15 +94,15 @@ def test_the_meeting_cycle_from_papers_to_the_amended_report(gov, clock):
     assert headline.due_at == datetime(2027, 1, 8, 17, 0, tzinfo=UTC)
     do(gov, "pat", iid, "headline_report", headline_published_on="2027-01-08", headline_summary="CR001 approved")
 
-    # next meeting 3 Feb: amendment requests until 27 Jan (5 working days before), end of day
+    # next meeting 3 Feb: amendment requests until 26 Jan (6 working days before), end of day; papers due 27 Jan
     facts = gov.show(iid)["data"]
-    assert (facts["next_meeting_on"], facts["amendment_cutoff_on"]) == ("2027-02-03", "2027-01-27")
+    assert (facts["next_meeting_on"], facts["amendment_cutoff_on"]) == ("2027-02-03", "2027-01-26")
     assert gov.may_view(iid, "bob")  # every party reads the meeting once its papers are out, and may ask
     assert [m["message"] for m in gov.open_messages(iid, "bob")] == ["amendment_request"]
-    clock.set(datetime(2027, 1, 27, 16, 0, tzinfo=UTC))
+    clock.set(datetime(2027, 1, 26, 16, 0, tzinfo=UTC))
     gov.send_message(iid, "amendment_request", "alice", {"about": "decision", "agenda_item": "CR001",
                                                           "requested_change": "Record our abstention"})
-    clock.set(datetime(2027, 1, 27, 17, 0, tzinfo=UTC))
+    clock.set(datetime(2027, 1, 26, 17, 0, tzinfo=UTC))
     gov.fire_due_timers()
     gov.send_message(iid, "amendment_request", "bob", {"about": "headline_report",
                                                         "requested_change": "Spell our name right"})

@@ -1,7 +1,8 @@
 """Meeting-cycle rules of docs/governance-rules.md that tests/meetings/test_meeting_cycle.py does not check on its own
 (tests/scenarios/RULES.md maps every rule to its test), with real dates over Christmas and New Year 2026/27: papers
 published after their deadline are flagged late; the headline report is due 2 working days after the meeting across
-the bank holidays; amendment requests are taken until 5 working days before the next meeting, later ones carried to
+the bank holidays; amendment requests are taken until 6 working days before the next meeting (a working day before
+its papers), later ones carried to
 the following cycle, where they are folded into that meeting's amended report; the amended report is due with the
 next meeting's papers."""
 from __future__ import annotations
@@ -66,10 +67,10 @@ def test_the_headline_report_is_due_two_working_days_after_the_meeting_across_ch
     assert psg.show(iid)["data"]["headline_late"] is False
 
 
-def test_amendments_close_five_working_days_before_the_next_meeting_and_later_ones_join_the_next_cycle(psg, clock):
-    """After the 23 Dec meeting the next PSG is Wed 6 Jan 2027: amendment requests close at the end of Tue 29 Dec
-    (5 working days back skip New Year's Day, 28 and 25 Dec), which is also when the 6 January papers, and so the
-    amended report, are due. A request made after the cut-off is carried to the cycle of the 6 January meeting and
+def test_amendments_close_before_the_next_papers_and_later_ones_join_the_next_cycle(psg, clock):
+    """After the 23 Dec meeting the next PSG is Wed 6 Jan 2027: amendment requests close at the end of Thu 24 Dec
+    (6 working days back skip New Year's Day, 28 and 25 Dec), a working day before the 6 January papers, and so the
+    amended report, are due (Tue 29 Dec). A request made after the cut-off is carried to the cycle of the 6 January meeting and
     goes into the report amended with the 3 February papers."""
     first = cycle_of(psg, date(2026, 12, 23))
     do(psg, "pat", first, "publish_papers", papers_published_on="2026-12-16")
@@ -78,27 +79,27 @@ def test_amendments_close_five_working_days_before_the_next_meeting_and_later_on
     do(psg, "pat", first, "headline_report", headline_published_on="2026-12-24", headline_summary="No decisions.")
     data = psg.show(first)["data"]
     assert (data["next_meeting_on"], data["amendment_cutoff_on"], data["next_papers_due_on"]) == (
-        "2027-01-06", "2026-12-29", "2026-12-29")
+        "2027-01-06", "2026-12-24", "2026-12-29")
 
-    clock.set(at(2026, 12, 29, 16, 59))
+    clock.set(at(2026, 12, 24, 16, 59))
     psg.send_message(first, "amendment_request", "alice", {"about": "headline_report",
                                                            "requested_change": "Name our representative."})
-    assert psg.fire_due_timers(at(2026, 12, 29, 16, 59)) == []
-    clock.set(at(2026, 12, 29, 17, 0))
+    assert psg.fire_due_timers(at(2026, 12, 24, 16, 59)) == []
+    clock.set(at(2026, 12, 24, 17, 0))
     psg.fire_due_timers()
-    clock.set(at(2026, 12, 30, 9, 0))
+    clock.set(at(2026, 12, 29, 9, 0))
     psg.send_message(first, "amendment_request", "bob", {"about": "action",
                                                          "requested_change": "Give the action an owner."})
     requests = psg.show(first)["data"]["amendment_requests"]
     assert [(r["sent_by"], r["received_on"], r["carried"], r["carried_to"]) for r in requests] == [
-        ("alice", "2026-12-29", False, ""), ("bob", "2026-12-30", True, "2027-01-06")]
+        ("alice", "2026-12-24", False, ""), ("bob", "2026-12-29", True, "2027-01-06")]
     amended = open_task(psg, "pat", first, "issue_amended_report")
     assert amended.due_at == at(2026, 12, 29, 17)  # with the 6 January papers
 
     # the 6 January cycle: its papers are due when the amended report was, and it takes up Bob's carried request
     second = cycle_of(psg, date(2027, 1, 6))
     assert open_task(psg, "pat", second, "publish_papers").due_at == amended.due_at
-    do(psg, "pat", first, "issue_amended_report", amended_report_issued_on="2026-12-30",
+    do(psg, "pat", first, "issue_amended_report", amended_report_issued_on="2026-12-29",
        amendments_made="Representative named.")
     assert psg.show(first)["state"] == "closed"
     do(psg, "pat", second, "publish_papers", papers_published_on="2026-12-29", amended_report_included=True)
@@ -109,6 +110,6 @@ def test_amendments_close_five_working_days_before_the_next_meeting_and_later_on
     assert [(r["sent_by"], r["requested_change"], r["carried"], r["carried_from"])
             for r in data["amendment_requests"]] == [("bob", "Give the action an owner.", False, "2026-12-23")]
     assert data["next_papers_due_on"] == "2027-01-27"  # 3 February's papers carry this amended report
-    clock.set(at(2027, 1, 27, 17))  # its own cut-off: the PMO now issues the amended report with those papers
+    clock.set(at(2027, 1, 26, 17))  # its own cut-off: the PMO now issues the amended report with those papers
     psg.fire_due_timers()
     assert open_task(psg, "pat", second, "issue_amended_report").due_at == at(2027, 1, 27, 17)

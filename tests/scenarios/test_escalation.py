@@ -226,7 +226,8 @@ def test_a_party_reaches_ofgem_only_through_the_ipa(egov, clock):
     assert data["informed"] == ["SRO", "PSG: sam", "PSG: bob"] and data["informed_on"] == "2026-12-10"
     assert any(n["subject"] == "Ofgem decided escalation ESC001" for n in egov.notifications("sam"))
     assert any(n["subject"] == "Ofgem decided escalation ESC001" for n in egov.notifications("bob"))
-    # then the PMO communicates it, within 10 working days (24 Dec 2026, 17:00 London)
+    # the SRO instructs the PMO, which communicates it within 10 working days (24 Dec 2026, 17:00 London)
+    do(egov, "sam", iid, "instruct_pmo", sro_instruction="Tell all participants Ofgem's rule.")
     communicate = task(egov, "pat", iid, "communicate")
     assert communicate.due_at == datetime(2026, 12, 24, 17, tzinfo=UTC)
     do(egov, "pat", iid, "communicate", communicated_on="2026-12-11", communication_channels=["portal"],
@@ -257,6 +258,7 @@ def test_above_the_threshold_it_goes_to_ofgem_through_the_sro(egov, clock):
     do(egov, "sam", iid, "refer_via_sro", referral_summary="£6m impact: Ofgem decides.", referred_on="2026-12-02")
     assert record(egov, iid)["state"] == "with Ofgem" and record(egov, iid)["data"]["referred_by"] == "SRO"
     ofgem_decides(egov, clock, iid)
+    do(egov, "sam", iid, "instruct_pmo", sro_instruction="Tell all participants Ofgem accepted the cost.")
     do(egov, "pat", iid, "communicate", communicated_on="2026-12-11", communication_channels=["portal", "email"],
        communication_summary="Ofgem accepted the cost.")
     levels = record(egov, iid)["data"]["levels"]

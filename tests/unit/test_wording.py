@@ -77,6 +77,16 @@ SAMPLES: dict[str, tuple[dict, str, str]] = {
     "reopened_request": (
         dict(reopened_from=3, from_appeal="APP001", reopened_as=7, later_appeal=None), "",
         "Reopened from instance 3 after APP001; Reopened after an appeal as instance 7"),
+    "ipa_not_referred": (
+        dict(reference="ESC004", title="Booking rules", advice="Within every threshold.", appeal_by="2027-01-06",
+             appeal_window_days=10),
+        "ESC004 not referred to Ofgem: you may appeal to the IPA",
+        "The IPA decided not to refer your escalation ESC004 (Booking rules) to Ofgem: Within every threshold.\n\n"
+        "If the matter cannot be resolved through programme governance, you may appeal to the IPA instead.\n\n"
+        "How to appeal: lodge an appeal with the IPA in govflow (Start a request: Appeal, /requests/new/appeal) by "
+        "2027-01-06, within 10 working days of this notice. Name the decision ESC004, give your grounds and the "
+        "outcome you seek. The IPA assesses appeals against its appeal approach and criteria; its decision on an "
+        "appeal is final."),
 }
 
 
