@@ -50,8 +50,10 @@ def create_api(web: Flask):
         for path in spec.get("paths", {}).values():
             for operation in path.values():
                 responses = operation.setdefault("responses", {})
-                for status, text in (("401", "Not authenticated"), ("403", "Not allowed"), ("404", "Not found"),
-                                     ("422", "Invalid input"), ("429", "Rate limited")):
+                for status, text in (("400", "Bad request"), ("401", "Not authenticated"), ("403", "Not allowed"),
+                                     ("404", "Not found"), ("409", "Conflict with the current state"),
+                                     ("412", "Stale: If-Match names an older version"), ("422", "Invalid input"),
+                                     ("429", "Rate limited")):
                     entry = responses.setdefault(status, {"description": text})
                     entry["content"] = {"application/problem+json": {"schema": problem_schema}}
         return spec

@@ -45,10 +45,15 @@ def caller() -> Caller:
     return g.caller
 
 
+LARGEST_ID = 2**31 - 1  # no row has a larger id (SQLite and PostgreSQL integers)
+
+
 def authenticate():
     """Before each request: the caller from the token or the session; 401 without either (the reference and the
     OpenAPI document are public)."""
     g.caller = None
+    if any(isinstance(v, int) and not 0 < v <= LARGEST_ID for v in (request.view_args or {}).values()):
+        return problem(404, "There is no such item")
     header = request.headers.get("Authorization", "")
     if header:
         kind, _, secret = header.partition(" ")

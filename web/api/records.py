@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 
 from apiflask import APIBlueprint
 from flask import Response
@@ -100,9 +99,7 @@ def log_rows(name: str, args: LogArgs):
 @needs("read", "read_logs")
 def meetings(args: MeetingArgs):
     """Meetings with their agendas, by group and dates."""
-    start = date.fromisoformat(args.start) if args.start else None
-    end = date.fromisoformat(args.end) if args.end else None
-    return {"items": _jsonable(gov().meetings.meetings(args.group, start, end))}
+    return {"items": _jsonable(gov().meetings.meetings(args.group, args.start, args.end))}
 
 
 @logs.get("/meetings/<int:meeting_id>")

@@ -2,6 +2,7 @@
 what responses hold; the OpenAPI document is generated from them."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -93,7 +94,7 @@ class TaskArgs(PageArgs):
     process: str = Field(default="", max_length=120)
     group: str = Field(default="", max_length=120)
     overdue: bool = False
-    due_before: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="A day: yyyy-mm-dd")
+    due_before: date | None = Field(default=None, description="Due before this day (London)")
     q: str = Field(default="", max_length=200)
     sort: Literal["due", "created", "completed", "reference", "task", "process"] = "due"
     dir: Literal["asc", "desc"] = "asc"
@@ -129,8 +130,8 @@ class LogArgs(Body):
 
 class MeetingArgs(Body):
     group: str | None = Field(default=None, max_length=40)
-    start: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
-    end: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    start: date | None = None
+    end: date | None = None
 
 
 # --- responses ------------------------------------------------------------------------------------------------------

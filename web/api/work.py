@@ -3,7 +3,7 @@ completion; start, show, history, withdraw, messages, comments and files of an i
 services as the web's pages, with the same policy."""
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime, time
 
 from apiflask import APIBlueprint
 from flask import Response, url_for
@@ -30,7 +30,7 @@ def list_tasks(args: TaskArgs):
     """My tasks (`mine`), my groups' unclaimed tasks (`groups`) or what I completed (`completed`), filtered and
     sorted as in the inbox."""
     position = paging.decode(args.cursor)
-    due_before = datetime.combine(date.fromisoformat(args.due_before), time(0), tzinfo=_london()) \
+    due_before = datetime.combine(args.due_before, time(0), tzinfo=_london()) \
         if args.due_before else None
     # the inbox pages by number: a page as long as `limit` that starts at the cursor's position
     size = args.limit
