@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBased
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.bpmn.safe_xml import UnsafeXmlError, parse_xml
+from engine.bpmn.safe_yaml import load_yaml, read_yaml, reason_and_line
 from engine.bpmn.shared_specs import make_shareable
 from engine.bpmn.timers import attach_injected_clock
 from engine.bpmn.waits import catching_members
@@ -218,9 +219,10 @@ def load_bundle(sources: Iterable[SourceFile], max_bytes: int = 5_000_000) -> Bu
                 problems.append(Problem(src.path, f"not valid JSON: {err}"))
         elif src.kind == "settings":
             try:
-                settings = yaml.safe_load(src.content) or {}
+                settings = load_yaml(src.content, src.path) or {}
             except yaml.YAMLError as err:
-                problems.append(Problem(src.path, f"not valid YAML: {err}"))
+                reason, line = reason_and_line(err)
+                problems.append(Problem(src.path, f"not valid YAML: {reason}", line=line))
     if problems:
         raise DeploymentError(problems)
 
@@ -506,4 +508,4 @@ def roles_by_lane(roles: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 def load_roles_file(path: Path) -> list[dict]:
-    return (yaml.safe_load(path.read_text()) or {}).get("roles", [])
+    return (read_yaml(path) or {}).get("roles", [])

@@ -1,9 +1,14 @@
 """The functions every diagram may call that need no database: time on the command's clock, working days in
 England and Wales, dates as people write them, and the version's settings. The services add those that read or
-write records (references, meetings, logs, notices, follow-up starts)."""
+write records (references, meetings, logs, notices, follow-up starts).
+
+Bounded: ``setting(name)`` gives each caller its own copy (a script changing it changes nothing another sees);
+``add_working_days`` moves at most MAX_WORKING_DAYS working days, and ``working_days_between`` counts over at most
+MAX_SPAN_YEARS years (beyond those the bank holidays of every year passed would be worked out)."""
 from __future__ import annotations
 
-from datetime import date, datetime
+import copy
+from datetime import date, datetime, timedelta
 from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
@@ -11,6 +16,10 @@ from engine.calendar import ENGLAND_AND_WALES
 from engine.clock import Clock
 
 LONDON = ZoneInfo("Europe/London")
+#: working days add_working_days may move, either way (about twenty years)
+MAX_WORKING_DAYS = 5_000
+#: years working_days_between may count over
+MAX_SPAN_YEARS = 20
 
 
 def clock_functions(clock: Clock, settings: Mapping[str, Any]) -> dict[str, Callable]:
@@ -25,16 +34,23 @@ def clock_functions(clock: Clock, settings: Mapping[str, Any]) -> dict[str, Call
 
     def setting(name: str, default: Any = None) -> Any:
         if name in settings:
-            return settings[name]
+            return copy.deepcopy(settings[name])  # the version's settings are shared by every instance
         if default is not None:
             return default
         raise KeyError(f"setting '{name}' is not defined in settings.yaml")
 
     def add_working_days(start: Any, days: int) -> Any:
-        return ENGLAND_AND_WALES.add_working_days(moment(start), int(days))
+        days = int(days)
+        if abs(days) > MAX_WORKING_DAYS:
+            raise ValueError(f"add_working_days(start, n) needs n from -{MAX_WORKING_DAYS:,} to {MAX_WORKING_DAYS:,}, "
+                             f"not {days:,}")
+        return ENGLAND_AND_WALES.add_working_days(moment(start), days)
 
     def working_days_between(start: Any, end: Any) -> int:
-        return ENGLAND_AND_WALES.working_days_between(moment(start), moment(end))
+        first, last = moment(start), moment(end)
+        if abs(_as_date(last) - _as_date(first)) > timedelta(days=round(MAX_SPAN_YEARS * 365.25)):
+            raise ValueError(f"working_days_between counts over at most {MAX_SPAN_YEARS} years")
+        return ENGLAND_AND_WALES.working_days_between(first, last)
 
     def end_of_working_day(day: Any) -> datetime:
         return ENGLAND_AND_WALES.end_of_working_day(parse_date(day))
@@ -83,3 +99,7 @@ def moment(value: Any) -> Any:
             return parsed.date()
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=LONDON)
     return value
+
+
+def _as_date(value: Any) -> date:
+    return value.date() if isinstance(value, datetime) else value

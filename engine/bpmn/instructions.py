@@ -16,12 +16,18 @@ What is bounded, per rendering:
   loop iterations) and no ``lipsum``.
 - Time: every loop item, attribute or item lookup, call and piece of output checks a deadline (TIME_LIMIT seconds),
   and all loops together may take at most MAX_LOOP_ITEMS items.
-- Size: the output stops at MAX_OUTPUT characters (the text is cut, with a notice); all ``{{ }}`` of one rendering,
-  including what macros and ``{% set %}`` blocks capture, may give at most MAX_CAPTURED. ``*``, ``**`` and ``%`` are
-  refused when their result would be longer than MAX_OUTPUT, and so are widths over it (``center``, ``indent``,
-  ``format``, ``str.ljust``, ``'{:>n}'.format``…) and calls passing strings longer than MAX_ARGUMENT (a macro
-  doubling a string on every call). Not bounded: one filter or method call on data already in hand runs to its end
-  before the next check (e.g. ``|sort`` of a huge list); the data is the instance's, so that stays small.
+- Size: the output stops at MAX_OUTPUT characters (the text is cut, with a notice). All ``{{ }}`` of one rendering
+  (including what macros and ``{% set %}`` blocks capture) and everything its ``~``, ``+``, ``*``, ``|join`` and
+  ``|sum`` make may come to at most MAX_CAPTURED characters and items, so no chain of doublings gets far. ``*``,
+  ``**`` and ``%`` are refused when their result would be longer than MAX_OUTPUT (a repeated list counts what its
+  items hold: ``[[1]*19999]*5000`` is 100 million), and so are widths over it (``center``, ``indent``, ``format``,
+  ``str.ljust``, ``'{:>n}'.format``…), ``|batch`` and ``|slice`` counts over it, text of a list or dict
+  (``{{ x }}``, ``|string``, ``|tojson``, ``|pprint``) longer than MAX_CAPTURED, and calls passing strings longer
+  than MAX_ARGUMENT (a macro doubling a string on every call). Not bounded: one filter or method call on data
+  already in hand runs to its end before the next check (e.g. ``|sort`` of a huge list); the data is the
+  instance's, so that stays small.
+- The same sandbox (``BudgetedSandbox``, with ``within_budget()``) renders the notice and e-mail wording
+  (engine/delivery/wording.py).
 
 Filters for people: ``{{ closed_at | date }}`` gives "16 December 2026" (London), ``| date(true)`` adds the time,
 ``{{ cost_impact_gbp | money }}`` gives "£1,250,000".
@@ -42,13 +48,18 @@ from functools import lru_cache
 from typing import Any, Iterable, Iterator
 from zoneinfo import ZoneInfo
 
-from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, Undefined, nodes
+from jinja2 import ChainableUndefined, TemplateError, TemplateSyntaxError, Undefined, nodes, pass_environment
+from jinja2 import pass_eval_context
 from jinja2.exceptions import SecurityError
-from jinja2.filters import do_center, do_format, do_indent
+from jinja2.filters import (do_batch, do_center, do_format, do_indent, do_pprint, do_replace, do_tojson,
+                            make_attrgetter, sync_do_join, sync_do_slice)
+from markupsafe import soft_str
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-__all__ = ["MAX_LOOP_ITEMS", "MAX_OUTPUT", "TIME_LIMIT", "FilledInstructions", "TemplateProblem", "fill",
-           "template_problem"]
+from engine.bpmn.budget import expanded_size
+
+__all__ = ["MAX_CAPTURED", "MAX_LOOP_ITEMS", "MAX_OUTPUT", "TIME_LIMIT", "BudgetedSandbox", "FilledInstructions",
+           "TemplateProblem", "fill", "template_problem", "within_budget"]
 
 #: seconds one rendering may take
 TIME_LIMIT = 0.5
@@ -56,7 +67,8 @@ TIME_LIMIT = 0.5
 MAX_OUTPUT = 20_000
 #: loop items, all loops of one rendering together
 MAX_LOOP_ITEMS = 10_000
-#: characters all `{{ }}` of one rendering may produce, including what macros and `{% set %}` blocks capture
+#: characters (and items) all `{{ }}` of one rendering may produce, including what macros and `{% set %}` blocks
+#: capture, with what its `~`, `+`, `*`, `|join` and `|sum` make
 MAX_CAPTURED = 10 * MAX_OUTPUT
 #: characters of all the string arguments of one call (a macro, a method)
 MAX_ARGUMENT = 200_000
@@ -67,6 +79,7 @@ _PERCENT_WIDTH = re.compile(r"%[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _BRACE_FIELD = re.compile(r"\{[^{}]*\}")
 _PADDING_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
 _GUARDED_ITER = "guarded_iter"  # the environment attribute every `{% for %}` iterates through
+_GUARDED_CONCAT = "guarded_concat"  # the environment attribute every `~` joins its pieces with
 _JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _TAG_LINE = re.compile(r"[ \t]*(?:\{%(?:(?!%\}).)*%\}[ \t]*)+")
 _LINE_START_TAG = re.compile(r"^([ \t]*\{%)(?![+-])")
@@ -100,6 +113,11 @@ class _Budget:
         if time.monotonic() > self.deadline:
             raise _OverBudget(f"they took longer than {TIME_LIMIT:g} s to fill in")
 
+    def charge(self, made: int) -> None:
+        self.characters += made
+        if self.characters > MAX_CAPTURED:
+            raise _OverBudget(f"they produce more than {MAX_CAPTURED:,} characters")
+
 
 class _OverBudget(SecurityError):
     """The rendering ran out of time, loop items or characters."""
@@ -114,19 +132,40 @@ def _tick() -> None:
         budget.tick()
 
 
+def _charge(made: int) -> None:
+    """Count characters or items a rendering made against MAX_CAPTURED (and check the deadline)."""
+    budget = _budget.get()
+    if budget is not None:
+        budget.tick()
+        budget.charge(made)
+
+
+class within_budget:
+    """``with within_budget(): ...``: renderings inside share one budget (time, loop items, characters)."""
+
+    def __enter__(self) -> None:
+        self._token = _budget.set(_Budget())
+
+    def __exit__(self, *exc: Any) -> None:
+        _budget.reset(self._token)
+
+
+def _check_text_size(value: Any) -> None:
+    """Refuse writing out a list or dict (as ``{{ x }}``, ``|string``, ``|tojson``…) longer than MAX_CAPTURED."""
+    if isinstance(value, (list, tuple, set, frozenset, dict)) and (
+            expanded_size(value, MAX_CAPTURED, text=True) > MAX_CAPTURED):
+        raise SecurityError(f"writing out a value longer than {MAX_CAPTURED:,} characters is not allowed")
+
+
 def _as_text(value: Any) -> str:
     """`finalize`: a `{{ value }}` as text, its Markdown punctuation escaped; nothing for None or a missing name."""
     if value is None or isinstance(value, Undefined):
         return ""
+    _check_text_size(value)
     text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", str(value))
     if "\n" in text:  # a value's own lines stay lines ("one issue per line"): Markdown hard breaks
         text = "  \n".join(line.strip() for line in text.strip().splitlines() if line.strip())
-    budget = _budget.get()
-    if budget is not None:
-        budget.tick()
-        budget.characters += len(text)
-        if budget.characters > MAX_CAPTURED:
-            raise _OverBudget(f"they produce more than {MAX_CAPTURED:,} characters")
+    _charge(len(text))
     return text
 
 
@@ -198,22 +237,118 @@ def _money(value: Any) -> Any:
     return f"£{amount:,.0f}" if amount == int(amount) else f"£{amount:,.2f}"
 
 
-class _InstructionEnvironment(ImmutableSandboxedEnvironment):
-    """The immutable sandbox with missing names empty, values escaped as text, and the budget checked."""
+@pass_environment
+def _sum(environment: Any, iterable: Iterable[Any], attribute: Any = None, start: Any = 0) -> Any:
+    """`|sum`; lists and tuples are added up in linear time, and what they make is counted."""
+    if attribute is not None:
+        iterable = map(make_attrgetter(environment, attribute), iterable)
+    if not isinstance(start, (list, tuple)):
+        return sum(iterable, start)
+    result = list(start)
+    for item in iterable:
+        if not isinstance(item, type(start)):
+            raise TypeError(f"can only add {type(start).__name__}s to a {type(start).__name__}")
+        _check_made(len(result) + len(item))
+        _charge(len(item))
+        result.extend(item)
+    return result if isinstance(start, list) else tuple(result)
 
-    intercepted_binops = frozenset({"*", "**", "%"})
 
-    def __init__(self) -> None:
-        super().__init__(undefined=ChainableUndefined, finalize=_as_text, autoescape=False, trim_blocks=True,
-                         lstrip_blocks=True)
+@pass_eval_context
+def _join(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None) -> str:
+    """`|join`, refused when the joined text would be longer than MAX_CAPTURED."""
+    if attribute is not None:
+        value = map(make_attrgetter(eval_ctx.environment, attribute), value)
+    pieces = list(value)
+    size = len(d) * max(len(pieces) - 1, 0)
+    for piece in pieces:
+        size += len(piece) if isinstance(piece, str) else expanded_size(piece, MAX_CAPTURED, text=True)
+        if size > MAX_CAPTURED:
+            break
+    _check_made(size)
+    _charge(size)
+    return sync_do_join(eval_ctx, pieces, d)
+
+
+def _string(value: Any) -> str:
+    _check_text_size(value)
+    return soft_str(value)
+
+
+def _pprint(value: Any) -> str:
+    _check_text_size(value)
+    return do_pprint(value)
+
+
+@pass_eval_context
+def _tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Any:
+    _check_text_size(value)
+    _check_width(indent, "tojson's indent")
+    return do_tojson(eval_ctx, value, indent)
+
+
+@pass_eval_context
+def _replace(eval_ctx: Any, s: Any, old: str, new: str, count: int | None = None) -> str:
+    text = soft_str(s)
+    if isinstance(old, str) and isinstance(new, str) and len(new) > len(old):
+        found = text.count(old) if old else len(text) + 1
+        if isinstance(count, int) and count >= 0:
+            found = min(found, count)
+        _check_made(len(text) + found * (len(new) - len(old)))
+        _charge(found * (len(new) - len(old)))
+    return do_replace(eval_ctx, s, old, new, count)
+
+
+def _check_count(count: Any, what: str) -> None:
+    if isinstance(count, int) and abs(count) > MAX_OUTPUT:
+        raise SecurityError(f"{what} of more than {MAX_OUTPUT:,} is not allowed")
+
+
+def _batch(value: Any, linecount: int, fill_with: Any = None) -> Any:
+    _check_count(linecount, "|batch")
+    return do_batch(value, linecount, fill_with)
+
+
+@pass_environment
+def _slice(environment: Any, value: Any, slices: int, fill_with: Any = None) -> Any:
+    _check_count(slices, "|slice")
+    return sync_do_slice(value, slices, fill_with)
+
+
+def _check_made(size: int) -> None:
+    if size > MAX_CAPTURED:
+        raise SecurityError(f"a result longer than {MAX_CAPTURED:,} is not allowed")
+
+
+class BudgetedSandbox(ImmutableSandboxedEnvironment):
+    """jinja2's immutable sandbox with govflow's budgets: every `{% for %}` iterates through `guarded_iter` and every
+    `~` joins through `guarded_concat` (environment attributes no template name can shadow), lookups and calls check
+    the deadline, and the operators and filters that make much from little check sizes first. Render inside
+    `within_budget()`."""
+
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
         for name in ("namespace", "lipsum"):
             self.globals.pop(name, None)
-        self.filters.update(center=_center, indent=_indent, format=_format, date=_date, money=_money)
+        self.filters.update(center=_center, indent=_indent, format=_format, sum=_sum, join=_join, string=_string,
+                            pprint=_pprint, tojson=_tojson, replace=_replace, batch=_batch, slice=_slice)
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Call(nodes.EnvironmentAttribute(_GUARDED_ITER), [loop.iter], [], None, None,
+                                   lineno=loop.iter.lineno)
+        for concat in tree.find_all(nodes.Concat):
+            concat.nodes = [nodes.Call(nodes.EnvironmentAttribute(_GUARDED_CONCAT), concat.nodes, [], None, None,
+                                       lineno=concat.lineno)]
+        return tree
 
     # -- reach and time ---------------------------------------------------------------------------------------------
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
-        raise SecurityError(f"instructions cannot read {attribute!r}")
+        raise SecurityError(f"templates cannot read {attribute!r}")
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         _tick()
@@ -235,6 +370,8 @@ class _InstructionEnvironment(ImmutableSandboxedEnvironment):
                     _check_width(each, f"str.{method.__name__}")
             elif method.__name__ in ("format", "format_map"):
                 _check_brace_format(method.__self__)
+            elif method.__name__ == "join" and args:
+                return _join(context.eval_ctx, args[0], method.__self__)
         return super().call(context, obj, *args, **kwargs)
 
     def guarded_iter(self, iterable: Iterable[Any]) -> Iterator[Any]:
@@ -248,31 +385,55 @@ class _InstructionEnvironment(ImmutableSandboxedEnvironment):
                     raise _OverBudget(f"their loops go round more than {MAX_LOOP_ITEMS:,} times")
             yield item
 
+    def guarded_concat(self, *pieces: Any) -> str:
+        """`a ~ b ~ c`: the pieces as text, what they come to counted against MAX_CAPTURED."""
+        for piece in pieces:
+            _check_text_size(piece)
+        text = "".join(soft_str(piece) for piece in pieces)
+        _check_made(len(text))
+        _charge(len(text))
+        return text
+
     # -- size -------------------------------------------------------------------------------------------------------
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         _tick()
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and len(seq) * times > MAX_OUTPUT:
-                    raise SecurityError(f"a repetition longer than {MAX_OUTPUT:,} is not allowed")
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and times > 0:
+                    held = len(seq) if isinstance(seq, str) else expanded_size(seq, MAX_OUTPUT // times)
+                    if held * times > MAX_OUTPUT:
+                        raise SecurityError(f"a repetition longer than {MAX_OUTPUT:,} is not allowed (counting "
+                                            "what repeated lists hold)")
+                    _charge(held * times)
         elif operator == "**":
             if (isinstance(left, int) and isinstance(right, int) and right > 0
                     and max(abs(left).bit_length(), 1) * right > 4096):
                 raise SecurityError("a power larger than 4096 bits is not allowed")
         elif operator == "%":
             _check_percent_format(left)
+            _check_text_size(right)
+        elif operator == "+":
+            if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+                _check_made(len(left) + len(right))
+                _charge(len(left) + len(right))
         return super().call_binop(context, operator, left, right)
 
-    # -- compiling ---------------------------------------------------------------------------------------------------
+
+class _InstructionEnvironment(BudgetedSandbox):
+    """The budgeted sandbox with missing names empty and values escaped as text."""
+
+    def __init__(self) -> None:
+        super().__init__(undefined=ChainableUndefined, finalize=_as_text, autoescape=False, trim_blocks=True,
+                         lstrip_blocks=True)
+        self.filters.update(date=_date, money=_money)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        raise SecurityError(f"instructions cannot read {attribute!r}")
 
     def compile_instructions(self, text: str) -> Any:
-        """The template, with every `{% for %}` iterating through `guarded_iter` (which no template name can
-        shadow: it is an attribute of the environment)."""
+        """The template (its loops and `~` already guarded by the parse)."""
         tree = self.parse(_keep_text_lines(text))
-        for loop in tree.find_all(nodes.For):
-            loop.iter = nodes.Call(nodes.EnvironmentAttribute(_GUARDED_ITER), [loop.iter], [], None, None,
-                                   lineno=loop.iter.lineno)
         return self.template_class.from_code(self, self.compile(tree), self.make_globals(None), None)
 
 

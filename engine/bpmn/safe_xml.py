@@ -1,4 +1,10 @@
-"""Hardened XML parsing for uploaded and deployed BPMN and DMN files (no DTDs, no entities, bounded size).
+"""Hardened XML parsing for uploaded and deployed BPMN and DMN files (no DTDs, no entities, bounded shape).
+
+Bounded while parsing, before anything else reads the tree, each refusal with its line: the file's size
+(DEFAULT_MAX_BYTES, or the caller's limit), elements nested more than MAX_DEPTH deep, more than
+MAX_ATTRIBUTES attributes on one element, and more than MAX_NAMESPACES namespace declarations in the file. A BPMN
+modeler writes a handful of each; lxml reads an element's attributes in time that grows with the square of their
+number, so these caps are what keep every later pass (the normaliser, SpiffWorkflow's parser, the diff) linear.
 
 Files from other modelers come in any encoding: the bytes are decoded here, with the encoding their byte-order mark,
 first bytes or XML declaration name (as the XML specification's appendix F reads them), and the checks run on the
@@ -14,9 +20,15 @@ import re
 
 from lxml import etree
 
-__all__ = ["UnsafeXmlError", "parse_xml", "decode_xml"]
+__all__ = ["MAX_ATTRIBUTES", "MAX_DEPTH", "MAX_NAMESPACES", "UnsafeXmlError", "parse_xml", "decode_xml"]
 
 DEFAULT_MAX_BYTES = 5_000_000
+#: elements nested in one another
+MAX_DEPTH = 100
+#: attributes on one element
+MAX_ATTRIBUTES = 100
+#: namespace declarations (xmlns, xmlns:prefix) in one file
+MAX_NAMESPACES = 100
 
 _DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
 _DECLARATION = re.compile(r"""^<\?xml\s[^>]*?\?>""")
@@ -66,11 +78,7 @@ def parse_xml(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES) ->
         line = text.count("\n", 0, doctype.start()) + 1
         raise UnsafeXmlError(filename, line, "DOCTYPE declarations are not allowed")
 
-    try:
-        tree = etree.parse(io.BytesIO(_declared_utf8(text).encode("utf-8")), _parser())
-    except etree.XMLSyntaxError as err:
-        message = _LXML_POSITION.sub("", err.msg or str(err))
-        raise UnsafeXmlError(filename, err.lineno, f"malformed XML: {message}") from None
+    tree = _bounded_parse(_declared_utf8(text).encode("utf-8"), filename)
 
     # Defence in depth: the checks on the decoded text above should make these unreachable.
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
@@ -137,14 +145,37 @@ def _declared_utf8(text: str) -> str:
     return rewritten + text[declaration.end():]
 
 
-def _parser() -> etree.XMLParser:
-    """A fresh parser that loads no DTD, resolves no entity, touches no network and reads UTF-8 only."""
-    # XMLParser objects are not thread-safe, so each parse gets its own (creating one costs microseconds).
-    return etree.XMLParser(
-        encoding="utf-8",
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=False,
-    )
+def _bounded_parse(utf8: bytes, filename: str) -> etree._ElementTree:
+    """The tree of a UTF-8 document, parsed by a fresh parser that loads no DTD, resolves no entity, touches no
+    network, and stops at the first element past a cap (depth, attributes, namespace declarations)."""
+    # Parsers are not thread-safe, so each parse gets its own. Each start tag is checked as soon as it is read.
+    events = etree.iterparse(io.BytesIO(utf8), events=("start", "end", "start-ns"), encoding="utf-8",
+                             resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                             remove_comments=False)
+    try:
+        return _checked(events, filename)
+    except etree.XMLSyntaxError as err:
+        first = events.error_log.filter_from_errors()[:1]  # this parse's first error (iterparse raises a later one)
+        line, message = (first[0].line, first[0].message) if first else (err.lineno, err.msg or str(err))
+        raise UnsafeXmlError(filename, line or None, f"malformed XML: {_LXML_POSITION.sub('', message)}") from None
+
+
+def _checked(events: etree.iterparse, filename: str) -> etree._ElementTree:
+    """Run the parse, refusing the first start tag past a cap; the finished tree."""
+    depth = namespaces = 0
+    for event, node in events:
+        if event == "start-ns":
+            namespaces += 1
+        elif event == "end":
+            depth -= 1
+        else:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise UnsafeXmlError(filename, node.sourceline, f"elements nested more than {MAX_DEPTH} deep")
+            if len(node.attrib) > MAX_ATTRIBUTES:
+                raise UnsafeXmlError(filename, node.sourceline, f"an element with {len(node.attrib):,} attributes "
+                                                                f"(the limit is {MAX_ATTRIBUTES})")
+            if namespaces > MAX_NAMESPACES:
+                raise UnsafeXmlError(filename, node.sourceline, f"more than {MAX_NAMESPACES} namespace "
+                                                                "declarations (xmlns)")
+    return events.root.getroottree()

@@ -8,12 +8,17 @@ What is bounded:
   every comprehension, so a script or expression stops with SandboxError after ``time_limit`` seconds (default 1 s).
   This needs neither signals nor ``sys.settrace``, so it works in any thread and cannot be caught by the script: a
   caught timeout is raised again at the next check.
-- Big results of ``+``, ``*``, ``**``, ``<<`` and ``range()``: more than MAX_ITEMS items or MAX_INT_BITS bits is
-  refused before anything is allocated.
+- Memory: the same checks stop a run whose process has gained more than MAX_MEMORY (256 MB) of resident memory
+  since it began (engine.bpmn.budget), so a loop or comprehension growing data cannot exhaust a worker.
+- Size, refused before anything is allocated: any result over MAX_ITEMS items or characters from the operations
+  that make much from little: ``+``, ``*`` (counting what a repeated list holds: ``[[1]*1000000]*100`` is 100
+  million items), ``%`` formatting, ``range()``, ``sum()`` of lists, ``str.join``, the padding methods (``ljust``,
+  ``rjust``, ``center``, ``zfill``, ``expandtabs``), ``replace``, ``translate``, f-string and ``%`` widths and
+  precisions, and ``str()``/``repr()``/f-strings of lists and dicts; integers over MAX_INT_BITS bits from ``*``,
+  ``**`` and ``<<``. ``print()`` output is discarded without being made.
 
-What is not bounded: a single long C-level call (e.g. ``sorted`` of a huge list) runs to its end before the next
-check, and memory can still be grown through methods and formatting (``''.join``, ``list.extend``, ``str.ljust``,
-``f'{x:>{n}}'``). Run web and scheduler workers under an OS or container memory limit.
+What is not bounded: one C-level call on data already in hand (``sorted`` of a 1,000,000-item list, ``split`` of a
+long string) runs to its end before the next check; those are bounded by the sizes above, not stopped midway.
 """
 
 from __future__ import annotations
@@ -47,10 +52,13 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.bpmn.budget import MAX_MEMORY, MemoryWatch, expanded_size
+
 __all__ = [
     "DEFAULT_TIME_LIMIT",
     "MAX_INT_BITS",
     "MAX_ITEMS",
+    "MAX_MEMORY",
     "STORABLE_TYPES",
     "SandboxError",
     "SandboxedEnvironment",
@@ -61,7 +69,7 @@ __all__ = [
 ]
 
 DEFAULT_TIME_LIMIT = 1.0
-MAX_ITEMS = 1_000_000  # longest str/list/tuple/range a single operation may produce
+MAX_ITEMS = 1_000_000  # longest str/list/tuple/range (items, or characters) a single operation may produce
 MAX_INT_BITS = 1_000_000  # largest integer (about 300,000 digits) a single operation may produce
 # Types a script may leave in task data (what govflow's serializer can store). ``date`` needs a serializer entry.
 STORABLE_TYPES: tuple[type, ...] = (str, int, float, bool, type(None), datetime, date, timedelta, UUID)
@@ -94,6 +102,10 @@ class _Timeout(BaseException):
     """Raised by the deadline check; a BaseException so that ``except Exception`` in a script cannot catch it."""
 
 
+class _OutOfMemory(BaseException):
+    """Raised by the same check once the run has gained more than MAX_MEMORY."""
+
+
 # ---- compiling ----------------------------------------------------------------------------------------------
 
 
@@ -112,7 +124,7 @@ def _deadline_check(node: ast.AST) -> ast.Expr:
 class _Policy(RestrictingNodeTransformer):
     """RestrictedPython's policy, plus govflow's refusals, deadline checks and size-guarded operators."""
 
-    _SIZE_GUARDS = {ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_"}
+    _SIZE_GUARDS = {ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Mod: "_mod_"}
 
     def visit_Import(self, node: ast.Import | ast.ImportFrom) -> ast.AST:
         self.error(node, "import statements are not allowed")
@@ -155,6 +167,17 @@ class _Policy(RestrictingNodeTransformer):
         copy_locations(check, node.iter)
         node.ifs.append(check)
         return node
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        """``f'{x!r:>{n}}'`` becomes ``f'{_format_(x, 114, f">{n}")}'``: the guard checks widths and sizes."""
+        node = super().visit_FormattedValue(node)
+        spec = node.format_spec if node.format_spec is not None else ast.Constant("")
+        guarded = _call("_format_", node.value, ast.Constant(node.conversion), spec)
+        replaced = ast.FormattedValue(value=guarded, conversion=-1, format_spec=None)
+        for part in ast.walk(replaced):
+            if getattr(part, "lineno", None) is None and isinstance(part, ast.expr):
+                copy_locations(part, node)
+        return replaced
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         node = super().visit_BinOp(node)
@@ -260,13 +283,55 @@ def _check_add(a: Any, b: Any) -> None:
 
 
 def _check_mul(a: Any, b: Any) -> None:
-    """Refuse ``a * b`` if it would be a sequence longer than MAX_ITEMS or an integer wider than MAX_INT_BITS."""
+    """Refuse ``a * b`` if it would be a sequence longer than MAX_ITEMS, a list repeating more than MAX_ITEMS items
+    and characters in all (``[[1]*1000000]*100``, ``['x'*1000]*10000``) or an integer wider than MAX_INT_BITS."""
     if isinstance(a, int) and isinstance(b, int):
         _check_bits(a.bit_length() + b.bit_length())
     elif isinstance(a, _SEQUENCES) and isinstance(b, int):
-        _check_items(len(a) * b)
+        _check_repeat(a, b)
     elif isinstance(a, int) and isinstance(b, _SEQUENCES):
-        _check_items(a * len(b))
+        _check_repeat(b, a)
+
+
+def _check_repeat(sequence: Any, times: int) -> None:
+    _check_items(len(sequence) * times)
+    if times > 1 and isinstance(sequence, (list, tuple)):
+        held = expanded_size(sequence, MAX_ITEMS // times)
+        if held * times > MAX_ITEMS:
+            raise _Refused(f"the result would be too large (more than {MAX_ITEMS:,} items and characters in all, "
+                           "counting what the repeated items hold)")
+
+
+def _check_text(value: Any) -> None:
+    """Refuse writing out a list, tuple, set or dict whose text would be longer than MAX_ITEMS characters."""
+    if isinstance(value, (list, tuple, set, frozenset, dict)) and expanded_size(value, MAX_ITEMS, text=True) > MAX_ITEMS:
+        raise _Refused(f"the text would be too long (more than {MAX_ITEMS:,} characters)")
+
+
+def _check_width(width: Any, what: str) -> None:
+    if isinstance(width, int) and width > MAX_ITEMS:
+        raise _Refused(f"{what} wider than {MAX_ITEMS:,} characters is not allowed")
+
+
+_PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_SPEC_NUMBER = re.compile(r"\d+")
+
+
+def _check_mod(a: Any, b: Any) -> None:
+    """Refuse ``text % values`` with ``*`` widths, widths or precisions over MAX_ITEMS, or a longer result."""
+    if not isinstance(a, str):
+        return
+    total = len(a)
+    for match in _PERCENT_FIELD.finditer(a):
+        for part in match.groups():
+            if part == "*":
+                raise _Refused("'*' widths in % formatting are not allowed")
+            if part:
+                _check_width(int(part), "a % format")
+                total += int(part)
+    total += expanded_size(b, MAX_ITEMS, text=True)
+    if total > MAX_ITEMS:
+        raise _Refused(f"the text would be too long (more than {MAX_ITEMS:,} characters)")
 
 
 def _check_pow(a: Any, b: Any) -> None:
@@ -304,6 +369,119 @@ def _guarded_lshift(a: Any, b: Any) -> Any:
     return a << b
 
 
+def _guarded_mod(a: Any, b: Any) -> Any:
+    _check_mod(a, b)
+    return a % b
+
+
+_CONVERSIONS: dict[int, Callable[[Any], str]] = {ord("s"): str, ord("r"): repr, ord("a"): ascii}
+
+
+def _guarded_format(value: Any, conversion: int, spec: str) -> str:
+    """One ``{value!conversion:spec}`` of an f-string, with its widths, precisions and text size checked."""
+    for number in _SPEC_NUMBER.findall(spec):
+        _check_width(int(number), "an f-string field")
+    _check_text(value)
+    if conversion in _CONVERSIONS:
+        value = _CONVERSIONS[conversion](value)
+    return format(value, spec)
+
+
+def _guarded_repr(value: Any) -> str:
+    _check_text(value)
+    return repr(value)
+
+
+class _GuardedStr:
+    """``str`` in scripts: ``str(x)`` refuses a list or dict whose text is too long; ``isinstance(x, str)`` and
+    ``str.upper`` work as usual."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> str:
+        if args:
+            _check_text(args[0])
+        return str(*args, **kwargs)
+
+    def __instancecheck__(self, value: Any) -> bool:
+        return isinstance(value, str)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(str, name)
+
+    def __repr__(self) -> str:
+        return "<class 'str'>"
+
+
+_GUARDED_STR = _GuardedStr()
+
+
+def _guarded_sum(iterable: Any, start: Any = 0) -> Any:
+    """``sum()``; lists and tuples are added up in linear time, at most MAX_ITEMS items in all."""
+    if not isinstance(start, (list, tuple)):
+        return sum(iterable, start)
+    result = list(start)
+    for item in iterable:
+        if not isinstance(item, type(start)):
+            raise TypeError(f'can only concatenate {type(start).__name__} (not "{type(item).__name__}") to '
+                            f"{type(start).__name__}")
+        _check_items(len(result) + len(item))
+        result.extend(item)
+    return result if isinstance(start, list) else tuple(result)
+
+
+def _padding(text: str, width: Any, fill: Any = " ", *rest: Any) -> None:
+    _check_width(width, "padding")
+
+
+def _tabs(text: str, tabsize: Any = 8) -> None:
+    if isinstance(tabsize, int):
+        _check_items(len(text) + text.count("\t") * max(tabsize, 0))
+
+
+def _replacement(text: str, old: Any, new: Any, count: Any = -1) -> None:
+    if isinstance(old, str) and isinstance(new, str) and len(new) > len(old):
+        found = text.count(old) if old else len(text) + 1
+        if isinstance(count, int) and count >= 0:
+            found = min(found, count)
+        _check_items(len(text) + found * (len(new) - len(old)))
+
+
+def _translation(text: str, table: Any) -> None:
+    if isinstance(table, dict):
+        longest = max((len(v) for v in table.values() if isinstance(v, str)), default=1)
+        _check_items(len(text) * longest)
+
+
+# str methods whose result can be much larger than the string: a check of their arguments before the call
+_STR_CHECKS: dict[str, Callable[..., None]] = {
+    "ljust": _padding, "rjust": _padding, "center": _padding, "zfill": _padding, "expandtabs": _tabs,
+    "replace": _replacement, "translate": _translation,
+}
+
+
+def _checked_method(text: str, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """A str method that checks its arguments first (``join`` counts the pieces it is given)."""
+    if name == "join":
+        def join(pieces: Any) -> str:
+            pieces = list(pieces)
+            if all(isinstance(piece, str) for piece in pieces):
+                _check_items(sum(map(len, pieces)) + len(text) * max(len(pieces) - 1, 0))
+            return method(pieces)
+        return join
+    check = _STR_CHECKS[name]
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        check(text, *args, **kwargs)
+        return method(*args, **kwargs)
+    return checked
+
+
+class _DiscardedPrint(PrintCollector):
+    """``print()`` in scripts: nothing is written, and so nothing is made ("printed" reads empty)."""
+
+    def _call_print(self, *objects: Any, **kwargs: Any) -> None:
+        return None
+
+
 def _guarded_range(*args: int) -> range:
     """``range()`` with at most MAX_ITEMS items (so ``list(range(...))`` cannot exhaust memory)."""
     result = range(*args)
@@ -316,7 +494,7 @@ _INPLACE: dict[str, Callable[[Any, Any], Any]] = {
     "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow, "<<=": operator.ilshift,
     ">>=": operator.irshift, "&=": operator.iand, "|=": operator.ior, "^=": operator.ixor, "@=": operator.imatmul,
 }
-_INPLACE_CHECKS = {"+=": _check_add, "*=": _check_mul, "**=": _check_pow, "<<=": _check_lshift}
+_INPLACE_CHECKS = {"+=": _check_add, "*=": _check_mul, "**=": _check_pow, "<<=": _check_lshift, "%=": _check_mod}
 
 
 def _inplacevar(op: str, target: Any, value: Any) -> Any:
@@ -337,11 +515,18 @@ def _guarded_getattr(obj: Any, name: str) -> Any:
         raise _Refused(f'attributes starting with "_" are not allowed ("{name}")')
     if name in INSPECT_ATTRIBUTES or name == "mro":
         raise _Refused(f'access to "{name}" is not allowed')
-    if name in ("format", "format_map") and (isinstance(obj, str) or (isinstance(obj, type) and issubclass(obj, str))):
+    is_str_type = obj is _GUARDED_STR or (isinstance(obj, type) and issubclass(obj, str))
+    if name in ("format", "format_map") and (isinstance(obj, str) or is_str_type):
         raise _Refused(f"str.{name}() is not allowed; use an f-string")
     if name in _CLOCK_READERS and (isinstance(obj, date) or (isinstance(obj, type) and issubclass(obj, date))):
         raise _Refused(f"reading the system clock ({name}) is not allowed; use now()")
-    return safer_getattr_raise(obj, name)
+    sized = name == "join" or name in _STR_CHECKS
+    if sized and is_str_type:
+        raise _Refused(f"call {name}() on a string ('text'.{name}(...)), not on str")
+    found = safer_getattr_raise(obj, name)
+    if sized and isinstance(obj, str):
+        return _checked_method(obj, name, found)
+    return found
 
 
 def _guarded_getitem(obj: Any, key: Any) -> Any:
@@ -382,6 +567,9 @@ def _sandbox_builtins() -> dict[str, Any]:
     allowed.update(
         range=_guarded_range,
         pow=_guarded_pow,
+        sum=_guarded_sum,
+        str=_GUARDED_STR,
+        repr=_guarded_repr,
         datetime=datetime,
         date=date,
         timedelta=timedelta,
@@ -402,11 +590,13 @@ _GUARDS: dict[str, Any] = {
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     "_apply_": _apply,
-    "_print_": PrintCollector,  # print() output is collected and discarded
+    "_print_": _DiscardedPrint,
     "_add_": _guarded_add,
     "_mul_": _guarded_mul,
     "_pow_": _guarded_pow,
     "_lshift_": _guarded_lshift,
+    "_mod_": _guarded_mod,
+    "_format_": _guarded_format,
 }
 
 
@@ -460,7 +650,8 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
     """
 
     def __init__(
-        self, functions: Mapping[str, Callable[..., Any]] | None = None, time_limit: float = DEFAULT_TIME_LIMIT
+        self, functions: Mapping[str, Callable[..., Any]] | None = None, time_limit: float = DEFAULT_TIME_LIMIT,
+        memory_limit: int = MAX_MEMORY,
     ) -> None:
         provided = dict(functions or {})
         for name, function in provided.items():
@@ -472,6 +663,7 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
             raise ValueError("time_limit must be positive")
         super().__init__(provided)
         self.time_limit = time_limit
+        self.memory_limit = memory_limit
         self._fixed = {**_GUARDS, **provided}
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
@@ -483,6 +675,9 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         problem = _unstorable(result)
         if problem:  # e.g. a generator or lambda, which would run sandboxed code outside the sandbox later
             raise SandboxError(source, f"the result is a {problem}, which is not a data value", kind="Expression")
+        if expanded_size(result, MAX_ITEMS) > MAX_ITEMS:
+            raise SandboxError(source, f"the result holds more than {MAX_ITEMS:,} items and characters",
+                               kind="Expression")
         return result
 
     def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
@@ -524,13 +719,17 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
     def _run(self, code: CodeType, scope: dict[str, Any], source: str, kind: str) -> Any:
         """Evaluate ``code`` in ``scope`` with a deadline, turning refusals and timeouts into SandboxError."""
         deadline = time.monotonic() + self.time_limit
+        memory = MemoryWatch(self.memory_limit)
         running = True
 
         def tick() -> bool:
             if not running:  # a function or generator the script left in data, called after the run
                 raise _Refused("code created by a script cannot run outside it")
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise _Timeout
+            if memory.exceeded(now):
+                raise _OutOfMemory
             return True
 
         scope["_tick_"] = tick
@@ -539,6 +738,10 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         except _Timeout as stop:
             line = _shown_line(source, _sandbox_line(stop.__traceback__, scope), kind)
             reason = f"it took longer than {self.time_limit:g} s"
+            raise SandboxError(source, reason, line, kind=kind, outcome="stopped") from None
+        except _OutOfMemory as stop:
+            line = _shown_line(source, _sandbox_line(stop.__traceback__, scope), kind)
+            reason = f"it used more than {self.memory_limit // 2**20:,} MB of memory"
             raise SandboxError(source, reason, line, kind=kind, outcome="stopped") from None
         except _Refused as refusal:
             line = _shown_line(source, _sandbox_line(refusal.__traceback__, scope), kind)
@@ -566,6 +769,9 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
                 raise SandboxError(
                     source, f'variable "{name}" holds a {problem}, which cannot be stored in task data', kind="Script"
                 )
+            if expanded_size(value, MAX_ITEMS) > MAX_ITEMS:  # a list holding one long string many times, say
+                raise SandboxError(source, f'variable "{name}" would hold more than {MAX_ITEMS:,} items and '
+                                           "characters in task data", kind="Script")
             updates[name] = value
         for name in seen:
             if name not in scope:  # deleted by the script

@@ -17,6 +17,8 @@
 
 The order of model elements is kept (it can carry meaning, such as the order of a gateway's outgoing flows).
 Normalising is idempotent, and it keeps every element, attribute and text (`same_document` checks that).
+Its time grows linearly with the file: the parser caps attributes per element and namespace declarations
+(engine.bpmn.safe_xml), and namespaces in scope are worked out once per declaring element, never per element.
 """
 from __future__ import annotations
 
@@ -85,12 +87,13 @@ def normalise(data: bytes, filename: str = "file.xml", max_bytes: int = DEFAULT_
     """The canonical text of a BPMN or DMN file (UTF-8 bytes); raises UnsafeXmlError for what the parser refuses."""
     tree = parse_xml(data, filename, max_bytes=max_bytes)
     root = tree.getroot()
+    scopes = _scopes(root)
     _canonical_order(root)
-    prefixes = _prefixes(root)
+    prefixes = _prefixes(root, scopes)
     out: list[str] = ['<?xml version="1.0" encoding="UTF-8"?>\n']
     for node in reversed(list(root.itersiblings(preceding=True))):
         out.append(_misc(node) + "\n")
-    _write_element(out, root, prefixes, 0, root=True)
+    _write_element(out, root, prefixes, scopes, scopes.get(root, {}), 0, root=True)
     out.append("\n")
     for node in root.itersiblings():
         out.append(_misc(node) + "\n")
@@ -100,17 +103,33 @@ def normalise(data: bytes, filename: str = "file.xml", max_bytes: int = DEFAULT_
 # ---- namespaces ---------------------------------------------------------------------------------------------------
 
 
-def _prefixes(root: etree._Element) -> dict[str, str | None]:
+Scopes = dict[etree._Element, dict[str | None, str]]
+
+
+def _scopes(root: etree._Element) -> Scopes:
+    """The namespaces in scope (prefix -> namespace) at each element that declares any; every other element has
+    its parent's. (An element's own `nsmap` is rebuilt from its ancestors on every read.)"""
+    scopes: Scopes = {}
+    declares = False
+    for event, node in etree.iterwalk(root, events=("start-ns", "start")):
+        if event == "start-ns":
+            declares = True
+        elif declares:
+            scopes[node] = node.nsmap
+            declares = False
+    return scopes
+
+
+def _prefixes(root: etree._Element, scopes: Scopes) -> dict[str, str | None]:
     """namespace -> prefix for every namespace the document declares or uses; one prefix per namespace."""
-    declared: list[tuple[str | None, str]] = []  # (prefix as written, namespace), in document order
+    declared: dict[tuple[str | None, str], None] = {}  # (prefix as written, namespace), in document order
+    for scope in scopes.values():
+        declared.update(dict.fromkeys(scope.items()))
     used: set[str] = set()
     has_unqualified = False
     for node in root.iter():
         if not isinstance(node.tag, str):
             continue
-        for prefix, uri in node.nsmap.items():
-            if (prefix, uri) not in declared:
-                declared.append((prefix, uri))
         qname = etree.QName(node)
         if qname.namespace:
             used.add(qname.namespace)
@@ -119,7 +138,10 @@ def _prefixes(root: etree._Element) -> dict[str, str | None]:
         for key in node.attrib:
             if key.startswith("{") and not key.startswith(_XML_NS):
                 used.add(key[1:].split("}")[0])
-    uris = [uri for _, uri in declared] + sorted(used - {uri for _, uri in declared})
+    declared_uris = list(dict.fromkeys(uri for _, uri in declared))
+    own_prefix = {uri: prefix for prefix, uri in reversed(declared) if prefix is not None}  # the first one written
+    own_default = {uri for prefix, uri in declared if prefix is None}
+    uris = declared_uris + sorted(used - set(declared_uris))
     chosen: dict[str, str | None] = {}
     taken: set[str | None] = set()
     if has_unqualified:
@@ -135,10 +157,9 @@ def _prefixes(root: etree._Element) -> dict[str, str | None]:
     for uri in uris:
         if uri in chosen:
             continue
-        own = next((p for p, u in declared if u == uri and p is not None), None)
+        own = own_prefix.get(uri)
         if own is None and None not in taken and not has_unqualified:
-            own_default = any(p is None and u == uri for p, u in declared)
-            if own_default:
+            if uri in own_default:
                 chosen[uri] = None
                 taken.add(None)
                 continue
@@ -161,15 +182,15 @@ def _qualified(name: str, prefixes: dict[str, str | None]) -> str:
     return f"{prefix}:{local}" if prefix else local
 
 
-def _qname_value(node: etree._Element, key: str, value: str, prefixes: dict[str, str | None]) -> str:
+def _qname_value(scope: dict[str | None, str], key: str, value: str, prefixes: dict[str, str | None]) -> str:
     """A prefixed QName value rewritten to its namespace's canonical prefix (other values unchanged)."""
     if key not in _QNAME_ATTRIBUTES:
         return value
     found = _QNAME_VALUE.match(value)
-    if found is not None and found.group(1) in node.nsmap:
-        uri, local = node.nsmap[found.group(1)], found.group(2)
-    elif key == _XSI_TYPE and ":" not in value and node.nsmap.get(None):  # an unprefixed type: the default namespace
-        uri, local = node.nsmap[None], value
+    if found is not None and found.group(1) in scope:
+        uri, local = scope[found.group(1)], found.group(2)
+    elif key == _XSI_TYPE and ":" not in value and scope.get(None):  # an unprefixed type: the default namespace
+        uri, local = scope[None], value
     else:
         return value
     prefix = prefixes.get(uri)
@@ -224,9 +245,10 @@ def _mixed(node: etree._Element) -> bool:
     return any((child.tail or "").strip() for child in node)
 
 
-def _write_element(out: list[str], node: etree._Element, prefixes: dict[str, str | None], depth: int,
-                   root: bool = False, inline: bool = False) -> None:
+def _write_element(out: list[str], node: etree._Element, prefixes: dict[str, str | None], scopes: Scopes,
+                   scope: dict[str | None, str], depth: int, root: bool = False, inline: bool = False) -> None:
     pad = "" if inline else INDENT * depth
+    scope = scopes.get(node, scope)
     if not isinstance(node.tag, str):
         out.append(pad + _misc(node))
         return
@@ -237,7 +259,7 @@ def _write_element(out: list[str], node: etree._Element, prefixes: dict[str, str
             parts.append(f'xmlns:{prefix}="{_escape_attribute(uri)}"' if prefix else
                          f'xmlns="{_escape_attribute(uri)}"')
     for key, value in sorted(node.attrib.items(), key=_attribute_key):
-        value = _qname_value(node, key, value, prefixes)
+        value = _qname_value(scope, key, value, prefixes)
         parts.append(f'{_qualified(key, prefixes)}="{_escape_attribute(value)}"')
     start = "<" + " ".join(parts)
     children = list(node)
@@ -250,13 +272,13 @@ def _write_element(out: list[str], node: etree._Element, prefixes: dict[str, str
     if inline or _mixed(node):  # mixed content: written as it is, children inline
         out.append(f"{pad}{start}>{_escape_text(node.text or '')}")
         for child in children:
-            _write_element(out, child, prefixes, 0, inline=True)
+            _write_element(out, child, prefixes, scopes, scope, 0, inline=True)
             out.append(_escape_text(child.tail or ""))
         out.append(f"</{tag}>")
         return
     out.append(f"{pad}{start}>\n")
     for child in children:
-        _write_element(out, child, prefixes, depth + 1)
+        _write_element(out, child, prefixes, scopes, scope, depth + 1)
         out.append("\n")
     out.append(f"{pad}</{tag}>")
 
@@ -286,18 +308,21 @@ def canonical_items(data: bytes, filename: str = "file.xml") -> list[tuple]:
     namespace), its own text when it has no children, and its mixed text; comments, layout whitespace and prefixes
     do not count. Two files with equal items hold the same document."""
     root = parse_xml(data, filename).getroot()
-    return list(_items(root, "", ""))
+    scopes = _scopes(root)
+    return list(_items(root, "", "", scopes, scopes.get(root, {})))
 
 
-def _items(node: etree._Element, path: str, index: str) -> Iterator[tuple]:
+def _items(node: etree._Element, path: str, index: str, scopes: Scopes,
+           scope: dict[str | None, str]) -> Iterator[tuple]:
     here = f"{path}/{index}{node.tag}"
+    scope = scopes.get(node, scope)
     attributes = []
     for key, value in sorted(node.attrib.items()):
         found = _QNAME_VALUE.match(value) if key in _QNAME_ATTRIBUTES else None
-        if found and found.group(1) in node.nsmap:
-            value = f"{{{node.nsmap[found.group(1)]}}}{found.group(2)}"
-        elif key == _XSI_TYPE and ":" not in value and node.nsmap.get(None):
-            value = f"{{{node.nsmap[None]}}}{value}"
+        if found and found.group(1) in scope:
+            value = f"{{{scope[found.group(1)]}}}{found.group(2)}"
+        elif key == _XSI_TYPE and ":" not in value and scope.get(None):
+            value = f"{{{scope[None]}}}{value}"
         attributes.append((key, value))
     elements = [c for c in node if isinstance(c.tag, str)]
     if elements:
@@ -309,7 +334,7 @@ def _items(node: etree._Element, path: str, index: str) -> Iterator[tuple]:
     for child in elements:
         drawn = (child.get("bpmnElement") or child.get("dmnElementRef")) if node.tag in _PLANES else None
         n = positions[child.tag] = positions.get(child.tag, -1) + 1
-        yield from _items(child, here, f"{drawn}:" if drawn else f"{n}:")  # a plane's shapes by what they draw
+        yield from _items(child, here, f"{drawn}:" if drawn else f"{n}:", scopes, scope)  # a plane's shapes by what they draw
 
 
 def same_document(a: bytes, b: bytes) -> bool:

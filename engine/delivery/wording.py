@@ -7,8 +7,9 @@ removed; a subject written over several lines becomes one line. Whitespace follo
 line holding only block tags (`{% if %}`, `{% endfor %}`) disappears, newline and all; a tag within a line of text
 leaves the line alone. A file whose name begins with `_` is a piece other templates include (`_email_footer.txt`).
 
-Templates run in jinja2's immutable sandbox, with no HTML escaping (the texts are plain) and StrictUndefined: a name
-the code does not give is an error, never an empty string. `problems(folder)` is what `govflow validate` reports:
+Templates run in the budgeted sandbox task instructions use (engine.bpmn.instructions: time, loop items, sizes), with
+no HTML escaping (the texts are plain) and StrictUndefined: a name the code does not give is an error, never an empty
+string; a text over its budget is a WordingError. `problems(folder)` is what `govflow validate` reports:
 a template that does not compile, uses a value its kind is not given, lacks a block, or a kind with no file.
 Compiled templates are cached per file and reloaded when the file changes.
 """
@@ -19,14 +20,17 @@ from pathlib import Path
 from typing import Iterable, NamedTuple
 
 from jinja2 import BaseLoader, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.exceptions import SecurityError
 
 from engine.bpmn.definitions import Problem
+from engine.bpmn.instructions import MAX_OUTPUT, BudgetedSandbox, within_budget
 from engine.bpmn.instructions import _keep_text_lines  # the whitespace rule analysts know from task instructions
 from engine.config import Config
 
 FOLDER = "wording"
 SUFFIX = ".txt"
+#: characters of one subject or body
+MAX_TEXT = MAX_OUTPUT
 
 #: every kind of text, with the values the code gives its template (all of them, every time; a value may be None)
 VALUES: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
@@ -64,13 +68,13 @@ class _Loader(FileSystemLoader):
         return _keep_text_lines(source), filename, uptodate
 
 
-def _environment(loader: BaseLoader) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(loader=loader, autoescape=False, undefined=StrictUndefined,
-                                         trim_blocks=True, lstrip_blocks=True, auto_reload=True)
+def _environment(loader: BaseLoader) -> BudgetedSandbox:
+    return BudgetedSandbox(loader=loader, autoescape=False, undefined=StrictUndefined, trim_blocks=True,
+                           lstrip_blocks=True, auto_reload=True)
 
 
 @lru_cache(maxsize=16)
-def _environment_for(folder: Path) -> ImmutableSandboxedEnvironment:
+def _environment_for(folder: Path) -> BudgetedSandbox:
     return _environment(_Loader(str(folder), encoding="utf-8"))
 
 
@@ -105,10 +109,19 @@ def render(kind: str, folder: Path | None = None, **values) -> Wording:
 
     def block(name: str) -> str:
         render_block = template.blocks.get(name)
-        return "".join(render_block(context)).strip() if render_block is not None else ""
+        if render_block is None:
+            return ""
+        text = "".join(render_block(context)).strip()
+        if len(text) > MAX_TEXT:
+            raise WordingError(f"{folder / (kind + SUFFIX)}: its {name} is longer than {MAX_TEXT:,} characters")
+        return text
 
-    subject = " ".join(line.strip() for line in block("subject").splitlines())
-    return Wording(subject, block("body"))
+    with within_budget():
+        try:
+            subject = " ".join(line.strip() for line in block("subject").splitlines())
+            return Wording(subject, block("body"))
+        except SecurityError as err:  # the sandbox's refusals and its budget: time, loop items, sizes
+            raise WordingError(f"{folder / (kind + SUFFIX)}: {err.message or err}") from err
 
 
 def problems(folder: Path) -> list[Problem]:

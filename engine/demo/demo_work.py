@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import yaml
 from sqlalchemy import func, select
 
+from engine.bpmn.safe_yaml import read_yaml
 from engine.errors import NotFound
 from engine.governance.meetings import schedule_usual_meetings
 from engine.store.models import Instance
@@ -31,7 +31,7 @@ def add_demo_work(gov, path: Path = DEMO_WORK_FILE) -> DemoWork:
     with gov.db.read() as session:
         if session.scalar(select(func.count()).select_from(Instance)):
             return DemoWork(0, 0)
-    plan = yaml.safe_load(path.read_text()) or {}
+    plan = read_yaml(path) or {}
     for seat in plan.get("seats", []):
         assign_seat(gov, seat["group"], seat["seat"], by="system", holder=seat["holder"])
     today = gov.clock.now().date()

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from sqlalchemy.orm import Session
 
+from engine.bpmn.safe_yaml import read_yaml
 from engine.store.models import GovernanceGroup, Seat
 
 _DETAIL_KEYS = ("role", "attendees", "decision_options", "escalates_to", "meeting_cadence", "provenance",
@@ -14,7 +14,7 @@ _DETAIL_KEYS = ("role", "attendees", "decision_options", "escalates_to", "meetin
 
 def load_groups(session: Session, groups_file: Path) -> int:
     """Create or update every group with its seats; seat holders already assigned are kept."""
-    data = yaml.safe_load(groups_file.read_text()) or {}
+    data = read_yaml(groups_file) or {}
     catalogue = data.get("seat_catalogue", {})
     count = 0
     for spec in data.get("groups", []):

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import holidays
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.bpmn.safe_yaml import read_yaml
 from engine.delivery import wording
 from engine.store import audit
 from engine.calendar import ENGLAND_AND_WALES, WorkingDayCalendar
@@ -373,7 +373,7 @@ def meeting_functions(session: Session, clock, settings: dict, instance_id: int 
 
 def settings_of(gov) -> dict:
     path = Path(gov.config.processes_dir) / "settings.yaml"
-    return yaml.safe_load(path.read_text()) or {} if path.exists() else {}
+    return read_yaml(path) or {} if path.exists() else {}
 
 
 def schedule_usual_meetings(gov, start: date, end: date, by: str = "system", group_id: str | None = None) -> list[dict]:

@@ -24,6 +24,7 @@ import yaml
 from sqlalchemy import and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
+from engine.bpmn.safe_yaml import read_yaml
 from engine.config import Config
 from engine.store.models import GovernanceGroup, HumanTask, Instance, MessageWait, Seat, User, UserRole
 
@@ -264,7 +265,7 @@ def load(path: Path | str) -> Policy:
         return found[1]
     with _LOCK:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = read_yaml(path)
         except yaml.YAMLError as err:
             raise PolicyError(f"{path}: not YAML ({err})") from err
         policy = Policy.from_data(data, str(path))

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import yaml
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from engine.bpmn.safe_yaml import read_yaml
 from engine.errors import Conflict, NotFound
 from engine.governance import policy
 from engine.store.models import Organisation, Role, User, UserRole
@@ -59,7 +59,7 @@ def role_pairs(session: Session) -> list[tuple[str, str]]:
 
 def role_pairs_in_file(roles_file: Path) -> list[tuple[str, str]]:
     """The roles a roles.yaml defines, for checking diagrams before any database exists."""
-    return [(r["id"], r["name"]) for r in (yaml.safe_load(roles_file.read_text()) or {}).get("roles", [])]
+    return [(r["id"], r["name"]) for r in (read_yaml(roles_file) or {}).get("roles", [])]
 
 
 def find_user(session: Session, username: str) -> User | None:
@@ -110,7 +110,7 @@ def add_user(session: Session, new: NewUser, at: datetime) -> User:
 
 def load_users_file(path: Path) -> list[NewUser]:
     """Read the demo users file (username, name, roles, organisation)."""
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml(path) or {}
     password = data.get("password", "")
     return [NewUser(username=u["username"], display_name=u["name"], email=u.get("email", ""),
                     password=u.get("password", password), roles=tuple(u.get("roles", [])),

@@ -6,6 +6,7 @@ import yaml
 from sqlalchemy import func, select
 
 from engine.bpmn.diff import VersionDiff, diff_files
+from engine.bpmn.safe_yaml import load_yaml
 from engine.errors import NotFound
 from engine.services import model_files, version_archive
 from engine.services.identity import role_pairs
@@ -142,7 +143,7 @@ class Catalogue:
         has none or it does not read as a mapping."""
         content = next((c for p, c in files.items() if kind_of_path(p) == "settings"), None)
         try:
-            settings = yaml.safe_load(content) if content else {}
+            settings = load_yaml(content, "settings.yaml") if content else {}
         except yaml.YAMLError:
             return {}
         return settings if isinstance(settings, dict) else {}

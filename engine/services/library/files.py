@@ -8,9 +8,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+import yaml
+
 from engine.bpmn.definitions import BPMN_NS, Problem, SourceFile
 from engine.bpmn.forms import schema_problem
 from engine.bpmn.safe_xml import UnsafeXmlError, parse_xml
+from engine.bpmn.safe_yaml import load_yaml, reason_and_line
 from engine.bpmn.xml_format import normalise
 from engine.errors import GovflowError
 
@@ -117,13 +120,11 @@ class DraftFiles:
             if reason:
                 raise FileRefused([Problem(path, f"not a usable form: {reason}")])
         elif kind == "settings":
-            import yaml
             try:
-                yaml.safe_load(content)
+                load_yaml(content, path)
             except yaml.YAMLError as err:
-                mark = getattr(err, "problem_mark", None)
-                raise FileRefused([Problem(path, f"not valid YAML: {err}",
-                                           line=mark.line + 1 if mark is not None else None)])
+                reason, line = reason_and_line(err)
+                raise FileRefused([Problem(path, f"not valid YAML: {reason}", line=line)])
 
     def canonical(self, path: str, content: bytes) -> bytes:
         """A BPMN or DMN file in its canonical text (engine.bpmn.xml_format), other files as they are."""

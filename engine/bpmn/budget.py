@@ -1,0 +1,161 @@
+"""What one evaluation of diagram code (a script, an expression, a template) may use beyond each operation's own
+limits: the resident memory it gains, and values measured as they would be written out.
+
+- ``MemoryWatch``: the process's resident memory gained since the evaluation began, read (Linux: /proc/self/statm)
+  at most once a millisecond, so that the loops that check it cost nothing measurable. Other threads' allocations
+  count too, which only errs on the safe side. Where /proc is missing it never trips.
+- ``expanded_size``: the items and characters a value holds, counting a shared object every time it appears (a
+  list holding one 1,000,000-character string 1,000 times is a billion characters once joined or printed).
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+__all__ = ["MAX_MEMORY", "MemoryWatch", "expanded_size", "resident_bytes"]
+
+#: resident memory one evaluation may gain
+MAX_MEMORY = 256 * 2**20
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_STATM = threading.local()  # (pid, fd): a file opened before a fork would read the parent's figures
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory, or None where the system does not say."""
+    opened = getattr(_STATM, "opened", None)
+    if opened is None or opened[0] != os.getpid():
+        try:
+            opened = (os.getpid(), os.open("/proc/self/statm", os.O_RDONLY))
+        except OSError:
+            opened = (os.getpid(), None)
+        _STATM.opened = opened
+    if opened[1] is None:
+        return None
+    try:
+        return int(os.pread(opened[1], 64, 0).split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class MemoryWatch:
+    """Resident memory gained since it was made: ``exceeded()`` is True once the gain passed ``limit``."""
+
+    INTERVAL = 0.001  # seconds between reads
+
+    def __init__(self, limit: int = MAX_MEMORY) -> None:
+        self.limit = limit
+        self.baseline = resident_bytes()
+        self.next_read = 0.0
+        self.tripped = False
+
+    def exceeded(self, now: float | None = None) -> bool:
+        if self.tripped or self.baseline is None:
+            return self.tripped
+        now = time.monotonic() if now is None else now
+        if now < self.next_read:
+            return False
+        self.next_read = now + self.INTERVAL
+        current = resident_bytes()
+        self.tripped = current is not None and current - self.baseline > self.limit
+        return self.tripped
+
+
+_TEXT_TYPES = (str, bytes)
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+#: containers one measurement walks; a value holding more counts as larger than any limit
+MAX_WALKED = 100_000
+
+
+def _own_size(value: Any, text: bool) -> int:
+    """A value that holds no others: a string's characters (at least 1); anything else 1 (as text: its width)."""
+    if isinstance(value, _TEXT_TYPES):
+        return len(value) + 2 if text else max(len(value), 1)
+    if not text:
+        return 1
+    return value.bit_length() // 3 + 2 if isinstance(value, int) else 24
+
+
+def _items(value: Any) -> Any:
+    if isinstance(value, dict):
+        return [part for pair in value.items() for part in pair]
+    return value
+
+
+def _flat_size(items: Any, text: bool) -> int | None:
+    """The size of the items of a container, counted at C speed when none is a container and all are strings or
+    none is; None otherwise."""
+    kinds = set(map(type, items))
+    if not kinds:
+        return 0
+    if kinds <= {str}:
+        return sum(map(len, items)) + (4 * len(items) if text else 0) + (0 if text else items.count("") if
+                                                                          isinstance(items, list) else 0)
+    if any(issubclass(kind, (*_CONTAINERS, *_TEXT_TYPES)) for kind in kinds):
+        return None
+    return len(items) * (14 if text else 1)
+
+
+def expanded_size(value: Any, limit: int, text: bool = False) -> int:
+    """The items and characters ``value`` holds, each shared object counted wherever it appears (``text``: roughly
+    the characters of its ``repr``). Stops counting once past ``limit`` (the result is then > limit), and counts a
+    value holding more than MAX_WALKED containers as past it. Each distinct container is walked once."""
+    if not isinstance(value, _CONTAINERS):
+        return _own_size(value, text)
+    extra = 2 if text else 0  # brackets, and ", " after each item (an empty container still counts 1)
+    known: dict[int, int] = {}  # id -> size of a container already measured
+    keep: list[Any] = []  # the measured containers, so that no id is reused while this runs
+    walking: set[int] = set()
+
+    def measure(container: Any) -> Any:
+        """A walk over one container: yields the containers it needs measured first, returns its size."""
+        items = _items(container)
+        flat = _flat_size(items, text) if len(items) >= 16 else None
+        if flat is not None:
+            return max(flat + extra, 1)
+        total = extra
+        for item in items:
+            if not isinstance(item, _CONTAINERS):
+                total += _own_size(item, text) + extra
+            elif id(item) in known:
+                total += known[id(item)] + extra
+            elif id(item) in walking:  # a container holding itself: written as [...]
+                total += 5
+            else:
+                total += (yield item) + extra
+            if total > limit:
+                return total
+        return max(total, 1)
+
+    walks = [measure(value)]
+    walking.add(id(value))
+    sent: int | None = None
+    while True:
+        try:
+            child = walks[-1].send(sent)
+        except StopIteration as done:
+            size = done.value
+            walks.pop()
+            if not walks or size > limit:
+                return size
+            sent = size
+            continue
+        sent = None
+        if id(child) in known:  # measured meanwhile, through another path
+            sent = known[id(child)]
+            continue
+        if len(keep) >= MAX_WALKED:
+            return limit + 1
+        walking.add(id(child))
+        keep.append(child)
+        walks.append(_remembered(measure(child), child, known, walking))
+
+
+def _remembered(walk: Any, container: Any, known: dict[int, int], walking: set[int]) -> Any:
+    """The walk of ``container``, noting its size once measured."""
+    size = yield from walk
+    known[id(container)] = size
+    walking.discard(id(container))
+    return size

@@ -1,0 +1,73 @@
+"""The hardened parser caps an XML file's shape while parsing (depth, attributes per element, namespace
+declarations), so the probe's files are refused in well under a second with their line and reason, and the
+normaliser's time grows linearly with the file (bench/xml_normalise.py measures it)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bench.xml_normalise import (attributes_on_one_element, attributes_spread, namespace_declarations,
+                                 namespaces_in_scope)
+from engine.bpmn.safe_xml import MAX_ATTRIBUTES, MAX_DEPTH, MAX_NAMESPACES, UnsafeXmlError, parse_xml
+from engine.bpmn.xml_format import canonical_items, normalise, same_document
+
+BIG = 50_000_000  # bytes: only the shape limits are tested here
+
+
+def refused_within(seconds: float, data: bytes) -> UnsafeXmlError:
+    started = time.process_time()
+    with pytest.raises(UnsafeXmlError) as refused:
+        normalise(data, "probe.bpmn", max_bytes=BIG)
+    assert time.process_time() - started < seconds
+    return refused.value
+
+
+def test_two_hundred_thousand_attributes_are_refused_fast_with_line_and_reason():
+    err = refused_within(1.0, attributes_on_one_element(200_000))  # 2.3 MB: 264 s before the cap
+    assert (err.line, err.reason) == (3, f"an element with 200,002 attributes (the limit is {MAX_ATTRIBUTES})")
+
+
+def test_forty_thousand_namespace_declarations_are_refused_fast_with_line_and_reason():
+    err = refused_within(1.0, namespace_declarations(40_000))  # 31 s before the cap
+    assert (err.line, err.reason) == (2, f"more than {MAX_NAMESPACES} namespace declarations (xmlns)")
+
+
+def test_deep_nesting_is_refused_with_its_line():
+    data = b"<a>\n" + b"<b>" * (MAX_DEPTH + 5) + b"</b>" * (MAX_DEPTH + 5) + b"\n</a>"
+    with pytest.raises(UnsafeXmlError) as refused:
+        parse_xml(data, "deep.bpmn")
+    assert (refused.value.line, refused.value.reason) == (2, f"elements nested more than {MAX_DEPTH} deep")
+
+
+def test_at_the_limits_a_file_parses_and_normalises():
+    at_the_cap = attributes_spread(2_000, per_element=MAX_ATTRIBUTES)
+    assert same_document(normalise(at_the_cap, "ok.bpmn"), at_the_cap)
+    scoped = namespaces_in_scope(MAX_NAMESPACES - 2, elements=50)  # bpmn and xsi are the other two
+    assert same_document(normalise(scoped, "ok.bpmn"), scoped)
+
+
+def test_qname_values_keep_their_namespace_through_nested_declarations():
+    data = (b'<d:definitions xmlns:d="urn:d" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+            b'<d:a xmlns:p="urn:one"><d:b xsi:type="p:t"/></d:a>'
+            b'<d:a xmlns:p="urn:two"><d:b xsi:type="p:t"/></d:a></d:definitions>')
+    items = [item for item in canonical_items(normalise(data, "n.bpmn")) if item[1]]
+    assert [dict(attrs)["{http://www.w3.org/2001/XMLSchema-instance}type"] for _, attrs, _ in items] == [
+        "{urn:one}t", "{urn:two}t"]
+
+
+def test_the_normaliser_is_linear_in_the_file():
+    """Ten times the attributes (and elements) cost about ten times as much, not a hundred."""
+    def cpu(data: bytes) -> float:
+        runs = []
+        for _ in range(3):
+            started = time.process_time()
+            normalise(data, "bench.bpmn", max_bytes=BIG)
+            runs.append(time.process_time() - started)
+        return sorted(runs)[1]
+
+    small, large = cpu(attributes_spread(20_000)), cpu(attributes_spread(200_000))
+    assert large < 1.0, "a 2.6 MB diagram normalises within the second every upload and view may cost"
+    assert large / small < 20
+    in_scope = cpu(namespaces_in_scope(MAX_NAMESPACES - 2))
+    assert in_scope < 1.0, "namespaces in scope are not rebuilt per element (2.5 s before)"
