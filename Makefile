@@ -45,6 +45,7 @@ bench: setup assets
 	$(BIN)/python -m bench.http_inbox
 	$(BIN)/python -m bench.timer_lag
 	$(BIN)/python -m bench.manager_views
+	$(BIN)/python -m bench.api
 
 clean:
 	rm -rf $(VENV) node_modules web/static/vendor instance

@@ -44,6 +44,7 @@ class TokenUse:
     username: str
     scopes: frozenset[str]
     kind: str
+    capabilities: frozenset[str] = frozenset()  # what the account's roles let it do (processes/roles.yaml)
 
 
 def digest_of(secret: str) -> str:
@@ -156,7 +157,8 @@ class ApiTokens:
             row.last_used_at = now
             audit.record(session, now, row.username, "token.used", token_id=row.id, method=method,
                          path=path[:300], address=(address or "")[:64])
-            return TokenUse(row.id, row.username, frozenset(row.scopes), row.kind)
+            return TokenUse(row.id, row.username, frozenset(row.scopes), row.kind,
+                            frozenset(policy_of(session).capabilities(user)))
 
 
 def _listed(row: ApiToken, now: datetime) -> dict:

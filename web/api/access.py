@@ -62,8 +62,7 @@ def authenticate():
         use = gov().tokens.authenticate(secret.strip(), request.method,
                                         request.script_root + request.full_path.rstrip("?"),
                                         request.remote_addr)
-        account = gov().accounts.find(use.username)
-        g.caller = Caller(use.username, account.capabilities, use.scopes, "token", use.token_id)
+        g.caller = Caller(use.username, use.capabilities, use.scopes, "token", use.token_id)
         return None
     username = _session_user()
     if username:
@@ -137,11 +136,13 @@ def task_etag(task, revision: int) -> str:
     return '"t' + hashlib.sha256(state.encode()).hexdigest()[:20] + '"'
 
 
-def check_if_match(current: str) -> None:
-    """412 when the request's If-Match names another version than `current` (no If-Match: the write goes ahead)."""
+def check_if_match(current) -> None:
+    """412 when the request's If-Match names another version than `current` (its ETag, or a function that makes it,
+    called only when there is an If-Match); without If-Match the write goes ahead."""
     sent = request.headers.get("If-Match")
     if sent is None:
         return
+    current = current() if callable(current) else current
     tags = {t.strip().removeprefix("W/") for t in sent.split(",")}
     if "*" not in tags and current not in tags:
         raise Stale(f"The resource changed since you read it (it is now {current}): read it again, then retry")

@@ -71,10 +71,9 @@ def show_task(task_id: str):
     return body, 200, {"ETag": _task_tag(task)}
 
 
-def _writable_task(task_id: str):
-    task = gov().task(task_id)
-    check_if_match(_task_tag(task))
-    return task
+def _writable_task(task_id: str) -> None:
+    """412 when the request's If-Match no longer names the task's version."""
+    check_if_match(lambda: _task_tag(gov().task(task_id)))
 
 
 @tasks.post("/<task_id>/claim")
@@ -187,7 +186,7 @@ def visible(instance_id: int) -> dict:
 def writable(instance_id: int) -> dict:
     """As `visible`, and the request's If-Match must still name the instance's version."""
     found = visible(instance_id)
-    check_if_match(instance_etag(found))
+    check_if_match(lambda: instance_etag(found))
     return found
 
 
