@@ -717,24 +717,31 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         return scope
 
     def _run(self, code: CodeType, scope: dict[str, Any], source: str, kind: str) -> Any:
-        """Evaluate ``code`` in ``scope`` with a deadline, turning refusals and timeouts into SandboxError."""
+        """Evaluate ``code`` in ``scope`` with a deadline and the memory ceiling, turning refusals and stops into
+        SandboxError. A stop the script caught (a bare ``except:``) stops it at its next check, or at its end."""
         deadline = time.monotonic() + self.time_limit
         memory = MemoryWatch(self.memory_limit)
         running = True
+        stopped: list[BaseException] = []
 
         def tick() -> bool:
             if not running:  # a function or generator the script left in data, called after the run
                 raise _Refused("code created by a script cannot run outside it")
             now = time.monotonic()
             if now > deadline:
-                raise _Timeout
-            if memory.exceeded(now):
-                raise _OutOfMemory
+                stopped.append(_Timeout())
+            elif memory.exceeded(now):
+                stopped.append(_OutOfMemory())
+            if stopped:
+                raise stopped[-1]
             return True
 
         scope["_tick_"] = tick
         try:
-            return eval(code, scope)  # noqa: S307 - restricted code object, guarded globals
+            result = eval(code, scope)  # noqa: S307 - restricted code object, guarded globals
+            if stopped:
+                raise stopped[-1]
+            return result
         except _Timeout as stop:
             line = _shown_line(source, _sandbox_line(stop.__traceback__, scope), kind)
             reason = f"it took longer than {self.time_limit:g} s"
