@@ -3,7 +3,8 @@ limits: the resident memory it gains, and values measured as they would be writt
 
 - ``MemoryWatch``: the process's resident memory gained since the evaluation began, read (Linux: /proc/self/statm)
   at most once a millisecond, so that the loops that check it cost nothing measurable. Other threads' allocations
-  count too, which only errs on the safe side. Where /proc is missing it never trips.
+  count too, which only errs on the safe side; memory the allocator kept from earlier work is reused without
+  counting, so a worker can hold up to that much more. Where /proc is missing it never trips.
 - ``expanded_size``: the items and characters a value holds, counting a shared object every time it appears (a
   list holding one 1,000,000-character string 1,000 times is a billion characters once joined or printed).
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from datetime import date, datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from engine.calendar import ENGLAND_AND_WALES
@@ -40,16 +40,11 @@ def clock_functions(clock: Clock, settings: Mapping[str, Any]) -> dict[str, Call
         raise KeyError(f"setting '{name}' is not defined in settings.yaml")
 
     def add_working_days(start: Any, days: int) -> Any:
-        days = int(days)
-        if abs(days) > MAX_WORKING_DAYS:
-            raise ValueError(f"add_working_days(start, n) needs n from -{MAX_WORKING_DAYS:,} to {MAX_WORKING_DAYS:,}, "
-                             f"not {days:,}")
+        days = _bounded_days(int(days))
         return ENGLAND_AND_WALES.add_working_days(moment(start), days)
 
     def working_days_between(start: Any, end: Any) -> int:
-        first, last = moment(start), moment(end)
-        if abs(_as_date(last) - _as_date(first)) > timedelta(days=round(MAX_SPAN_YEARS * 365.25)):
-            raise ValueError(f"working_days_between counts over at most {MAX_SPAN_YEARS} years")
+        first, last = _bounded_span(moment(start), moment(end))
         return ENGLAND_AND_WALES.working_days_between(first, last)
 
     def end_of_working_day(day: Any) -> datetime:
@@ -103,3 +98,29 @@ def moment(value: Any) -> Any:
 
 def _as_date(value: Any) -> date:
     return value.date() if isinstance(value, datetime) else value
+
+
+def _bounded_days(days: int) -> int:
+    if abs(days) > MAX_WORKING_DAYS:
+        raise ValueError(f"add_working_days(start, n) needs n from -{MAX_WORKING_DAYS:,} to {MAX_WORKING_DAYS:,}, "
+                         f"not {days:,}")
+    return days
+
+
+def _bounded_span(first: Any, last: Any) -> tuple[Any, Any]:
+    if abs(_as_date(last) - _as_date(first)) > timedelta(days=round(MAX_SPAN_YEARS * 365.25)):
+        raise ValueError(f"working_days_between counts over at most {MAX_SPAN_YEARS} years")
+    return first, last
+
+
+def argument_problem(name: str, args: Sequence[Any]) -> str | None:
+    """Why a call of a provided function with these arguments would be refused when it runs, or None (the lint
+    asks this of calls whose arguments are written out)."""
+    try:
+        if name == "add_working_days" and len(args) >= 2 and isinstance(args[1], int):
+            _bounded_days(args[1])
+        elif name == "working_days_between" and len(args) >= 2 and all(isinstance(a, str) for a in args[:2]):
+            _bounded_span(moment(args[0]), moment(args[1]))
+    except ValueError as err:
+        return str(err)
+    return None

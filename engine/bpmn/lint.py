@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from itertools import combinations
@@ -18,8 +19,8 @@ from engine.bpmn.definitions import (BPMN_NS, DATA_STORE_REASON, FORM_PROPERTY, 
 from engine.bpmn import feel
 from engine.bpmn.forms import schema_problem
 from engine.bpmn.instructions import template_problem
-from engine.bpmn.sandbox import SandboxedEnvironment, SandboxError, check_expression, check_script
-from engine.bpmn.functions import clock_functions
+from engine.bpmn.sandbox import SandboxedEnvironment, SandboxError, check_expression, check_script, constant_value
+from engine.bpmn.functions import argument_problem, clock_functions
 from engine.bpmn.state import BadSetting, move_back_window
 
 B = f"{{{BPMN_NS}}}"
@@ -420,6 +421,12 @@ def rule_expressions(doc: _Doc) -> list[Problem]:
                 # a script's text starts on the line of its tag: point at the refused line itself
                 problem = replace(problem, line=node.sourceline + refusal.line - 1)
             problems.append(problem)
+            return
+        for line, reason in _out_of_bounds_calls(source, check_fn is check_script):
+            problem = doc.problem(f"{what} would fail: {reason}", node, element_id)
+            if line and node.sourceline:
+                problem = replace(problem, line=node.sourceline + line - 1)
+            problems.append(problem)
 
     for node in doc.root.iter(B + "script"):
         task = node.getparent()
@@ -444,6 +451,22 @@ def rule_expressions(doc: _Doc) -> list[Problem]:
             if name in ("dueDate", "assignee"):
                 check(prop, feel.EXPRESSION, f"{name} of '{_label(node)}'", node.get("id"))
     return problems
+
+
+def _out_of_bounds_calls(source: str, script: bool) -> list[tuple[int | None, str]]:
+    """(line, reason) for each call of a provided function whose written-out arguments it would refuse
+    (``add_working_days(now(), 10**7)``)."""
+    try:
+        tree = ast.parse(textwrap.dedent(source) if script else source.strip(), mode="exec" if script else "eval")
+    except SyntaxError:
+        return []
+    found = []
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
+            reason = argument_problem(call.func.id, [constant_value(arg) for arg in call.args])
+            if reason:
+                found.append((call.lineno if script else None, reason))
+    return found
 
 
 _LANGUAGES = {"javascript": "JavaScript", "js": "JavaScript", "ecmascript": "JavaScript", "groovy": "Groovy",

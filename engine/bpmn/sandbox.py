@@ -55,6 +55,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from engine.bpmn.budget import MAX_MEMORY, MemoryWatch, expanded_size
 
 __all__ = [
+    "constant_value",
     "DEFAULT_TIME_LIMIT",
     "MAX_INT_BITS",
     "MAX_ITEMS",
@@ -121,8 +122,46 @@ def _deadline_check(node: ast.AST) -> ast.Expr:
     return check
 
 
+def constant_value(node: ast.AST) -> Any:
+    """The value of a constant expression (a number, text, or arithmetic on small numbers: ``10**7``), or None."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)) and not isinstance(
+            node.value, bool):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = constant_value(node.operand)
+        return (-value if isinstance(node.op, ast.USub) else value) if isinstance(value, (int, float)) else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Pow)):
+        left, right = constant_value(node.left), constant_value(node.right)
+        if not (isinstance(left, int) and isinstance(right, int)):
+            return None
+        if isinstance(node.op, ast.Pow) and (right < 0 or right * max(abs(left), 1).bit_length() > 64):
+            return None
+        return {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+                ast.Pow: operator.pow}[type(node.op)](left, right)
+    return None
+
+
+def _static_size(node: ast.AST) -> int | None:
+    """Items and characters a literal sequence, or one repeated by a constant, holds (None: not known until run)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return len(node.value)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return sum(_static_size(item) or 1 for item in node.elts)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        for sequence, times in ((node.left, node.right), (node.right, node.left)):
+            size, count = _static_size(sequence), constant_value(times)
+            if size is not None and isinstance(count, int):
+                return size * max(count, 0)
+    return None
+
+
+_PADDING = frozenset({"ljust", "rjust", "center", "zfill"})
+
+
 class _Policy(RestrictingNodeTransformer):
-    """RestrictedPython's policy, plus govflow's refusals, deadline checks and size-guarded operators."""
+    """RestrictedPython's policy, plus govflow's refusals, deadline checks and size-guarded operators. Sizes a
+    script states outright (``'x'.ljust(10**9)``, ``[[1]*1000000]*100``, ``f'{x:>1000000000}'``) are refused
+    when it is compiled, so that the deployment's lint names them."""
 
     _SIZE_GUARDS = {ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Mod: "_mod_"}
 
@@ -168,8 +207,20 @@ class _Policy(RestrictingNodeTransformer):
         node.ifs.append(check)
         return node
 
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _PADDING and node.args:
+            width = constant_value(node.args[0])
+            if isinstance(width, int) and width > MAX_ITEMS:
+                self.error(node, f"padding wider than {MAX_ITEMS:,} characters is not allowed")
+        return super().visit_Call(node)
+
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
         """``f'{x!r:>{n}}'`` becomes ``f'{_format_(x, 114, f">{n}")}'``: the guard checks widths and sizes."""
+        if node.format_spec is not None:
+            for part in ast.walk(node.format_spec):
+                if isinstance(part, ast.Constant) and isinstance(part.value, str) and any(
+                        int(number) > MAX_ITEMS for number in _SPEC_NUMBER.findall(part.value)):
+                    self.error(node, f"an f-string field wider than {MAX_ITEMS:,} characters is not allowed")
         node = super().visit_FormattedValue(node)
         spec = node.format_spec if node.format_spec is not None else ast.Constant("")
         guarded = _call("_format_", node.value, ast.Constant(node.conversion), spec)
@@ -180,6 +231,14 @@ class _Policy(RestrictingNodeTransformer):
         return replaced
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        size = _static_size(node) if isinstance(node.op, ast.Mult) else None
+        if size is not None and size > MAX_ITEMS:
+            self.error(node, f"the result would be too large ({size:,} items; the limit is {MAX_ITEMS:,})")
+        if isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
+            try:
+                _check_mod(node.left.value, ())
+            except _Refused as refusal:
+                self.error(node, refusal.reason)
         node = super().visit_BinOp(node)
         guard = self._SIZE_GUARDS.get(type(node.op))
         if guard is None:

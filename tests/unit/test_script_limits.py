@@ -25,6 +25,12 @@ def sandbox():
     return SandboxedEnvironment(clock_functions(Clock(T0), SETTINGS))
 
 
+@pytest.fixture
+def patient_sandbox():
+    """A time limit no busy test machine reaches, so that only the memory ceiling can stop a run."""
+    return SandboxedEnvironment(clock_functions(Clock(T0), SETTINGS), time_limit=60)
+
+
 def outcome(sandbox, script: str, seconds: float = 1.0) -> SandboxError:
     started = time.process_time()
     with pytest.raises(SandboxError) as stopped:
@@ -37,7 +43,8 @@ TOO_LARGE = f"the result would be too large (more than {MAX_ITEMS:,} items and c
 
 
 @pytest.mark.parametrize("script, reason, line", [
-    ("x = sum([[1]*1000000]*100, [])", TOO_LARGE, 1),
+    ("x = sum([[1]*1000000]*100, [])", "the result would be too large (100,000,000 items", 1),  # when compiled
+    ("rows = [[1]*1000000]\nx = sum(rows*100, [])", TOO_LARGE, 2),  # when run
     ("a = 'x' * 1000000\nx = ''.join([a]*1000)", TOO_LARGE, 2),
     ("a = 'x' * 1000000\nx = ''.join([a for i in range(1000)])", "the result would be too large (1,000,000,000 items",
      2),
@@ -53,7 +60,8 @@ TOO_LARGE = f"the result would be too large (more than {MAX_ITEMS:,} items and c
     ("x = f'{1.5:.1000000000f}'", "an f-string field wider than", 1),
     ("x = '%1000000000d' % 1", "a % format wider than", 1),
     ("x = '%*d' % (10**9, 1)", "'*' widths in % formatting are not allowed", 1),
-    ("x = ('%s' * 1000) % (('x' * 1000000,) * 1000)", TOO_LARGE, 1),
+    ("x = ('%s' * 1000) % (('x' * 1000000,) * 1000)", "the result would be too large (1,000,000,000 items", 1),
+    ("s = 'x' * 1000000\nx = ('%s' * 1000) % ((s,) * 1000)", TOO_LARGE, 2),
     ("s = 'x' * 1000000\nrows = [s for i in range(1000)]\nx = str(rows)", "the text would be too long", 3),
     ("s = 'x' * 1000000\nrows = [s for i in range(1000)]\nx = f'{rows}'", "the text would be too long", 3),
     ("s = 'x' * 1000000\nrows = [s for i in range(1000)]\nx = repr(rows)", "the text would be too long", 3),
@@ -73,15 +81,15 @@ def test_a_list_holding_one_string_many_times_is_not_left_in_task_data(sandbox):
     "rows = [[0] * 1000000 for i in range(1000)]",  # 8 GB, 8 MB a step
     "rows = []\nfor i in range(100000):\n    rows.append('y' * 100000)",  # 10 GB, 100 kB a step
 ])
-def test_growing_data_is_stopped_at_the_memory_ceiling(sandbox, script):
-    err = outcome(sandbox, script, seconds=2.0)
+def test_growing_data_is_stopped_at_the_memory_ceiling(patient_sandbox, script):
+    err = outcome(patient_sandbox, script, seconds=2.0)
     assert str(err).startswith("Script stopped: ")
     assert err.reason == f"it used more than {MAX_MEMORY // 2**20:,} MB of memory"
 
 
-def test_a_stopped_run_cannot_catch_the_ceiling(sandbox):
+def test_a_stopped_run_cannot_catch_the_ceiling(patient_sandbox):
     script = "rows = []\ntry:\n    for i in range(100000):\n        rows.append('y' * 100000)\nexcept:\n    rows = []\n"
-    assert "MB of memory" in outcome(sandbox, script, seconds=2.0).reason
+    assert "MB of memory" in outcome(patient_sandbox, script, seconds=2.0).reason
 
 
 def test_ordinary_scripts_keep_working(sandbox):
@@ -165,3 +173,41 @@ def test_template_probes_are_refused_fast_and_shown_as_written(text, reason):
 def test_ordinary_templates_keep_working():
     text = "{{ 'a' ~ 'b' }} {{ [1,2]|join(',') }} {{ [[1],[2]]|sum(start=[]) }} {{ 'x' * 3 }} {{ 'p' + 'q' }}"
     assert fill(text, {}).markdown == "ab 1,2 \\[1, 2\\] xxx pq"
+
+
+# ---- the lint ----------------------------------------------------------------------------------------------------
+
+
+def test_the_lint_refuses_sizes_and_arguments_a_script_writes_out():
+    from .test_lint import diagram, lint_of, line_of
+
+    script = """    <bpmn:scriptTask id="run" name="Run">
+      <bpmn:script>a = 1
+x = sum([[1]*1000000]*100, [])
+y = 'x'.ljust(10**9)
+z = f'{a:>1000000000}'
+w = '%*d' % (5, a)</bpmn:script>
+    </bpmn:scriptTask>
+"""
+    bpmn = diagram(script, due="add_working_days(now(), 10**7)")
+    found = {(p.line, p.reason) for p in lint_of(bpmn) if "Run" in p.reason or "dueDate" in p.reason}
+    assert (line_of(bpmn, "x = sum"), "script of 'Run' does not compile: the result would be too large "
+                                      "(100,000,000 items; the limit is 1,000,000)") in found
+    bpmn = diagram(script.replace("x = sum([[1]*1000000]*100, [])", "x = 1"), due="add_working_days(now(), 10**7)")
+    found = {(p.line, p.reason) for p in lint_of(bpmn) if "Run" in p.reason or "dueDate" in p.reason}
+    assert (line_of(bpmn, "y = 'x'"), "script of 'Run' does not compile: padding wider than 1,000,000 characters "
+                                      "is not allowed") in found
+    assert any("dueDate of 'Validate' would fail: add_working_days(start, n) needs n from -5,000 to 5,000, not "
+               "10,000,000" in reason for _, reason in found), found
+    script = script.replace("a = 1\n", "a = add_working_days(now(), 10**7)\nb = working_days_between('0001-01-01', "
+                                       "'9999-12-31')\n")
+    for line in ("x = sum([[1]*1000000]*100, [])", "y = 'x'.ljust(10**9)", "z = f'{a:>1000000000}'",
+                 "w = '%*d' % (5, a)"):
+        script = script.replace(line, "c = 1")
+    bpmn = diagram(script)
+    found = {(p.line, p.reason) for p in lint_of(bpmn) if "Run" in p.reason}
+    assert found >= {
+        (line_of(bpmn, "a = add_working_days"), "script of 'Run' would fail: add_working_days(start, n) needs n from "
+                                                "-5,000 to 5,000, not 10,000,000"),
+        (line_of(bpmn, "b = working_days_between"), "script of 'Run' would fail: working_days_between counts over at "
+                                                    "most 20 years")}, found
