@@ -46,6 +46,7 @@ bench: setup assets
 	$(BIN)/python -m bench.timer_lag
 	$(BIN)/python -m bench.manager_views
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.xml_normalise
 
 clean:
 	rm -rf $(VENV) node_modules web/static/vendor instance
