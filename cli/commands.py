@@ -548,6 +548,8 @@ def scheduler_command(sweep_seconds: float) -> None:
 
 
 from cli import tokens as _tokens  # noqa: E402,F401 (govflow tokens …)
+from cli import audit as _audit  # noqa: E402,F401  (govflow audit verify|anchor)
+
 
 if __name__ == "__main__":
     govflow()

@@ -16,6 +16,7 @@ from engine.services import incidents
 from engine.store import schema
 from engine.services.admin import InstanceAdmin
 from engine.services.attachments import Attachments
+from engine.services.audit_trail import AuditTrail
 from engine.clock import Clock
 from engine.services.collaboration import Collaboration
 from engine.config import Config
@@ -93,6 +94,7 @@ class Govflow:
         self.seats = SeatRegister(self.db, self.clock)
         self.tokens = ApiTokens(self.db, self.clock)  # the JSON API's bearer tokens
         self.summaries = RequestSummaries(self.db, self.repository, self.attachments)
+        self.audit_trail = AuditTrail(self.db, self.clock)
 
     def scheduler(self, **options) -> TimerScheduler:
         """The timer scheduler for this engine (not started): timers, deadlines, digests, action reminders, and the

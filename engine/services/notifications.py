@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine.calendar import ENGLAND_AND_WALES
 from engine.clock import Clock
+from engine.store import audit
 from engine.store.db import Database
 from engine.errors import Forbidden, NotFound
 from engine.store.models import (
@@ -285,7 +286,11 @@ class Notifier:
                 if others:
                     raise Forbidden("You can only mark your own notifications as read")
                 query = query.where(Notification.id.in_(ids))
-            return session.execute(query.values(read_at=now)).rowcount
+            marked = sorted(session.scalars(query.values(read_at=now).returning(Notification.id)))
+            if marked:
+                audit.record(session, now, username, "notifications.read", notifications=marked,
+                             all=notification_ids is None)
+            return len(marked)
 
     def preference(self, username: str) -> str:
         with self.db.read() as session:
@@ -295,7 +300,11 @@ class Notifier:
         if preference not in NOTIFICATION_PREFERENCES:
             raise ValueError(f"choose one of {', '.join(NOTIFICATION_PREFERENCES)}, not '{preference}'")
         with self.db.write() as session:
-            _require(session, username).notification_preference = preference
+            user = _require(session, username)
+            if user.notification_preference != preference:
+                audit.record(session, self.clock.now(), username, "notification_preference.changed",
+                             before=user.notification_preference, after=preference)
+                user.notification_preference = preference
 
 
 # --- small pieces --------------------------------------------------------------------------------------------------

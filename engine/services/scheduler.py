@@ -28,6 +28,7 @@ from engine.calendar import ENGLAND_AND_WALES
 from engine.errors import NotFound
 from engine.governance.logs import remind_overdue_actions
 from engine.store.models import Timer, UtcDateTime
+from engine.services.audit_trail import AuditTrail
 from engine.services.commands import Change
 from engine.services.runtime import Runtime
 
@@ -39,6 +40,7 @@ NEXT_DEADLINE_JOB = "govflow-next-deadline"
 DEADLINE_JOB = "govflow-deadlines"
 DIGEST_JOB = "govflow-digest"
 DIGEST_HOUR = 7  # Europe/London
+ANCHOR_JOB = "govflow-audit-anchor"  # daily, 00:30 London: anchor the audit chains (engine/store/audit.py)
 REMINDER_JOB = "govflow-action-reminders"
 CATCH_UP_REMINDER_JOB = "govflow-action-reminders-catch-up"
 REMINDER_TIME = "08:00"  # Europe/London, unless settings.yaml's action_reminder_time says otherwise
@@ -89,6 +91,8 @@ class TimerScheduler:
             self._scheduler.add_job(self.send_digests, "cron", hour=DIGEST_HOUR, minute=0,
                                     timezone="Europe/London", id=DIGEST_JOB, executor="deadlines",
                                     replace_existing=True)
+        self._scheduler.add_job(self.anchor_audit, "cron", hour=0, minute=30, timezone="Europe/London",
+                                id=ANCHOR_JOB, executor="deadlines", replace_existing=True)
         hour, minute = self.reminder_time()
         self._scheduler.add_job(self.send_action_reminders, "cron", day_of_week="mon-fri", hour=hour, minute=minute,
                                 timezone="Europe/London", id=REMINDER_JOB, executor="deadlines",
@@ -252,6 +256,14 @@ class TimerScheduler:
         except Exception:
             log.exception("daily digest failed")
             return 0
+
+    def anchor_audit(self) -> dict | None:
+        """Anchor the audit chains' heads (daily)."""
+        try:
+            return AuditTrail(self.runtime.db, self.runtime.clock).anchor()
+        except Exception:
+            log.exception("audit anchor failed")
+            return None
 
     # --- overdue actions ------------------------------------------------------------------------------------------
 

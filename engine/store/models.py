@@ -615,3 +615,26 @@ class ApiToken(Base):
     window_started_at: Mapped[Optional[datetime]]
     window_count: Mapped[int] = mapped_column(Integer, default=0)
     __table_args__ = (Index("ix_api_token_username", "username"),)
+
+# --- the audit trail's hash chains (migration 0012) ------------------------------------------------------------------
+# Each audit event holds its place in its chain (one per instance, one `global` for events without an instance): its
+# position, the hash of the event before it and its own hash; each chain's head is kept beside it (engine/store/audit.py).
+
+add_mapped_attribute(AuditEvent, "seq", mapped_column("seq", Integer, nullable=True))
+add_mapped_attribute(AuditEvent, "prev_hash", mapped_column("prev_hash", String(64), nullable=True))
+add_mapped_attribute(AuditEvent, "hash", mapped_column("hash", String(64), nullable=True))
+Index("ux_audit_instance_seq", AuditEvent.instance_id, AuditEvent.seq, unique=True)
+add_mapped_attribute(Instance, "audit_seq", mapped_column("audit_seq", Integer, default=0, server_default="0",
+                                                          nullable=False))
+add_mapped_attribute(Instance, "audit_head", mapped_column("audit_head", String(64), default="", server_default="",
+                                                           nullable=False))
+
+
+class AuditHead(Base):
+    """The head of an audit chain that has no instance row to carry it (the `global` chain): how many events it
+    holds and the hash of its last."""
+
+    __tablename__ = "audit_head"
+    stream: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default="")
