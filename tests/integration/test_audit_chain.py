@@ -162,7 +162,7 @@ def test_the_migration_chains_the_rows_already_written(empty_database_url, tmp_p
     from alembic import command
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0011")
+        command.upgrade(config, "0013")
     written = datetime(2026, 11, 30, 9, 0, 0, 123456, tzinfo=timezone.utc)
     with db.engine.begin() as connection:
         for n, actor in enumerate(["alice", "bob", "carol"]):

@@ -1,7 +1,7 @@
 """the audit trail as hash chains (one per instance, one global), existing events chained; audit rows append-only
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06
 
 After this migration the database refuses UPDATE and DELETE of audit rows (triggers, on SQLite and PostgreSQL, and
@@ -14,8 +14,8 @@ from engine.store.audit import GLOBAL, HASHED, chain
 from engine.store.models import UtcDateTime
 
 
-revision = '0012'
-down_revision = '0011'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
