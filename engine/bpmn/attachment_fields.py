@@ -3,12 +3,12 @@ field), and the check of a file's name and bytes against them — the rules, wit
 attachments service's)."""
 from __future__ import annotations
 
-import io
 import re
 import unicodedata
-import zipfile
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
+
+from engine.bpmn import file_contents
 
 WIDGET = "attachments"  # "x-govflow-widget": "attachments" on an array property
 FIELD_LIMITS_KEY = "x-govflow-attachments"  # optional per-field {"max_bytes": n, "types": [...]}
@@ -31,7 +31,6 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "png": ("image/png", "PNG image", ("png",)),
     "jpg": ("image/jpeg", "JPEG image", ("jpg", "jpeg")),
 }
-_OFFICE_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml", "pptx": "ppt/presentation.xml"}
 
 
 class AttachmentRefused(Exception):
@@ -238,44 +237,16 @@ def check(name: str, content: bytes, limits: Limits) -> str:
         raise AttachmentRefused(f"‘{shown}’ is empty")
     if len(content) > limits.max_bytes:
         raise AttachmentRefused(f"‘{shown}’ must be smaller than {size_text(limits.max_bytes)}")
-    if not sniffed_as(kind, content):
-        raise AttachmentRefused(f"‘{shown}’ is not a real {KINDS[kind][1]}: its contents do not match its name")
+    wrong = file_contents.problem(kind, content)
+    if wrong:
+        raise AttachmentRefused(f"‘{shown}’ is not a real {KINDS[kind][1]}: its contents do not match its name "
+                                f"(it {wrong})")
     return kind
 
 
 def sniffed_as(kind: str, content: bytes) -> bool:
-    """Whether the bytes are of this kind (never trusting the browser's content type)."""
-    if kind == "pdf":
-        return content[:1024].lstrip().startswith(b"%PDF-")
-    if kind == "png":
-        return content.startswith(b"\x89PNG\r\n\x1a\n")
-    if kind == "jpg":
-        return content.startswith(b"\xff\xd8\xff")
-    if kind in _OFFICE_PART:
-        if not content.startswith(b"PK\x03\x04"):
-            return False
-        try:
-            with zipfile.ZipFile(io.BytesIO(content)) as archive:  # reads the directory only, inflates nothing
-                names = set(archive.namelist())
-        except (zipfile.BadZipFile, ValueError, OSError):
-            return False
-        return "[Content_Types].xml" in names and _OFFICE_PART[kind] in names
-    if kind in ("csv", "txt"):
-        return _is_text(content)
-    return False
-
-
-def _is_text(content: bytes) -> bool:
-    if b"\x00" in content:
-        return False
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            text = content.decode("cp1252")
-        except UnicodeDecodeError:
-            return False
-    return not any(unicodedata.category(c) == "Cc" and c not in "\t\n\r\f" for c in text[:100_000])
+    """Whether the bytes are of this kind all the way through (never trusting the browser's content type)."""
+    return file_contents.problem(kind, content) is None
 
 
 def _kind_of_extension(extension: str) -> str | None:

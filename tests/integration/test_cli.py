@@ -103,7 +103,7 @@ def test_validate_works_before_init(empty_database_url, tmp_path, monkeypatch):
     assert "change_control" in json.loads(result.stdout)["processes"]
 
 
-PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+from tests.sample_files import PDF
 
 
 def test_files_are_attached_from_the_command_line_as_from_the_browser(run, tmp_path):

@@ -15,18 +15,10 @@ from engine.store.models import Attachment, AuditEvent
 from tests.scenarios.change_control_driver import ChangeRequest
 
 
-PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(17)
+from tests.sample_files import PDF
+from tests.sample_files import JPG, PNG, office
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + bytes(64)
 LIMITS = Limits(max_bytes=1_000, max_files=2, types=("pdf", "docx", "csv", "png", "jpg"))
-
-
-def office(kind_part: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        archive.writestr(kind_part, "<document/>")
-    return buffer.getvalue()
 
 
 def test_limits_come_from_settings_and_the_field_may_narrow_them():
@@ -41,9 +33,9 @@ def test_limits_come_from_settings_and_the_field_may_narrow_them():
 
 
 @pytest.mark.parametrize("name, content, kind", [
-    ("options.pdf", PDF, "pdf"), ("Plan.DOCX", office("word/document.xml"), "docx"),
+    ("options.pdf", PDF, "pdf"), ("Plan.DOCX", office("docx"), "docx"),
     ("costs.csv", b"a,b\n1,2\n", "csv"),
-    ("costs.csv", "name,£\nÉlec,5\n".encode("cp1252"), "csv"), ("photo.jpeg", b"\xff\xd8\xff\xe0" + bytes(20), "jpg"),
+    ("costs.csv", "name,£\nÉlec,5\n".encode("cp1252"), "csv"), ("photo.jpeg", JPG, "jpg"),
     ("diagram.png", PNG, "png"),
 ])
 def test_a_file_is_accepted_when_its_name_and_its_bytes_agree(name, content, kind):
@@ -53,7 +45,7 @@ def test_a_file_is_accepted_when_its_name_and_its_bytes_agree(name, content, kin
 @pytest.mark.parametrize("name, content, message", [
     ("setup.exe", EXE, "‘setup.exe’ must be a PDF, DOCX, CSV, PNG, JPG"),
     ("report.pdf", EXE, "‘report.pdf’ is not a real PDF: its contents do not match its name"),
-    ("plan.docx", office("xl/workbook.xml"), "‘plan.docx’ is not a real Word document"),
+    ("plan.docx", office("docx", main_part="xl/workbook.xml"), "‘plan.docx’ is not a real Word document"),
     ("plan.docx", b"PK\x03\x04 not really a zip", "‘plan.docx’ is not a real Word document"),
     ("data.csv", b"a,b\x00\x01", "‘data.csv’ is not a real CSV"),
     ("notes.txt", b"hello", "‘notes.txt’ must be a PDF"),

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from engine.store.models import Attachment, AuditEvent
 from tests.scenarios.change_control_driver import ANSWERS, ChangeRequest
 
-PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+from tests.sample_files import PDF
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + bytes(64)
 NEW = "/requests/new/change_control"
 RAISE = {

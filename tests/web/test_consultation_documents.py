@@ -11,8 +11,8 @@ from sqlalchemy import select
 from engine.store.models import Attachment, AuditEvent
 from tests.scenarios.change_control_driver import ChangeRequest
 
-PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)
+from tests.sample_files import PDF
+from tests.sample_files import PNG
 RESPONSE = {"respondent_organisation": "Small Energy Co", "constituency": "SUPPLIER_SMALL", "position": "oppose",
             "comments": "The window is too short for small suppliers.", "confidential": "false"}
 
