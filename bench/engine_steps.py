@@ -175,6 +175,21 @@ def bench_floor(n: int) -> float:
     return median(times)
 
 
+def bench_audit(gov: Govflow) -> tuple[int, float, float]:
+    """The audit trail's costs: (events, ms to verify them all, µs to hash one completion's event)."""
+    started = time.perf_counter()
+    verdict = gov.audit_trail.verify()
+    verify_ms = (time.perf_counter() - started) * 1000
+    assert verdict["intact"], verdict["first_break"]
+    from engine.store.audit import chain
+    event = {"at": datetime(2026, 12, 1, 9, tzinfo=timezone.utc), "actor": "carol", "action": "task.completed",
+             "instance_id": 1, "task_id": "0" * 36, "element_id": "validate", "details": {"data": VALID}}
+    started = time.perf_counter()
+    for _ in range(1000):
+        chain([dict(event)], 7, "f" * 64)
+    return verdict["events"], verify_ms, (time.perf_counter() - started) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
@@ -189,6 +204,7 @@ def main() -> None:
         loop = bench_loop(gov, passes, sample=timed_passes)
         mi_all, mi_first, mi_last = bench_parallel_mi(gov, 3 if args.quick else 10)
         floor_ms = bench_floor(n)
+        audit_events, verify_ms, hash_us = bench_audit(gov)
     print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
           f"SQLite file database, in-process; medians of {n} runs")
     rows = [
@@ -205,6 +221,8 @@ def main() -> None:
     rows.append((f"  last five items / first five", f"{mi_last / mi_first:.2f} x", "<= 1.5 x"))
     rows.append(("bare in-memory SpiffWorkflow, same step (floor)", f"{floor_ms:.2f} ms", "-"))
     rows.append(("govflow / floor", f"{complete_ms / floor_ms:.2f} x", "-"))
+    rows.append(("chain one audit event (canonical JSON + SHA-256)", f"{hash_us:.1f} µs", "-"))
+    rows.append((f"govflow audit verify, {audit_events} events", f"{verify_ms:.0f} ms", "-"))
     width = max(len(r[0]) for r in rows)
     for name, value, target in rows:
         print(f"{name:<{width}}  {value:>10}   target {target}")
