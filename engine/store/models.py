@@ -589,6 +589,34 @@ class ElementPassage(Base):
     __table_args__ = (Index("ix_element_passage_instance_element", "instance_id", "element_id"),)
 
 
+# --- API tokens (migration 0013) -------------------------------------------------------------------------------------
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API: only its SHA-256 is kept (the secret is shown once, when it is made). It acts
+    as `username` (a person's own, or a service account's), within its `scopes`, until it expires or is revoked;
+    `window_*` count its requests in the current minute for its rate limit."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the secret
+    prefix: Mapped[str] = mapped_column(String(16))  # the secret's first characters, to recognise it in lists
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))  # personal | service
+    username: Mapped[str] = mapped_column(String(80))  # whom it acts as
+    scopes: Mapped[list] = mapped_column(JSON, default=list)
+    rate_limit: Mapped[int] = mapped_column(Integer, default=600)  # requests per minute
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[Optional[datetime]]
+    revoked_at: Mapped[Optional[datetime]]
+    revoked_by: Mapped[Optional[str]] = mapped_column(String(80))
+    last_used_at: Mapped[Optional[datetime]]
+    window_started_at: Mapped[Optional[datetime]]
+    window_count: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (Index("ix_api_token_username", "username"),)
+
+
 # --- the audit trail's hash chains (migration 0014) ------------------------------------------------------------------
 # Each audit event holds its place in its chain (one per instance, one `global` for events without an instance): its
 # position, the hash of the event before it and its own hash; each chain's head is kept beside it (engine/store/audit.py).
