@@ -7,11 +7,11 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 
 from engine.platform import Govflow
 
-from . import auth, csrf, errors, inbox, requests, tasks
+from . import auth, bounds, csrf, errors, inbox, proxies, requests, tasks
 from .display import register_filters
 
 
@@ -43,13 +43,20 @@ def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
         INBOX_PAGE_SIZE=25,
         MAX_CONTENT_LENGTH=govflow.config.max_upload_bytes,
         WALL_CLOCK=time.time,  # sessions age on real time even when the engine clock is frozen
+        HSTS_SECONDS=31_536_000,  # Strict-Transport-Security on every HTTPS response: a year
+        TRUSTED_PROXIES=os.environ.get("GOVFLOW_TRUSTED_PROXIES", ""),  # who may say X-Forwarded-*: web/proxies.py
+        PROXY_HOPS=os.environ.get("GOVFLOW_PROXY_HOPS", "1"),
     )
     app.config.update(overrides)
     app.session_interface = _SecureWhenHttps()
+    if os.environ.get("GOVFLOW_BEHIND_PROXY"):
+        raise ValueError("GOVFLOW_BEHIND_PROXY is replaced by GOVFLOW_TRUSTED_PROXIES: the addresses of the proxies "
+                         "whose X-Forwarded-* headers to believe (for example 127.0.0.1 or 10.0.0.0/8)")
+    bounds.init_app(app)  # before any route: ids in paths beyond what a database holds are a 404
     from . import api; api.mount(app)  # noqa: E702 (the JSON API at /api/v1, on this app's session)
-    if os.environ.get("GOVFLOW_BEHIND_PROXY") == "1":
-        from werkzeug.middleware.proxy_fix import ProxyFix
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)
+    # outermost, so the web and the API alike see only what a trusted proxy forwarded (web/proxies.py)
+    app.wsgi_app = proxies.TrustedProxies(app.wsgi_app, proxies.networks(app.config["TRUSTED_PROXIES"]),
+                                          proxies.hops(app.config["PROXY_HOPS"]))
 
     csrf.init_app(app)
     auth.init_app(app)
@@ -94,4 +101,7 @@ def _security_headers(response):
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if request.endpoint != "static":
         response.headers.setdefault("Cache-Control", "no-store")
+    if request.is_secure:  # direct HTTPS, or a trusted proxy's X-Forwarded-Proto (web/proxies.py)
+        response.headers.setdefault("Strict-Transport-Security",
+                                    f"max-age={int(current_app.config['HSTS_SECONDS'])}")
     return response

@@ -1,5 +1,9 @@
 """Sign-in and sign-out with local accounts, session timeouts, the signed-in user, and a failed-login rate limit.
 
+A session holds its person's session generation (engine/services/accounts.py), compared with the database's on every
+request: signing out, a new password or deactivation raises it, and every session made before ends at once, whatever
+cookie a browser kept.
+
 The rate limit counts failures in the database (engine/services/login_attempts.py), so every gunicorn worker and a restarted
 one share it: LOGIN_FAILURE_LIMIT failures per (username, address) within LOGIN_FAILURE_WINDOW, on the wall clock.
 """
@@ -8,17 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import wraps
-from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session,
                    url_for)
 
 from engine.clock import Clock
+from engine.errors import FormInvalid
+from engine.services.accounts import MIN_PASSWORD
 from engine.services.login_attempts import LoginAttempts
+
+from .redirects import safe_target
 
 bp = Blueprint("auth", __name__)
 
 PUBLIC_ENDPOINTS = {"auth.login", "static"}
+GENERATION = "generation"  # the session key holding the person's session generation at sign-in
 
 
 @dataclass(frozen=True)
@@ -87,8 +95,8 @@ def _load_user():
         flash("You were signed out because your session timed out. Sign in again to continue.", "info")
         return _to_login()
     user = govflow().accounts.find(username)
-    if user is None or not user.active:
-        session.clear()
+    if user is None or not user.active or session.get(GENERATION) != user.session_generation:
+        session.clear()  # gone, deactivated, signed out elsewhere or given a new password: this session has ended
         return _to_login()
     g.user = CurrentUser(user.username, user.name, user.roles, user.capabilities)
     session["seen_at"] = now
@@ -111,11 +119,8 @@ def login_required(view):
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths: never redirect to another site after sign-in."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc \
-            and "\\" not in target:
-        return target.rstrip("?")
-    return url_for("inbox.index")
+    """Only a path on this site (web/redirects.py): never another site after sign-in."""
+    return safe_target(target, url_for("inbox.index")).rstrip("?")
 
 
 @bp.route("/sign-in", methods=["GET", "POST"], endpoint="login")
@@ -142,6 +147,7 @@ def login():
                 target = _safe_next(request.args.get("next"))
                 session.clear()  # a fresh session: nothing from before sign-in survives
                 session["user"] = user.username
+                session[GENERATION] = user.session_generation
                 session["signed_in_at"] = session["seen_at"] = _now()
                 flash(f"Signed in as {user.name}.", "success")
                 return redirect(target)
@@ -152,11 +158,37 @@ def login():
 
 @bp.post("/sign-out", endpoint="logout")
 def logout():
+    """Sign out: every session of this person ends (on this device and any other)."""
     if g.get("user") is not None:
         govflow().accounts.sign_out(g.user.username, request.remote_addr)
     session.clear()
     flash("You have signed out.", "success")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"], endpoint="password")
+@login_required
+def password():
+    """Change my own password (the current one first): every session of mine ends, this one too, and I sign in
+    again with the new one."""
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        new, again = request.form.get("new_password", ""), request.form.get("confirm_password", "")
+        if new != again:
+            errors["confirm_password"] = "The two new passwords are not the same"
+        else:
+            try:
+                govflow().accounts.change_password(g.user.username, new, g.user.username,
+                                                   current=request.form.get("current_password", ""),
+                                                   address=request.remote_addr)
+            except FormInvalid as err:
+                errors = dict(err.errors)
+            else:
+                session.clear()
+                flash("Your password was changed and every session of yours has ended. Sign in with the new one.",
+                      "success")
+                return redirect(url_for("auth.login"))
+    return render_template("auth/password.html", errors=errors, minimum=MIN_PASSWORD), 422 if errors else 200
 
 
 def require_actor():

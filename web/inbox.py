@@ -10,6 +10,7 @@ from engine.errors import FormInvalid
 from engine.services.inbox import SORTS, InboxQuery
 
 from .auth import login_required
+from .bounds import page_number
 from .display import LONDON
 
 bp = Blueprint("inbox", __name__)
@@ -49,10 +50,7 @@ class InboxFilters:
         found.sort = args.get("sort") if args.get("sort") in SORTS else ("completed" if found.tab == "completed"
                                                                           else "due")
         found.descending = args.get("dir") == "desc" or (found.tab == "completed" and "dir" not in args)
-        try:
-            found.page = max(1, min(int(args.get("page", "1")), 100_000))
-        except ValueError:
-            found.page = 1
+        found.page = page_number(args)
         return found
 
     def query_args(self, **changes) -> dict:

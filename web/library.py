@@ -12,6 +12,7 @@ from engine.services.forms_view import schema_problem
 from engine.services.library import DeploymentError, FileRefused, Library, SimulationEvent, kind_of_path
 
 from .auth import login_required
+from .bounds import MAX_ID
 from .form_kinds import FieldRequest, add_field, kinds, type_choices
 from .form_render import Uploads, build_fields
 
@@ -481,7 +482,7 @@ def migrate(process_id: str):
         raise Forbidden("Only an analyst can move running instances to another version")
     library = _library()
     info = library.process(process_id)
-    instance_ids = [int(i) for i in request.form.getlist("instance") if i.isdigit()]
+    instance_ids = [int(i) for i in request.form.getlist("instance") if i.isdigit() and int(i) <= MAX_ID]
     target = request.form.get("to_version", type=int)
     dry_run = request.form.get("action") != "migrate"
     if not instance_ids or target is None:

@@ -17,6 +17,7 @@ from engine.services.admin import ReasonMissing
 
 from .access import deny
 from .auth import login_required
+from .bounds import page_number, whole_number
 from .display import LONDON
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -78,14 +79,8 @@ def register_query(args) -> tuple[register.RegisterQuery, dict, dict]:
                                                         _date(args, "started_to", problems))
     ended_from, ended_to = metrics.end_of_day_range(_date(args, "ended_from", problems),
                                                     _date(args, "ended_to", problems))
-    try:
-        page = max(1, int(args.get("page", "1")))
-    except ValueError:
-        page = 1
-    try:
-        size = int(args.get("size", "50"))
-    except ValueError:
-        size = 50
+    page = page_number(args)
+    size = whole_number(args, "size", 50, min(PAGE_SIZES), max(PAGE_SIZES))
     size = size if size in PAGE_SIZES else 50
     sort = args.get("sort") if args.get("sort") in register.SORTS else "started"
     q = register.RegisterQuery(

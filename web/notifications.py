@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from .auth import login_required
+from .bounds import MAX_ID
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -39,7 +40,7 @@ def index():
 def mark_read():
     gov = current_app.extensions["govflow"]
     chosen = request.form.getlist("notification")
-    count = gov.mark_read(g.user.username, [int(i) for i in chosen if i.isdigit()] if chosen else None)
+    count = gov.mark_read(g.user.username, [int(i) for i in chosen if i.isdigit() and int(i) <= MAX_ID] if chosen else None)
     flash(f"{count} notification{'s' if count != 1 else ''} marked as read", "success")
     return redirect(url_for("notifications.index"))
 

@@ -9,7 +9,9 @@ from engine.services.attachments import size_text
 from . import answers, attachments, form_post, instructions
 from .access import deny, may_act_on, may_view_instance
 from .auth import login_required, require_actor
+from .bounds import page_number
 from .form_render import build_fields, error_summary
+from .redirects import safe_target
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -33,10 +35,7 @@ def mine():
     """Mine (the ones I raised) or, with scope=all, every one I may read: all for staff, and for a participant
     theirs, those open to the industry and those they work on."""
     gov = _gov()
-    try:
-        page = max(1, min(int(request.args.get("page", "1")), 100_000))
-    except ValueError:
-        page = 1
+    page = page_number(request.args)
     size = current_app.config["INBOX_PAGE_SIZE"]
     everything = request.args.get("scope") == "all"
     rows, total = gov.instances(g.user.username, "visible" if everything else "mine", page, size)
@@ -175,9 +174,7 @@ def message(instance_id: int, message: str):
 def comment(instance_id: int):
     """Add a comment to a request, seen by everyone who can see the request."""
     require_actor()
-    back = request.form.get("next", "")
-    back = back if back.startswith("/") and not back.startswith("//") and "\\" not in back else \
-        url_for("requests.show", instance_id=instance_id)
+    back = safe_target(request.form.get("next"), url_for("requests.show", instance_id=instance_id))
     try:
         _gov().add_comment(instance_id, g.user.username, request.form.get("comment", ""))
     except FormInvalid as err:

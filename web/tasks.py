@@ -10,6 +10,7 @@ from .access import deny, may_act_on
 from .auth import login_required, require_actor
 from .form_fields import to_raw, widget_of
 from .form_render import build_fields, error_summary
+from .redirects import safe_target
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
@@ -126,10 +127,8 @@ def submit(task_id: str):
 
 
 def _back(task_id: str):
-    target = request.form.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return redirect(target)
-    return redirect(url_for("tasks.show", task_id=task_id))
+    """Back to the page the form came from (`next`, a path on this site only), or the task."""
+    return redirect(safe_target(request.form.get("next"), url_for("tasks.show", task_id=task_id)))
 
 
 @bp.post("/<task_id>/claim", endpoint="claim")

@@ -1,16 +1,27 @@
-"""Signing in with a local account: the password check (as slow for an unknown name as for a known one), the
-signed-in person's current name and roles, and the audit events of signing in, failing to and signing out."""
+"""Local accounts: signing in (the password check, as slow for an unknown name as for a known one), the signed-in
+person's current name, roles and session generation, signing out, a new password, deactivation and reactivation,
+each with its audit event.
+
+Every signed-in session carries its person's session generation; signing out, a new password, deactivation and
+`end_sessions` raise it in the same transaction as their audit event, so every session made before has ended at once
+(the web compares the two on every request)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
 from engine.clock import Clock
+from engine.errors import FormInvalid, NotFound
 from engine.governance.policy import policy_of
 from engine.services.identity import find_user, hash_password, verify_password
 from engine.services.login_attempts import LoginAttempts
 from engine.store import audit
 
 MAX_NAME_RECORDED = 80  # a failed sign-in's username is recorded cut to this length
+MIN_PASSWORD = 12  # characters in a new password (NCSC: length over complexity)
+MAX_PASSWORD = 1024  # characters: hashing costs grow with length, so a new password is capped
+MAX_REASON = 500
 _DUMMY_HASH: str | None = None
 
 
@@ -23,6 +34,7 @@ class Account:
     roles: frozenset[str]
     active: bool
     capabilities: frozenset[str] = frozenset()
+    session_generation: int = 0  # a session made under another generation has ended
 
 
 class Accounts:
@@ -64,14 +76,89 @@ class Accounts:
         return found
 
     def sign_out(self, username: str, address: str | None = None) -> None:
-        """Record that a person signed out."""
+        """Sign a person out: every session of theirs ends (here and on any other device), recorded as
+        `user.signed_out`."""
         with self.db.write() as session:
+            user = find_user(session, username)
+            if user is not None:
+                _end_sessions(user)
             audit.record(session, self.clock.now(), username or "anonymous", "user.signed_out", ip=address)
+
+    def end_sessions(self, username: str, by: str, reason: str = "") -> int:
+        """End every session of this person now (a lost laptop, a shared screen), recorded as
+        `user.sessions_ended`; returns their new session generation."""
+        with self.db.write() as session:
+            user = _require(session, username)
+            generation = _end_sessions(user)
+            audit.record(session, self.clock.now(), by, "user.sessions_ended", username=user.username,
+                         reason=reason.strip()[:MAX_REASON])
+            return generation
+
+    def change_password(self, username: str, new_password: str, by: str, current: str | None = None,
+                        address: str | None = None) -> None:
+        """Give a person a new password (checked: MIN_PASSWORD to MAX_PASSWORD characters, not their username),
+        ending every session of theirs, recorded as `user.password_changed`. With `current` (a person changing their
+        own), the old password must be right first."""
+        problems = password_problems(username, new_password)
+        with self.db.read() as session:
+            user = _require(session, username)
+            if current is not None and not verify_password(user, current):
+                problems["current_password"] = "Your current password is not right"
+        if problems:
+            raise FormInvalid(problems)
+        hashed = hash_password(new_password)  # slow: before the transaction, never holding the write lock
+        with self.db.write() as session:
+            user = _require(session, username)
+            user.password_hash = hashed
+            _end_sessions(user)
+            audit.record(session, self.clock.now(), by, "user.password_changed", username=user.username,
+                         ip=address)
+
+    def deactivate(self, username: str, by: str, reason: str = "") -> None:
+        """Stop a person signing in and end every session of theirs, recorded as `user.deactivated` (their history
+        stays; `activate` lets them back)."""
+        with self.db.write() as session:
+            user = _require(session, username)
+            user.active = False
+            _end_sessions(user)
+            audit.record(session, self.clock.now(), by, "user.deactivated", username=user.username,
+                         reason=reason.strip()[:MAX_REASON])
+
+    def activate(self, username: str, by: str, reason: str = "") -> None:
+        """Let a deactivated person sign in again (no earlier session comes back), recorded as `user.activated`."""
+        with self.db.write() as session:
+            user = _require(session, username)
+            user.active = True
+            audit.record(session, self.clock.now(), by, "user.activated", username=user.username,
+                         reason=reason.strip()[:MAX_REASON])
+
+
+def password_problems(username: str, password: str) -> dict[str, str]:
+    """What is wrong with a new password (empty when it will do)."""
+    if len(password) < MIN_PASSWORD:
+        return {"new_password": f"Use at least {MIN_PASSWORD} characters: three or four random words work well"}
+    if len(password) > MAX_PASSWORD:
+        return {"new_password": f"Use at most {MAX_PASSWORD} characters"}
+    if password.strip().lower() == username.strip().lower():
+        return {"new_password": "Do not use your username as your password"}
+    return {}
+
+
+def _require(session: Session, username: str):
+    user = find_user(session, username)
+    if user is None:
+        raise NotFound(f"There is no user called '{username}'")
+    return user
+
+
+def _end_sessions(user) -> int:
+    user.session_generation = (user.session_generation or 0) + 1
+    return user.session_generation
 
 
 def _account(user, capabilities=frozenset()) -> Account:
     return Account(user.username, user.display_name, frozenset(user.role_ids), bool(user.active),
-                   frozenset(capabilities))
+                   frozenset(capabilities), int(user.session_generation or 0))
 
 
 def _burn_time(password: str) -> bool:

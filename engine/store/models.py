@@ -69,6 +69,8 @@ class User(Base):
     organisation_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organisation.id"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    # raised by signing out, a new password or deactivation: a session made under an older generation has ended
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     organisation: Mapped[Optional[Organisation]] = relationship(lazy="joined")
     roles: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
