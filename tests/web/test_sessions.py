@@ -26,11 +26,14 @@ def replay(app, cookie: str):
 
 
 def opens_inbox(client) -> bool:
+    """Whether this browser's session still opens the inbox, and the API agrees."""
+    api = client.get("/api/v1/tasks")  # first: the web's answer to an ended session clears the cookie
     response = client.get("/")
     if response.status_code == 302:
         assert "/sign-in" in response.headers["Location"]
+        assert api.status_code == 401, api.status_code
         return False
-    assert response.status_code == 200
+    assert response.status_code == 200 and api.status_code == 200, (response.status_code, api.status_code)
     return True
 
 

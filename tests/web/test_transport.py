@@ -47,6 +47,8 @@ def test_direct_https_has_hsts_on_every_response(client, password, csrf_of):
     assert response.headers[HSTS] == "max-age=31536000" and "Secure" in response.headers["Set-Cookie"]
     assert client.get("/static/does-not-exist.css", base_url="https://localhost").headers[HSTS]
     assert client.get("/no-such-page", base_url="https://localhost").headers[HSTS]
+    assert client.get("/api/v1/openapi.json", base_url="https://localhost").headers[HSTS] == "max-age=31536000"
+    assert HSTS not in client.get("/api/v1/openapi.json").headers
 
 
 def test_a_trusted_proxy_says_https_and_who_the_client_is(web_gov, password, csrf_of):
@@ -59,6 +61,8 @@ def test_a_trusted_proxy_says_https_and_who_the_client_is(web_gov, password, csr
     assert response.headers["Location"] == "/"
     other = app.test_client()
     assert sign_in_from(other, password, csrf_of, "192.0.2.77", FORGED).headers[HSTS]  # a network, too
+    api = client.get("/api/v1/openapi.json", environ_base={"REMOTE_ADDR": PROXY}, headers=FORGED)
+    assert api.headers[HSTS] == "max-age=31536000"  # the API behind the same proxy
 
 
 @pytest.mark.parametrize("trusted", ["", f"{PROXY}"])
@@ -69,6 +73,8 @@ def test_a_forged_forwarded_header_from_elsewhere_changes_nothing(web_gov, passw
     assert response.status_code == 302
     assert HSTS not in response.headers and "Secure" not in response.headers["Set-Cookie"]
     assert last_sign_in(web_gov)["ip"] == STRANGER
+    api = client.get("/api/v1/openapi.json", environ_base={"REMOTE_ADDR": STRANGER}, headers=FORGED)
+    assert HSTS not in api.headers
     # nor does a forged client address escape the failed sign-in limit
     client = app.test_client()
     for n in range(5):

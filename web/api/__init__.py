@@ -2,7 +2,7 @@
 its signed session cookie. An adapter like the web: it calls the facade and its services only."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app, request
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 PREFIX = "/api/v1"
@@ -14,6 +14,7 @@ def create_api(web: Flask):
     """The API application for this web application (its Govflow, secret key and session settings)."""
     from apiflask import APIFlask
 
+    from .. import bounds
     from . import access, admin, library, problems, records, reference, work
     from .schemas import Problem
 
@@ -59,6 +60,7 @@ def create_api(web: Flask):
         return spec
 
     problems.init_app(api)
+    bounds.init_app(api)  # ids in paths beyond what a database holds are a 404
     for blueprint in (reference.bp, work.tasks, work.instances, library.bp, records.notifications,
                       records.register, records.logs, admin.bp, admin.tokens):
         api.register_blueprint(blueprint)
@@ -68,6 +70,9 @@ def create_api(web: Flask):
 
 def _headers(response):
     response.headers.setdefault("Cache-Control", "no-store")
+    if request.is_secure:  # as the web: direct HTTPS or a trusted proxy's X-Forwarded-Proto
+        seconds = int(current_app.extensions["web"].config["HSTS_SECONDS"])
+        response.headers.setdefault("Strict-Transport-Security", f"max-age={seconds}")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
     return response

@@ -12,6 +12,7 @@ from flask import current_app, g, request, session
 
 from engine.errors import Forbidden, GovflowError, Unauthenticated
 
+from ..auth import GENERATION
 from .problems import problem
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -69,8 +70,8 @@ def authenticate():
         if request.method not in SAFE_METHODS and not _csrf_ok():
             return problem(403, "A request from a browser session needs the session's CSRF token in X-CSRF-Token")
         account = gov().accounts.find(username)
-        if account is None or not account.active:
-            return problem(401, "Sign in again")
+        if account is None or not account.active or session.get(GENERATION) != account.session_generation:
+            return problem(401, "Sign in again")  # signed out, a new password or deactivated: the session ended
         g.caller = Caller(username, account.capabilities, ALL_SCOPES, "session")
         return None
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:

@@ -8,6 +8,7 @@ from engine.errors import FormInvalid
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 200
+MAX_POSITION = 100_000 * MAX_LIMIT  # the web's last page (web/bounds.py) at the largest size
 
 
 def decode(cursor: str | None) -> int:
@@ -19,7 +20,7 @@ def decode(cursor: str | None) -> int:
         position = int(found["after"])
     except (ValueError, KeyError, TypeError, UnicodeError):
         raise FormInvalid({"cursor": "This cursor was not given by the API: use next_cursor from a previous page"})
-    if position < 0:
+    if not 0 <= position <= MAX_POSITION:
         raise FormInvalid({"cursor": "This cursor was not given by the API: use next_cursor from a previous page"})
     return position
 
