@@ -10,7 +10,8 @@ from typing import Mapping
 from werkzeug.routing import IntegerConverter
 
 MAX_PAGE = 100_000  # pages: far beyond any list govflow shows, and an offset every database holds
-MAX_ID = 2**31 - 1  # a PostgreSQL `integer` (every id column)
+ID_DIGITS = 9
+MAX_ID = 10**ID_DIGITS - 1  # below a PostgreSQL `integer`'s 2**31 - 1 (every id column), and far beyond any id made
 MAX_DIGITS = 12  # a number written longer than this is not read at all
 
 
@@ -33,7 +34,11 @@ def page_number(args: Mapping[str, str], key: str = "page", last: int = MAX_PAGE
 
 
 class BoundedInt(IntegerConverter):
-    """`<int:…>` that matches only ids a database can hold (1 to MAX_ID unless the rule says otherwise)."""
+    """`<int:…>` that matches only ids a database can hold (up to MAX_ID unless the rule says otherwise). The
+    pattern itself stops at ID_DIGITS digits, so a longer number matches no rule for any method: a 404, where a
+    value refused after matching would be a 405 when the same path takes another method."""
+
+    regex = rf"\d{{1,{ID_DIGITS}}}"
 
     def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002 (werkzeug's names)
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=MAX_ID if max is None else max, signed=signed)

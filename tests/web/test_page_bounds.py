@@ -62,6 +62,17 @@ IDS = [
     f"/api/v1/instances/1/attachments/{HUGE}", f"/api/v1/logs/meetings/{HUGE}"]
 
 
+def test_an_id_no_database_holds_is_a_404_for_every_method(signed_in, token_from):
+    """A path that takes GET and POST: refusing the id after matching would answer 405 to one of them."""
+    client = signed_in("admin")
+    token = token_from(client)
+    for path in (f"/manage/instances/{HUGE}/move", f"/manage/instances/{MAX_ID + 1}/move",
+                 f"/api/v1/instances/{HUGE}/comments", f"/library/versions/{HUGE}/archive"):
+        for method in ("get", "post"):
+            response = getattr(client, method)(path, data={"csrf_token": token}, headers={"X-CSRF-Token": token})
+            assert response.status_code == 404, (method, path, response.status_code)
+
+
 def test_a_forged_api_cursor_past_the_last_page_is_refused_plainly(signed_in):
     import base64
     import json
