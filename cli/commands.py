@@ -550,6 +550,7 @@ def scheduler_command(sweep_seconds: float) -> None:
 from cli import tokens as _tokens  # noqa: E402,F401 (govflow tokens …)
 from cli import audit as _audit  # noqa: E402,F401  (govflow audit verify|anchor)
 from cli import accounts as _accounts  # noqa: E402,F401 (govflow users password|deactivate|activate|sign-out)
+from cli import webhooks as _webhooks  # noqa: E402,F401 (govflow webhooks …)
 
 if __name__ == "__main__":
     govflow()

@@ -46,6 +46,7 @@ from engine.services.submission import Submissions
 from engine.services.request_summary import RequestSummaries
 from engine.services.trail import Trails
 from engine.services.tokens import ApiTokens
+from engine.services.webhooks import Webhooks
 
 DEMO_USERS_FILE = Path(__file__).resolve().parent / "demo" / "demo_users.yaml"
 
@@ -93,6 +94,8 @@ class Govflow:
         self.meetings = MeetingCalendar(self.db, self.clock, self.config)
         self.seats = SeatRegister(self.db, self.clock)
         self.tokens = ApiTokens(self.db, self.clock)  # the JSON API's bearer tokens
+        self.webhooks = Webhooks(self.db, self.clock)  # subscriptions, delivered as the outbox's `webhook` effects
+        self.effects.handlers["webhook"] = self.webhooks.deliver
         self.summaries = RequestSummaries(self.db, self.repository, self.attachments)
         self.audit_trail = AuditTrail(self.db, self.clock)
 

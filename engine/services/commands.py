@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.bpmn.execution import Snapshot
 from engine.clock import Clock
-from engine.delivery import outbox
+from engine.delivery import outbox, webhooks
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.store import audit
 from engine.store.db import Database
@@ -106,6 +106,8 @@ class CommandScope:
         return self._session, self.change
 
     def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:  # the events that webhooks subscribe to, as effects of this transaction
+            webhooks.enqueue_for_events(self._session, self.change.at, self.change.actor)
         self.change.effects = [*self.change.effects, *outbox.enqueued_by(self._session)]
         try:
             suppressed = self._ctx.__exit__(exc_type, exc, tb)

@@ -42,7 +42,7 @@ class Effects:
             "start_process": lambda effect, _now: self.runtime.start_followup(effect),
             "announce_tasks": self._announce_tasks,
             "announce_assignment": self._announce_assignment,
-        }
+        }  # and `webhook`, added by whoever delivers them (the platform: engine/services/webhooks.py)
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._idle = threading.Condition()

@@ -306,3 +306,6 @@ def global_head(session: Session) -> tuple[int, str]:
 
 def _short(digest: str | None) -> str:
     return (digest or "(none)")[:12] + ("…" if digest and len(digest) > 12 else "")
+def pending(session: Session) -> list[dict]:
+    """The events this transaction has queued so far (for effects that follow them, such as webhooks)."""
+    return list(session.info.get(_PENDING, ()))

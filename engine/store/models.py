@@ -641,3 +641,37 @@ class AuditHead(Base):
     stream: Mapped[str] = mapped_column(String(40), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64), default="")
+# --- webhooks (migration 0016) ---------------------------------------------------------------------------------------
+
+
+class Webhook(Base):
+    """A subscription: the commands' audit events it wants (`task.completed`, `instance.*`, `*`), POSTed to `url`
+    signed with HMAC-SHA256 under `secret` (kept to sign; shown once when made)."""
+
+    __tablename__ = "webhook"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list] = mapped_column(JSON, default=list)
+    secret: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+    removed_at: Mapped[Optional[datetime]]
+    removed_by: Mapped[Optional[str]] = mapped_column(String(80))
+
+
+class WebhookDelivery(Base):
+    """One attempt to deliver one event to one webhook: the delivery log (the outbox row carries the retries)."""
+
+    __tablename__ = "webhook_delivery"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhook.id"))
+    effect_id: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(60))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(default=False)
+    status_code: Mapped[Optional[int]] = mapped_column(Integer)
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (Index("ix_webhook_delivery_webhook_at", "webhook_id", "at"),)

@@ -13,7 +13,7 @@ from tests.web.cc_answers import RAISE
 EXAMPLES = 5
 
 
-def test_no_server_error_and_every_response_as_documented(app, bearer):
+def test_no_server_error_and_every_response_as_documented(app, bearer, gov):
     header = bearer("admin", "read", "work", "library", "admin", rate_limit=100_000)
     made = app.test_client().post("/api/v1/instances", headers=bearer("alice"),
                                   json={"process_id": "change_control", "data": RAISE})
@@ -23,6 +23,8 @@ def test_no_server_error_and_every_response_as_documented(app, bearer):
     for found in schema.get_all_operations():
         operation = found.ok()
         operations += 1
+        if operation.label == "POST /webhooks":  # a generated https address is someone else's machine: never sent to
+            continue
 
         @given(case=operation.as_strategy())
         @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
@@ -36,4 +38,5 @@ def test_no_server_error_and_every_response_as_documented(app, bearer):
             found = [str(e)[:2500] for e in getattr(err, "exceptions", [])] or [str(err)[:2500]]
             failures.append(f"{operation.label}: " + "\n".join(found))
     assert operations >= 35
+    assert gov.webhooks.listing("admin") == []
     assert not failures, "\n\n".join(failures)

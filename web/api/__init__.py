@@ -37,7 +37,7 @@ def create_api(web: Flask):
                           "session": {"type": "apiKey", "in": "cookie", "name": "govflow_session",
                                       "description": "The browser's signed-in session (send X-CSRF-Token on writes)"}},
         TAGS=[{"name": "Tasks"}, {"name": "Instances"}, {"name": "Processes"}, {"name": "Notifications"},
-              {"name": "Register"}, {"name": "Logs and meetings"}, {"name": "Administration"}, {"name": "Tokens"}],
+              {"name": "Register"}, {"name": "Logs and meetings"}, {"name": "Administration"}, {"name": "Tokens"}, {"name": "Webhooks"}],
     )
     api.session_interface = web.session_interface
     api.before_request(access.authenticate)
@@ -62,7 +62,7 @@ def create_api(web: Flask):
     problems.init_app(api)
     bounds.init_app(api)  # ids in paths beyond what a database holds are a 404
     for blueprint in (reference.bp, work.tasks, work.instances, library.bp, records.notifications,
-                      records.register, records.logs, admin.bp, admin.tokens):
+                      records.register, records.logs, admin.bp, admin.tokens, admin.webhooks):
         api.register_blueprint(blueprint)
     api.after_request(_headers)
     return api

@@ -7,11 +7,12 @@ from apiflask import APIBlueprint
 from engine.errors import Forbidden
 
 from .access import caller, gov, needs
-from .schemas import Done, Items, MoveBackBody, ReasonBody, Result, TokenBody, TokenMade
+from .schemas import Done, Items, MoveBackBody, ReasonBody, Result, TokenBody, TokenMade, WebhookBody, WebhookMade
 from .work import writable
 
 bp = APIBlueprint("admin", __name__, tag="Administration")
 tokens = APIBlueprint("tokens", __name__, url_prefix="/tokens", tag="Tokens")
+webhooks = APIBlueprint("webhooks", __name__, url_prefix="/webhooks", tag="Webhooks")
 
 
 def _status_change(action: str, instance_id: int, reason: str) -> dict:
@@ -125,3 +126,40 @@ def revoke_token(token_id: int):
     """Revoke a token at once (mine, one made by me, or any for whoever may integrate)."""
     gov().tokens.revoke(token_id, caller().username, "revoked through the API")
     return {"status": "revoked", "detail": f"token {token_id} revoked"}
+
+
+# --- webhooks -------------------------------------------------------------------------------------------------------
+
+
+@webhooks.get("")
+@webhooks.output(Items)
+@needs("read", "integrate")
+def list_webhooks():
+    """Every subscription (never its secret)."""
+    return {"items": gov().webhooks.listing(caller().username)}
+
+
+@webhooks.post("")
+@webhooks.input(WebhookBody, arg_name="body")
+@webhooks.output(WebhookMade, status_code=201)
+@needs("admin", "integrate")
+def add_webhook(body: WebhookBody):
+    """Subscribe a receiver to events; the response holds the signing secret, never shown again."""
+    secret, made = gov().webhooks.add(caller().username, body.url, body.events)
+    return dict(made, secret=secret), 201
+
+
+@webhooks.delete("/<int:webhook_id>")
+@webhooks.output(Done)
+@needs("admin", "integrate")
+def remove_webhook(webhook_id: int):
+    gov().webhooks.remove(webhook_id, caller().username)
+    return {"status": "removed", "detail": f"webhook {webhook_id} removed"}
+
+
+@webhooks.get("/<int:webhook_id>/deliveries")
+@webhooks.output(Items)
+@needs("read", "integrate")
+def webhook_deliveries(webhook_id: int):
+    """The delivery log: every attempt, its answer and how long it took, newest first."""
+    return {"items": gov().webhooks.deliveries(webhook_id, caller().username)}

@@ -81,6 +81,17 @@ class TokenBody(Body):
     rate_limit: int = Field(default=600, ge=1, le=100_000, description="Requests per minute")
 
 
+class WebhookBody(Body):
+    url: str = Field(min_length=8, max_length=2000, description="The receiver (https; http only to this machine)")
+    events: list[str] = Field(min_length=1, max_length=50,
+                              description="Audit actions to send: task.completed, instance.*, * …")
+
+
+class WebhookMade(Out):
+    secret: str = Field(description="The signing secret: shown now and never again")
+    id: int
+
+
 # --- query strings --------------------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,127 @@
+"""Webhook subscriptions, managed by whoever may `integrate` (admins): add (the signing secret shown once), list,
+remove, and each one's delivery log; and delivering a `webhook` effect of the outbox."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from engine.clock import Clock
+from engine.delivery import outbox
+from engine.delivery import webhooks as sending
+from engine.delivery.outbox import Effect
+from engine.errors import Forbidden, FormInvalid, NotFound
+from engine.governance.policy import INTEGRATE, policy_of
+from engine.services.identity import require_user
+from engine.store import audit
+from engine.store.db import Database
+from engine.store.models import Webhook, WebhookDelivery
+
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+MAX_EVENTS = 50
+
+
+class Webhooks:
+    """The subscriptions over one database and clock."""
+
+    def __init__(self, db: Database, clock: Clock):
+        self.db = db
+        self.clock = clock
+
+    def _require(self, session, username: str) -> None:
+        if not policy_of(session).allows(require_user(session, username), INTEGRATE):
+            raise Forbidden("Only whoever may integrate (an admin) manages webhooks")
+
+    def add(self, username: str, url: str, events: list[str]) -> tuple[str, dict]:
+        """Subscribe `url` to `events`; returns (the signing secret, shown only now; the subscription)."""
+        problems = {}
+        url = (url or "").strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname or len(url) > 2000:
+            problems["url"] = "Enter the receiver's full address, starting https://"
+        elif parts.scheme == "http" and parts.hostname not in LOOPBACK:
+            problems["url"] = "Use https (plain http only to this machine, for testing)"
+        events = sorted({(e or "").strip() for e in events} - {""})
+        if not events or len(events) > MAX_EVENTS or any(len(e) > 60 or " " in e for e in events):
+            problems["events"] = "Name 1 to 50 events, e.g. task.completed, instance.* or *"
+        if problems:
+            raise FormInvalid(problems)
+        now, secret = self.clock.now(), "whsec_" + secrets.token_urlsafe(32)
+        with self.db.write() as session:
+            self._require(session, username)
+            row = Webhook(url=url, events=events, secret=secret, active=True, created_by=username, created_at=now)
+            session.add(row)
+            session.flush()
+            audit.record(session, now, username, "webhook.added", webhook_id=row.id, url=url, events=events)
+            return secret, _listed(row)
+
+    def listing(self, username: str) -> list[dict]:
+        with self.db.read() as session:
+            self._require(session, username)
+            return [_listed(r) for r in session.scalars(select(Webhook).order_by(Webhook.id))]
+
+    def remove(self, webhook_id: int, username: str) -> dict:
+        """Stop a subscription (its log is kept; effects already queued are dropped when their turn comes)."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            self._require(session, username)
+            row = session.get(Webhook, webhook_id)
+            if row is None:
+                raise NotFound(f"There is no webhook {webhook_id}")
+            if row.active:
+                row.active, row.removed_at, row.removed_by = False, now, username
+                audit.record(session, now, username, "webhook.removed", webhook_id=row.id, url=row.url)
+            return _listed(row)
+
+    def deliveries(self, webhook_id: int, username: str, limit: int = 200) -> list[dict]:
+        """The delivery log, newest first: each attempt, its answer and how long it took."""
+        with self.db.read() as session:
+            self._require(session, username)
+            if session.get(Webhook, webhook_id) is None:
+                raise NotFound(f"There is no webhook {webhook_id}")
+            rows = session.scalars(select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
+                                   .order_by(WebhookDelivery.id.desc()).limit(limit))
+            return [{"id": r.id, "effect_id": r.effect_id, "event": r.event, "attempt": r.attempt,
+                     "at": r.at.isoformat(), "ok": r.ok, "status_code": r.status_code, "error": r.error,
+                     "duration_ms": r.duration_ms} for r in rows]
+
+    # --- delivering (the outbox's `webhook` effects) ---------------------------------------------------------------
+
+    def deliver(self, effect: Effect, now: datetime) -> int | None:
+        """POST the effect's event; log the attempt; mark the effect delivered on a 2xx. A failure is logged and
+        raised (the outbox backs off and retries). None when another deliverer got there first."""
+        with self.db.read() as session:
+            hook = session.get(Webhook, effect.payload.get("webhook_id"))
+            url, secret, active = (hook.url, hook.secret, hook.active) if hook else (None, None, False)
+        event = effect.payload.get("event") or {}
+        if not active:  # removed since: nothing to send
+            with self.db.write() as session:
+                return 0 if outbox.claim(session, effect.id, now) else None
+        try:
+            status, elapsed = sending.post(url, secret, effect.id, event)
+        except sending.DeliveryFailed as err:
+            self._log(effect, event, now, False, err.status, str(err), err.duration_ms)
+            raise
+        with self.db.write() as session:
+            if not outbox.claim(session, effect.id, now):
+                return None
+            self._log_in(session, effect, event, now, True, status, None, elapsed)
+            return status
+
+    def _log(self, effect: Effect, event: dict, now: datetime, ok: bool, status, error, elapsed) -> None:
+        with self.db.write() as session:
+            self._log_in(session, effect, event, now, ok, status, error, elapsed)
+
+    @staticmethod
+    def _log_in(session, effect: Effect, event: dict, now: datetime, ok: bool, status, error, elapsed) -> None:
+        session.add(WebhookDelivery(webhook_id=effect.payload["webhook_id"], effect_id=effect.id,
+                                    event=str(event.get("event", ""))[:60], attempt=effect.attempts + 1, at=now,
+                                    ok=ok, status_code=status, error=error, duration_ms=elapsed))
+
+
+def _listed(row: Webhook) -> dict:
+    return {"id": row.id, "url": row.url, "events": list(row.events), "active": row.active,
+            "created_by": row.created_by, "created_at": row.created_at.isoformat(),
+            "removed_at": row.removed_at.isoformat() if row.removed_at else None}

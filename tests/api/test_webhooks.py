@@ -1,0 +1,142 @@
+"""Webhooks against a real HTTP receiver on 127.0.0.1: signed deliveries through the outbox, retries with backoff,
+the delivery log, an incident after the last try, managed by admins (service, API and CLI)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from click.testing import CliRunner
+
+from engine.delivery import outbox
+from engine.errors import Forbidden, FormInvalid
+from tests.web.cc_answers import ANSWERS, RAISE
+
+
+class Receiver:
+    """A local HTTP server that records each POST and answers with the next status of `answers` (then 204)."""
+
+    def __init__(self):
+        self.received: list[dict] = []
+        self.answers: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append({"headers": dict(self.headers), "body": body})
+                self.send_response(receiver.answers.pop(0) if receiver.answers else 204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self) -> list[str]:
+        return [json.loads(r["body"])["event"] for r in self.received]
+
+
+@pytest.fixture
+def receiver():
+    found = Receiver()
+    yield found
+    found.server.shutdown()
+
+
+def deliver(gov) -> None:
+    gov.effects.wait_idle()
+    gov.deliver_effects()
+
+
+def verified(secret: str, request: dict) -> bool:
+    headers = request["headers"]
+    expected = "sha256=" + hmac.new(secret.encode(), headers["X-Govflow-Timestamp"].encode() + b"." + request["body"],
+                                    hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, headers["X-Govflow-Signature"])
+
+
+def test_events_are_signed_and_delivered_through_the_outbox(gov, receiver):
+    secret, hook = gov.webhooks.add("admin", receiver.url, ["instance.started", "task.completed"])
+    result = gov.start("change_control", "alice", RAISE)
+    gov.complete(result.new_task_ids[0], "carol", ANSWERS["validate"])
+    deliver(gov)
+    assert receiver.events() == ["instance.started", "task.completed"]
+    first = receiver.received[0]
+    assert verified(secret, first) and not verified("whsec_wrong", first)
+    sent = json.loads(receiver.received[1]["body"])
+    assert sent["instance_id"] == result.instance_id and sent["actor"] == "carol"
+    assert "data" not in sent["details"]  # form answers stay behind the API's policy
+    log = gov.webhooks.deliveries(hook["id"], "admin")
+    assert [(d["event"], d["ok"], d["status_code"]) for d in reversed(log)] == [
+        ("instance.started", True, 204), ("task.completed", True, 204)]
+
+
+def test_a_failing_receiver_is_retried_with_backoff_then_an_incident(gov, receiver, clock):
+    gov.webhooks.add("admin", receiver.url, ["instance.*"])
+    receiver.answers = [500, 503]
+    gov.start("change_control", "alice", RAISE)
+    deliver(gov)
+    assert len(receiver.received) == 1
+    deliver(gov)  # not due again yet: backing off
+    assert len(receiver.received) == 1
+    clock.advance(seconds=31)
+    deliver(gov)
+    clock.advance(seconds=61)
+    deliver(gov)
+    assert len(receiver.received) == 3  # 500, 503, then 204
+    assert len({r["headers"]["X-Govflow-Delivery"] for r in receiver.received}) == 1  # one delivery id throughout
+    assert [e["status"] for e in gov.effects_list() if e["kind"] == "webhook"] == ["delivered"]
+    receiver.answers = [500] * outbox.MAX_ATTEMPTS
+    gov.start("change_control", "alice", RAISE)
+    for _ in range(outbox.MAX_ATTEMPTS):
+        deliver(gov)
+        clock.advance(minutes=10)
+    failed = [e for e in gov.effects_list() if e["kind"] == "webhook" and e["status"] == "failed"]
+    assert len(failed) == 1
+    assert any(i["kind"] == "delivery_failed" for i in gov.incidents())
+
+
+def test_a_receiver_that_does_not_answer_fails_the_attempt(gov):
+    hook_secret, hook = gov.webhooks.add("admin", "http://127.0.0.1:9/nothing-listens", ["*"])
+    gov.start("change_control", "alice", RAISE)
+    deliver(gov)
+    log = gov.webhooks.deliveries(hook["id"], "admin")
+    assert log and not log[0]["ok"] and "did not answer" in log[0]["error"]
+
+
+def test_only_admins_manage_webhooks_and_urls_are_checked(gov, receiver):
+    with pytest.raises(Forbidden):
+        gov.webhooks.add("pat", receiver.url, ["*"])
+    with pytest.raises(FormInvalid) as refused:
+        gov.webhooks.add("admin", "http://example.org/hook", [])
+    assert set(refused.value.errors) == {"url", "events"}
+    _secret, hook = gov.webhooks.add("admin", receiver.url, ["*"])
+    gov.webhooks.remove(hook["id"], "admin")
+    gov.start("change_control", "alice", RAISE)
+    deliver(gov)
+    assert receiver.received == []
+
+
+def test_webhooks_through_the_api_and_the_cli(gov, client, bearer, receiver, monkeypatch):
+    admin, pat = bearer("admin", "read", "admin"), bearer("pat", "read", "admin")
+    assert client.post("/api/v1/webhooks", headers=pat, json={"url": receiver.url, "events": ["*"]}).status_code == 403
+    made = client.post("/api/v1/webhooks", headers=admin, json={"url": receiver.url, "events": ["task.*"]})
+    assert made.status_code == 201 and made.json["secret"].startswith("whsec_")
+    listed = client.get("/api/v1/webhooks", headers=admin).json["items"]
+    assert [w["id"] for w in listed] == [made.json["id"]] and "secret" not in listed[0]
+    from cli.commands import govflow
+    monkeypatch.setenv("GOVFLOW_DATABASE_URL", gov.config.database_url)
+    added = CliRunner().invoke(govflow, ["webhooks", "add", receiver.url, "--event", "instance.started",
+                                         "--as", "admin", "--json"])
+    assert added.exit_code == 0, added.output
+    assert "whsec_" in added.output
+    shown = CliRunner().invoke(govflow, ["webhooks", "list", "--as", "admin"])
+    assert shown.output.count("active") == 2
+    assert client.delete(f"/api/v1/webhooks/{made.json['id']}", headers=admin).json["status"] == "removed"
+    assert client.get(f"/api/v1/webhooks/{made.json['id']}/deliveries", headers=admin).json["items"] == []
