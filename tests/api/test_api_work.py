@@ -61,13 +61,14 @@ def test_a_stale_write_gets_412(client, bearer):
     fresh = client.post(f"/api/v1/tasks/{task['id']}/complete", headers={**carol, "If-Match": claimed.headers["ETag"]},
                         json={"data": ANSWERS["validate"]})
     assert fresh.status_code == 200
-    instance = client.get(f"/api/v1/instances/{made['instance_id']}", headers=alice)
-    old = instance.headers["ETag"]
+    old = client.get(f"/api/v1/instances/{made['instance_id']}", headers=alice).headers["ETag"]
     client.post(f"/api/v1/instances/{made['instance_id']}/comments", headers=alice, json={"body": "A note"})
+    now = client.get(f"/api/v1/instances/{made['instance_id']}", headers=alice).headers["ETag"]
+    assert now != old  # the comment's audit event moved the instance's revision
     withdrawn = client.post(f"/api/v1/instances/{made['instance_id']}/withdraw",
-                            headers={**alice, "If-Match": '"i1-r0"'}, json={"reason": "No longer needed"})
+                            headers={**alice, "If-Match": old}, json={"reason": "No longer needed"})
     assert withdrawn.status_code == 412
-    assert client.get(f"/api/v1/instances/{made['instance_id']}", headers=alice).headers["ETag"] == old
+    assert client.get(f"/api/v1/instances/{made['instance_id']}", headers=alice).headers["ETag"] == now
 
 
 def test_lists_page_with_cursors(client, bearer):
