@@ -131,3 +131,10 @@ def test_the_openapi_document_and_its_reference_page(client):
     page = client.get("/api/v1/docs")
     assert page.status_code == 200 and b"/static/vendor/swagger-ui/swagger-ui-bundle.js" in page.data
     assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_a_browser_session_ended_elsewhere_no_longer_reads_the_api(client, browser_session, gov):
+    browser_session("alice")
+    assert client.get("/api/v1/tasks").status_code == 200
+    gov.accounts.end_sessions("alice", "admin", "lost laptop")
+    assert client.get("/api/v1/tasks").status_code == 401
