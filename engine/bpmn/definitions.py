@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -37,10 +38,42 @@ UI_FORM_PROPERTY = "formUiSchemaFilename"
 _VALIDATOR = None
 
 
+class _StreamingValidator(BpmnValidator):
+    """Spiff's check against the BPMN schema, run while the diagram is read again as a stream rather than over its
+    tree: over the tree, lxml names each error's element by a path that counts its same-named siblings, so a file
+    with an error on each of 25,000 sibling elements took 115 s; as a stream it takes a fraction of a second. The
+    first error is reported, at the line of the first element it names."""
+
+    def validate(self, bpmn, filename=None):
+        self.preprocess(bpmn)
+        parser = etree.XMLParser(schema=self.validator, resolve_entities=False, no_network=True, load_dtd=False)
+        try:
+            etree.parse(io.BytesIO(etree.tostring(bpmn)), parser)
+        except etree.XMLSyntaxError as err:
+            first = err.error_log[0] if len(err.error_log) else None
+            message = first.message if first is not None else str(err)
+            raise ValidationException(message, file_name=filename, line_number=_line_named(bpmn, message))
+
+
+_SCHEMA_ERROR = re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?")
+
+
+def _line_named(root: etree._Element, message: str) -> int | None:
+    """The line of the first element (with the attribute) a schema error names."""
+    named = _SCHEMA_ERROR.match(message)
+    if named is None:
+        return None
+    tag, attribute = named.groups()
+    for node in root.iter(tag):
+        if attribute is None or node.get(attribute) is not None:
+            return node.sourceline
+    return None
+
+
 def _validator() -> BpmnValidator:
     global _VALIDATOR
     if _VALIDATOR is None:
-        _VALIDATOR = BpmnValidator()
+        _VALIDATOR = _StreamingValidator()
     return _VALIDATOR
 
 

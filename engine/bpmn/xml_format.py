@@ -292,11 +292,19 @@ def _misc(node) -> str:
     return etree.tostring(node, encoding="unicode", with_tail=False)
 
 
+_TEXT_SPECIALS = re.compile(r"[&<>\r]")
+_ATTRIBUTE_SPECIALS = re.compile(r'[&<>\r"\n\t]')
+
+
 def _escape_text(text: str) -> str:
+    if not _TEXT_SPECIALS.search(text):
+        return text
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 
 
 def _escape_attribute(text: str) -> str:
+    if not _ATTRIBUTE_SPECIALS.search(text):
+        return text
     return (_escape_text(text).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;"))
 
 
