@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.delivery import wording
 from engine.delivery.mailer import Mailer
+from engine.store import audit
 from engine.store.db import Database
 from engine.store.models import Notification, User
 
@@ -54,14 +55,19 @@ def recipients_of(users: Iterable[User]) -> list[Recipient]:
 
 def add_notice(session: Session, recipients: Iterable[Recipient], kind: str, subject: str, body: str, link: str | None,
                now: datetime, email_on: bool, instance_id: int | None = None, task_id: str | None = None) -> int:
-    """Queue one notice per person; those who want no e-mail (or have no address) get it in the app only."""
-    count = 0
+    """Queue one notice per person (audited as one `notice.sent`); those who want no e-mail (or have no address) get
+    it in the app only."""
+    count, told = 0, []
     for person in recipients:
+        told.append(person.username)
         wants_mail = email_on and person.email and person.preference != "none"
         session.add(Notification(user_id=person.id, kind=kind, subject=subject[:300], body=body, link=link,
                                  instance_id=instance_id, task_id=task_id, created_at=now, read_at=None,
                                  email_status="pending" if wants_mail else "none", email_attempts=0))
         count += 1
+    if told:  # in the global chain: a notice is not a step of its instance's history
+        audit.record(session, now, "system", "notice.sent", kind=kind, to=told, subject=subject[:300],
+                     about_instance=instance_id, about_task=task_id)
     return count
 
 

@@ -247,3 +247,14 @@ def gov_details(gov, event_id: int) -> dict:
     with gov.db.engine.connect() as connection:
         value = connection.execute(text("SELECT details FROM audit_event WHERE id = :i"), {"i": event_id}).scalar()
     return json.loads(value) if isinstance(value, str) else value
+
+
+def test_every_notice_sent_is_audited_in_the_global_chain(gov):
+    started = gov.start("change_control", "alice", RAISE)
+    gov.effects.wait_idle()
+    [notice] = [n for n in gov.notifications("carol") if n["instance_id"] == started.instance_id]
+    sent = [gov_details(gov, e["id"]) for e in events(gov, "action = 'notice.sent' AND instance_id IS NULL")]
+    assert {"kind": notice["kind"], "to": ["carol"], "subject": notice["subject"],
+            "about_instance": started.instance_id, "about_task": notice["task_id"]} in sent
+    assert "notice.sent" not in [e["action"] for e in gov.show(started.instance_id)["history"]]
+    assert gov.audit_trail.verify()["intact"]
