@@ -164,17 +164,43 @@ def test_the_migration_chains_the_rows_already_written(empty_database_url, tmp_p
         config.attributes["connection"] = connection
         command.upgrade(config, "0013")
     written = datetime(2026, 11, 30, 9, 0, 0, 123456, tzinfo=timezone.utc)
-    with db.engine.begin() as connection:
-        for n, actor in enumerate(["alice", "bob", "carol"]):
-            connection.execute(text("INSERT INTO audit_event (at, actor, action, details) VALUES (:at, :a, 'x', :d)"),
-                               {"at": written, "a": actor, "d": json.dumps({"n": n, "ü": [1.5, None]})})
+    with db.engine.begin() as connection:  # more than one batch of the migration's
+        connection.execute(text("INSERT INTO audit_event (at, actor, action, details) VALUES (:at, :a, 'x', :d)"),
+                           [{"at": written, "a": f"person{n}", "d": json.dumps({"n": n, "ü": [1.5, None]})}
+                            for n in range(2500)])
     db.dispose()
     gov = make_govflow(empty_database_url, tmp_path, clock)
     gov.init()
     old = events(gov, "action = 'x'")
-    assert [(e["seq"], e["actor"]) for e in old] == [(1, "alice"), (2, "bob"), (3, "carol")]
-    assert gov.audit_trail.verify()["intact"], gov.audit_trail.verify()["breaks"]
+    assert [(e["seq"], e["actor"]) for e in old[:2]] == [(1, "person0"), (2, "person1")]
+    assert [e["seq"] for e in old] == list(range(1, 2501))
+    verdict = gov.audit_trail.verify()
+    assert verdict["intact"], verdict["breaks"][:3]
     gov.db.dispose()
+
+
+def test_instance_chains_are_rebuilt_by_the_migration_after_a_downgrade(gov):
+    instance_id = some_work(gov)
+    gov.effects.wait_idle()
+    before = [(e["id"], e["seq"], e["hash"]) for e in events(gov)]
+    config = schema.alembic_config(gov.db.url)
+    from alembic import command
+    for target in ("0013", "head"):
+        with gov.db.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            (command.downgrade if target == "0013" else command.upgrade)(config, target)
+    assert [(e["id"], e["seq"], e["hash"]) for e in events(gov)] == before, "the same chains, rebuilt"
+    gov.add_comment(instance_id, "carol", "After the rebuild")  # the chains go on from their rebuilt heads
+    gov.set_notification_preference("bob", "none")
+    assert gov.audit_trail.verify()["intact"]
+
+
+def test_the_scheduler_anchors_the_trail(gov):
+    some_work(gov)
+    anchored = gov.scheduler().anchor_audit()
+    assert anchored["chains"] == 2 and len(anchored["digest"]) == 64
+    verdict = gov.audit_trail.verify()
+    assert verdict["intact"] and verdict["anchors"] == 1
 
 
 def test_concurrent_writers_neither_fork_a_chain_nor_deadlock(gov, backend):

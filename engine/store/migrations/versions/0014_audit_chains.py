@@ -19,6 +19,7 @@ down_revision = '0013'
 branch_labels = None
 depends_on = None
 
+BATCH = 2000
 REFUSED = "audit events are append-only: % of audit_event refused"
 PG_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION audit_event_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -71,17 +72,20 @@ def _chain_existing(connection) -> dict:
                       sa.column('seq', sa.Integer()), sa.column('prev_hash', sa.String()),
                       sa.column('hash', sa.String()))
     heads: dict = {}
-    rows = [dict(r) for r in connection.execute(sa.select(*(events.c[n] for n in ('id', *HASHED)))
-                                                .order_by(events.c.id)).mappings()]
-    for row in rows:
-        row["instance_id"] = int(row["instance_id"]) if row["instance_id"] is not None else None
-        heads[row["instance_id"]] = chain([row], *heads.get(row["instance_id"], (0, "")))
-    for start in range(0, len(rows), 1000):
+    after = 0
+    while True:  # in batches, oldest first, so a long trail never sits in memory whole
+        rows = [dict(r) for r in connection.execute(sa.select(*(events.c[n] for n in ('id', *HASHED)))
+                                                    .where(events.c.id > after).order_by(events.c.id)
+                                                    .limit(BATCH)).mappings()]
+        if not rows:
+            return heads
+        for row in rows:
+            row["instance_id"] = int(row["instance_id"]) if row["instance_id"] is not None else None
+            heads[row["instance_id"]] = chain([row], *heads.get(row["instance_id"], (0, "")))
         connection.execute(events.update().where(events.c.id == sa.bindparam('eid'))
                            .values(seq=sa.bindparam('s'), prev_hash=sa.bindparam('p'), hash=sa.bindparam('h')),
-                           [{"eid": r["id"], "s": r["seq"], "p": r["prev_hash"], "h": r["hash"]}
-                            for r in rows[start:start + 1000]])
-    return heads
+                           [{"eid": r["id"], "s": r["seq"], "p": r["prev_hash"], "h": r["hash"]} for r in rows])
+        after = rows[-1]["id"]
 
 
 def downgrade() -> None:
@@ -93,11 +97,9 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS audit_event_no_update")
         op.execute("DROP TRIGGER IF EXISTS audit_event_no_delete")
     op.drop_table('audit_head')
-    with op.batch_alter_table('instance') as batch:
-        batch.drop_column('audit_head')
-        batch.drop_column('audit_seq')
+    op.drop_column('instance', 'audit_head')  # SQLite 3.35+ drops a column in place (no table copy, no FK trouble)
+    op.drop_column('instance', 'audit_seq')
     op.drop_index('ux_audit_instance_seq', table_name='audit_event')
-    with op.batch_alter_table('audit_event') as batch:
-        batch.drop_column('hash')
-        batch.drop_column('prev_hash')
-        batch.drop_column('seq')
+    op.drop_column('audit_event', 'hash')
+    op.drop_column('audit_event', 'prev_hash')
+    op.drop_column('audit_event', 'seq')
