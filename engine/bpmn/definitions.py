@@ -50,7 +50,8 @@ class _StreamingValidator(BpmnValidator):
         try:
             etree.parse(io.BytesIO(etree.tostring(bpmn)), parser)
         except etree.XMLSyntaxError as err:
-            first = err.error_log[0] if len(err.error_log) else None
+            errors = parser.error_log  # this parse's own (the exception's can hold earlier parses' errors too)
+            first = errors[0] if len(errors) else None
             message = first.message if first is not None else str(err)
             raise ValidationException(message, file_name=filename, line_number=_line_named(bpmn, message))
 
