@@ -172,6 +172,13 @@ def password():
     """Change my own password (the current one first): every session of mine ends, this one too, and I sign in
     again with the new one."""
     errors: dict[str, str] = {}
+    attempts = login_attempts()  # a wrong current password counts as a failed sign-in
+    address = request.remote_addr or ""
+    if request.method == "POST" and attempts.blocked(g.user.username, address):
+        minutes = int(attempts.window.total_seconds() // 60)
+        errors["current_password"] = (f"Your current password was wrong too many times. Wait {minutes} minutes and "
+                                      "try again")
+        return render_template("auth/password.html", errors=errors, minimum=MIN_PASSWORD), 429
     if request.method == "POST":
         new, again = request.form.get("new_password", ""), request.form.get("confirm_password", "")
         if new != again:
@@ -180,9 +187,11 @@ def password():
             try:
                 govflow().accounts.change_password(g.user.username, new, g.user.username,
                                                    current=request.form.get("current_password", ""),
-                                                   address=request.remote_addr)
+                                                   address=address)
             except FormInvalid as err:
                 errors = dict(err.errors)
+                if "current_password" in errors:
+                    attempts.fail(g.user.username, address)
             else:
                 session.clear()
                 flash("Your password was changed and every session of yours has ended. Sign in with the new one.",

@@ -108,6 +108,17 @@ def test_changing_my_own_password_on_the_web(app, web_gov, signed_in, sign_in, t
     assert audited(web_gov, "user.password_changed", "bob")[0]["actor"] == "bob"
 
 
+def test_guessing_the_current_password_is_limited_like_signing_in(signed_in, token_from, password):
+    client = signed_in("alice")
+    token = token_from(client, "/account/password")
+    form = {"csrf_token": token, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+    for n in range(5):
+        assert client.post("/account/password", data={**form, "current_password": f"guess {n}"}).status_code == 422
+    refused = client.post("/account/password", data={**form, "current_password": password})
+    assert refused.status_code == 429 and b"wrong too many times" in refused.data
+    assert opens_inbox(client)  # the password did not change
+
+
 def test_deactivation_ends_every_session_and_reactivation_brings_none_back(app, web_gov, signed_in, sign_in,
                                                                            password):
     client = signed_in("will")
