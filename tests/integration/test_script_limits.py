@@ -31,7 +31,7 @@ def complete_probe(gov, kind: str, size: int) -> int:
     ("join", 1000, "Script refused: the result would be too large (more than 1,000,000 items and characters in all"),
     ("fstring", 10**9, "Script refused: an f-string field wider than 1,000,000 characters is not allowed (line 10)"),
     ("add_working_days", 10**7, "add_working_days(start, n) needs n from -5,000 to 5,000, not 10,000,000"),
-    ("between", 0, "working_days_between counts over at most 20 years"),
+    ("between", 1, "working_days_between counts over at most 20 years"),
     ("memory", 1000, "Script stopped: it used more than 256 MB of memory (line 16)"),
 ])
 def test_a_probe_fails_the_completion_fast_with_its_reason_and_nothing_is_saved(lgov, kind, size, reason):
