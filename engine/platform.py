@@ -47,6 +47,7 @@ from engine.services.request_summary import RequestSummaries
 from engine.services.trail import Trails
 from engine.services.tokens import ApiTokens
 from engine.services.webhooks import Webhooks
+from engine.services.single_sign_on import SingleSignOn
 
 DEMO_USERS_FILE = Path(__file__).resolve().parent / "demo" / "demo_users.yaml"
 
@@ -96,6 +97,7 @@ class Govflow:
         self.tokens = ApiTokens(self.db, self.clock)  # the JSON API's bearer tokens
         self.webhooks = Webhooks(self.db, self.clock)  # subscriptions, delivered as the outbox's `webhook` effects
         self.effects.handlers["webhook"] = self.webhooks.deliver
+        self.sso = SingleSignOn(self.db, self.clock, self.config.processes_dir / "sso.yaml")  # accounts from OIDC
         self.summaries = RequestSummaries(self.db, self.repository, self.attachments)
         self.audit_trail = AuditTrail(self.db, self.clock)
 

@@ -60,6 +60,7 @@ def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
 
     csrf.init_app(app)
     auth.init_app(app)
+    from . import sso; sso.init_app(app)  # noqa: E702 (single sign-on with OpenID Connect)
     register_filters(app)
     for blueprint in (auth.bp, inbox.bp, tasks.bp, requests.bp):
         app.register_blueprint(blueprint)

@@ -129,6 +129,9 @@ def login():
         return redirect(url_for("inbox.index"))
     error = None
     username = ""
+    if request.method == "POST" and not current_app.config.get("LOCAL_PASSWORDS", True):
+        return render_template("auth/login.html", username="", too_many=False,
+                               error="Passwords are turned off here: sign in with your organisation's account"), 403
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
@@ -161,9 +164,11 @@ def logout():
     """Sign out: every session of this person ends (on this device and any other)."""
     if g.get("user") is not None:
         govflow().accounts.sign_out(g.user.username, request.remote_addr)
+    id_token = session.get("sso_id_token")
     session.clear()
     flash("You have signed out.", "success")
-    return redirect(url_for("auth.login"))
+    from . import sso  # signed in through the identity provider: signed out there too
+    return sso.provider_sign_out(id_token) or redirect(url_for("auth.login"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"], endpoint="password")
