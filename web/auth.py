@@ -97,6 +97,9 @@ def _load_user():
     user = govflow().accounts.find(username)
     if user is None or not user.active or session.get(GENERATION) != user.session_generation:
         session.clear()  # gone, deactivated, signed out elsewhere or given a new password: this session has ended
+        if user is not None and user.active:
+            flash("You were signed out: you signed out on another device, or your password was changed. "
+                  "Sign in again to continue.", "info")
         return _to_login()
     g.user = CurrentUser(user.username, user.name, user.roles, user.capabilities)
     session["seen_at"] = now

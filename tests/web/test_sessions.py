@@ -63,6 +63,8 @@ def test_signing_out_ends_the_sessions_on_other_devices_too(app, password, sign_
     assert sign_in(laptop, "alice", password).status_code == 302
     assert sign_in(phone, "alice", password).status_code == 302
     laptop.post("/sign-out", data={"csrf_token": token_from(laptop)})
+    told = phone.get("/", follow_redirects=True)
+    assert b"you signed out on another device, or your password was changed" in told.data
     assert not opens_inbox(phone)
     assert sign_in(phone, "alice", password).status_code == 302 and opens_inbox(phone)  # signing in again works
     bob = app.test_client()
