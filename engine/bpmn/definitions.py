@@ -71,6 +71,25 @@ def _line_named(root: etree._Element, message: str) -> int | None:
     return None
 
 
+_DMN_VALIDATORS: dict[str, _StreamingValidator] = {}
+
+
+def _dmn_validator(parser: SpiffBpmnParser, root: etree._Element) -> Any:
+    """The streamed check against the schema of the DMN version the file declares (none for an unknown one)."""
+    namespace = root.nsmap.get(None) or root.nsmap.get("dmn")
+    schema = parser.dmn_schemas.get(namespace)
+    if schema is None:
+        return _NoCheck()
+    if schema not in _DMN_VALIDATORS:
+        _DMN_VALIDATORS[schema] = _StreamingValidator(schema)
+    return _DMN_VALIDATORS[schema]
+
+
+class _NoCheck:
+    def validate(self, node: Any, filename: str | None = None) -> None:
+        return None
+
+
 def _validator() -> BpmnValidator:
     global _VALIDATOR
     if _VALIDATOR is None:
@@ -270,6 +289,7 @@ def load_bundle(sources: Iterable[SourceFile], max_bytes: int = 5_000_000) -> Bu
                                     element_id=root.get("id"), line=root.sourceline))
             continue
         try:
+            _dmn_validator(parser, root).validate(root, path)  # streamed first: Spiff checks over the tree
             parser.add_dmn_xml(root, filename=path)
         except Exception as err:  # ValidationException, and the assorted errors Spiff raises on malformed DMN
             problems.append(parser_problem(path, err, trees, "decision table"))

@@ -85,3 +85,23 @@ def test_a_schema_error_on_each_of_many_sibling_elements_is_reported_fast_with_t
     [problem] = refused.value.problems
     assert problem.line == 4 and problem.element_id == "t0"
     assert problem.reason.startswith("does not match the BPMN schema: Element 'bpmn:task', attribute 'a")
+
+
+def test_a_decision_table_with_a_schema_error_on_each_of_many_rules_is_reported_fast():
+    from engine.bpmn.definitions import DeploymentError, SourceFile, load_bundle
+
+    rules = "\n".join(f'<rule id="r{n}" bogus="1"><inputEntry id="a{n}"><text>-</text></inputEntry>'
+                      f'<outputEntry id="b{n}"><text>"y"</text></outputEntry></rule>' for n in range(20_000))
+    dmn = f"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="defs" name="D" namespace="http://x">
+<decision id="dec" name="Dec"><decisionTable id="table">
+<input id="i"><inputExpression id="ie" typeRef="number"><text>x</text></inputExpression></input>
+<output id="o" name="y" typeRef="string" />
+{rules}
+</decisionTable></decision></definitions>""".encode()
+    started = time.process_time()
+    with pytest.raises(DeploymentError) as refused:
+        load_bundle([SourceFile("d.dmn", "dmn", dmn)])
+    assert time.process_time() - started < 3.0
+    [problem] = refused.value.problems
+    assert problem.line == 6 and "attribute 'bogus'" in problem.reason
