@@ -551,6 +551,8 @@ from cli import tokens as _tokens  # noqa: E402,F401 (govflow tokens …)
 from cli import audit as _audit  # noqa: E402,F401  (govflow audit verify|anchor)
 from cli import accounts as _accounts  # noqa: E402,F401 (govflow users password|deactivate|activate|sign-out)
 from cli import webhooks as _webhooks  # noqa: E402,F401 (govflow webhooks …)
+from cli import meetings as _meetings  # noqa: E402,F401 (govflow meetings …)
+from cli import seats as _seats  # noqa: E402,F401 (govflow seats …)
 
 if __name__ == "__main__":
     govflow()

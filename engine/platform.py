@@ -92,7 +92,7 @@ class Govflow:
         self.register = Register(self.db, self.clock)
         self.trails = Trails(self.db, self.repository, self.clock)
         self.logs = Logbook(self.db, self.clock)
-        self.meetings = MeetingCalendar(self.db, self.clock, self.config)
+        self.meetings = MeetingCalendar(self.db, self.clock, self.config, self.runtime)
         self.seats = SeatRegister(self.db, self.clock)
         self.tokens = ApiTokens(self.db, self.clock)  # the JSON API's bearer tokens
         self.webhooks = Webhooks(self.db, self.clock)  # subscriptions, delivered as the outbox's `webhook` effects

@@ -70,6 +70,7 @@ def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
     app.register_blueprint(library.bp)
     from . import seats; app.register_blueprint(seats.bp)  # noqa: E702 (the seat register)
     from . import logs; app.register_blueprint(logs.bp)  # noqa: E702 (the PMO's logs)
+    from . import agendas; app.register_blueprint(agendas.bp)  # noqa: E702 (the secretariat's meeting actions)
     from . import attachments; attachments.init_app(app)  # noqa: E702 (files on forms)
     from . import notifications
     app.register_blueprint(notifications.bp)

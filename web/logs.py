@@ -18,6 +18,9 @@ from .manage import _cell, _csv_safe, _xlsx_value
 bp = Blueprint("logs", __name__, url_prefix="/logs")
 LOGS = {"decisions": ("Decision log", logs.DECISION_COLUMNS), "actions": ("Action log", logs.ACTION_COLUMNS),
         "raid": ("RAID log", logs.RAID_COLUMNS)}
+FORM_ORDER = {"actions": ("title", "group_id", "owner", "due_on", "status", "notes"),  # as logs/edit.html shows them
+              "raid": ("type", "title", "description", "group_id", "owner", "rag", "mitigation", "status",
+                       "escalation")}
 
 
 def _gov():
@@ -94,6 +97,7 @@ def edit(name: str, item_id: int | None):
         raise deny("Only the PMO or an admin can edit the logs.", attempted=f"edit {name} log")
     item = _gov().logs.entry(name, item_id) if item_id is not None else {}
     return render_template("logs/edit.html", name=name, title=LOGS[name][0], item=item, item_id=item_id, errors={},
+                           summary=[],
                            raid_types=logs.RAID_TYPES, rags=logs.RAGS, raid_statuses=logs.RAID_STATUSES,
                            action_statuses=logs.ACTION_STATUSES)
 
@@ -112,8 +116,9 @@ def save(name: str, item_id: int | None):
         else:
             saved = gov.logs.save_raid(g.user.username, values, item_id)
     except FormInvalid as err:
+        summary = [(k, err.errors[k]) for k in FORM_ORDER[name] if k in err.errors]  # in the page's order
         return render_template("logs/edit.html", name=name, title=LOGS[name][0], item=values, item_id=item_id,
-                               errors=err.errors, raid_types=logs.RAID_TYPES, rags=logs.RAGS,
+                               errors=err.errors, summary=summary, raid_types=logs.RAID_TYPES, rags=logs.RAGS,
                                raid_statuses=logs.RAID_STATUSES, action_statuses=logs.ACTION_STATUSES), 422
     except GovflowError as err:
         if err.status in (403, 404):
@@ -143,7 +148,9 @@ def meeting_list():
 @bp.get("/meetings/<int:meeting_id>", endpoint="meeting")
 def meeting_agenda(meeting_id: int):
     """One meeting's agenda: the items the processes placed on it, and what was decided on each."""
-    return render_template("logs/meeting.html", meeting=_gov().meetings.meeting(meeting_id), logs=LOGS)
+    from engine.services.meeting_calendar import ITEM_KINDS, KIND_WORDS
+    return render_template("logs/meeting.html", meeting=_gov().meetings.meeting(meeting_id), logs=LOGS,
+                           kind_words=KIND_WORDS, item_kinds=[(k, KIND_WORDS[k]) for k in ITEM_KINDS])
 
 
 @bp.post("/meetings", endpoint="add_meeting")

@@ -1,5 +1,5 @@
 """Work in progress for a laptop demo (engine/demo/demo_work.yaml): chairs and members in the seat register, each group's
-usual meetings for the next months, and requests (change requests, escalations) each driven through the real
+usual meetings for the next months with the PMO's papers and any other business on the next agendas, and requests (change requests, escalations) each driven through the real
 processes by the demo people to its stage. Only into an empty database."""
 from __future__ import annotations
 
@@ -44,6 +44,12 @@ def add_demo_work(gov, path: Path = DEMO_WORK_FILE) -> DemoWork:
                 gov.send_message(instance_id, step["send"], step["as"], step.get("with") or {})
             else:
                 _complete(gov, instance_id, step["do"], step["as"], step.get("with") or {})
+    for entry in plan.get("agenda_items", []):  # the PMO's own items on each group's next meeting
+        upcoming = [m for m in gov.meetings.meetings(entry["group"], today, None)
+                    if m["status"] == "planned" and m["papers_due_on"] >= today]
+        if upcoming:
+            gov.meetings.add_item(upcoming[0]["id"], entry.get("by", "pat"), entry["kind"],
+                                  entry.get("reference", ""), entry.get("title", ""))
     return DemoWork(len(plan.get("requests", [])), len(meetings))
 
 

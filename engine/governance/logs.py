@@ -24,7 +24,7 @@ from engine.delivery import wording
 from engine.store import audit
 from engine.errors import Forbidden, FormInvalid, NotFound
 from engine.governance.policy import KEEP_LOGS, policy_of
-from engine.store.models import AgendaItem, Instance, LogAction, Meeting, RaidItem, User
+from engine.store.models import AgendaItem, GovernanceGroup, Instance, LogAction, Meeting, RaidItem, User
 
 LONDON = ZoneInfo("Europe/London")
 DECISION_PROCESSES = ("change_control", "escalation", "appeal", "meeting")
@@ -226,7 +226,8 @@ def _require_editor(session: Session, by: str, what: str) -> None:
         raise Forbidden(f"Only {rules.names_with(KEEP_LOGS)} can edit the {what}")
 
 
-def _clean(values: dict, allowed: dict[str, tuple | None], required: Iterable[str]) -> dict:
+def _clean(values: dict, allowed: dict[str, tuple | None], required: Iterable[str],
+           messages: dict[str, str] | None = None) -> dict:
     out, problems = {}, {}
     for key, choices in allowed.items():
         if key not in values:
@@ -238,7 +239,7 @@ def _clean(values: dict, allowed: dict[str, tuple | None], required: Iterable[st
         out[key] = value
     for key in required:
         if not out.get(key):
-            problems[key] = "Enter a value"
+            problems[key] = (messages or {}).get(key, "Enter a value")
     if "due_on" in out:
         try:
             out["due_on"] = date.fromisoformat(out["due_on"]) if out["due_on"] else None
@@ -249,18 +250,41 @@ def _clean(values: dict, allowed: dict[str, tuple | None], required: Iterable[st
     return out
 
 
+ACTION_REQUIRED = {"title": "Enter what is to be done", "owner": "Enter the owner's username",
+                     "due_on": "Enter the due date"}
 ACTION_FIELDS = {"title": None, "owner": None, "due_on": None, "status": ACTION_STATUSES, "notes": None,
                  "group_id": None}
 RAID_FIELDS = {"type": RAID_TYPES, "title": None, "description": None, "owner": None, "rag": RAGS,
                "mitigation": None, "status": RAID_STATUSES, "escalation": None, "group_id": None}
 
 
+def _check_action(session: Session, today: date, clean: dict, row: LogAction | None) -> None:
+    """An action names a group that exists, an owner who is someone in govflow (their username), and a due date
+    that has not passed (when it is set or changed); every problem at once, per field."""
+    problems = {}
+    group_id = clean.get("group_id")
+    if group_id:
+        group = session.get(GovernanceGroup, group_id)
+        if group is None or group.status != "active":
+            problems["group_id"] = f"There is no governance group ‘{group_id}’: enter its id, for example PSG"
+    owner = clean.get("owner")
+    if owner and not session.scalars(select(User.id).where(User.username == owner, User.active.is_(True))).first():
+        problems["owner"] = f"There is nobody called ‘{owner}’ in govflow: enter the owner's username"
+    due_on = clean.get("due_on")
+    if due_on and due_on < today and (row is None or due_on != row.due_on):
+        problems["due_on"] = f"The due date must be today ({today.isoformat()}) or later"
+    if problems:
+        raise FormInvalid(problems)
+
+
 def save_action(session: Session, now: datetime, by: str, values: dict, action_id: int | None = None,
                 source: str = "manual") -> dict:
     _require_editor(session, by, "action log")
-    clean = _clean(values, ACTION_FIELDS, ("title",) if action_id is None else ())
+    clean = _clean(values, ACTION_FIELDS, ACTION_REQUIRED if action_id is None else (), ACTION_REQUIRED)
     if "group_id" in clean:
         clean["group_id"] = clean["group_id"] or None
+    row = session.get(LogAction, action_id) if action_id is not None else None
+    _check_action(session, now.astimezone(LONDON).date(), clean, row)
     if action_id is None:
         row = LogAction(title="", owner="", status="open", notes="", source=source, reminders_sent=0,
                         created_by=by, created_at=now, updated_at=now)

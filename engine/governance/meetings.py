@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import holidays
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.safe_yaml import read_yaml
@@ -248,7 +248,8 @@ def place_on_agenda(session: Session, group_id: str, ready_on: Any, by: str, now
         if found is not None:
             return found
     item = AgendaItem(meeting_id=meeting.id, instance_id=instance_id, reference=str(reference)[:40],
-                      title=str(title)[:300], kind=kind, ready_on=ready, placed_at=now, placed_by=by)
+                      title=str(title)[:300], kind=kind, ready_on=ready, placed_at=now, placed_by=by,
+                      position=_next_position(session, meeting.id))
     session.add(item)
     session.flush()
     audit.record(session, now, by, "agenda.placed", instance_id=instance_id, meeting_id=meeting.id, group=group_id,
@@ -257,8 +258,14 @@ def place_on_agenda(session: Session, group_id: str, ready_on: Any, by: str, now
 
 
 def _agenda_rows(session: Session, meeting_id: int) -> list[AgendaItem]:
+    """A meeting's items in agenda order: the order the PMO set, new items last in the order they came."""
     return list(session.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting_id)
-                                .order_by(AgendaItem.placed_at, AgendaItem.id)))
+                                .order_by(func.coalesce(AgendaItem.position, AgendaItem.id), AgendaItem.id)))
+
+
+def _next_position(session: Session, meeting_id: int) -> int:
+    return int(session.scalar(select(func.max(func.coalesce(AgendaItem.position, AgendaItem.id)))
+                              .where(AgendaItem.meeting_id == meeting_id)) or 0) + 1
 
 
 def agenda(session: Session, meeting_id: int) -> list[dict]:
@@ -448,16 +455,25 @@ def meeting_page(gov, meeting_id: int) -> dict:
         row = session.get(Meeting, meeting_id)
         if row is None:
             raise NotFound(f"There is no meeting {meeting_id}")
+        from engine.governance.agendas import decision_task
+        settings = settings_of(gov)
         items = []
         for n, item in enumerate(_agenda_rows(session, meeting_id), 1):
             inst = session.get(Instance, item.instance_id) if item.instance_id else None
+            task = decision_task(session, item, settings)
             items.append({"item": n, "id": item.id, "reference": item.reference, "title": item.title,
                           "kind": item.kind, "ready_on": item.ready_on, "placed_at": item.placed_at,
                           "instance_id": item.instance_id, "state": inst.state if inst is not None else "",
-                          "decisions": _decisions_on(session, row, item)})
+                          "decisions": _decisions_on(session, row, item),
+                          "decision_task": {"id": task.id, "name": task.name, "group_id": task.group_id}
+                          if task is not None else None})
         group = session.get(GovernanceGroup, row.group_id)
+        cycle = session.get(Instance, row.instance_id) if row.instance_id else None
+        facts = (cycle.facts or {}) if cycle is not None else {}
         return {**meeting_dict(row), "group_name": group.name if group is not None else row.group_id,
-                "agenda": items}
+                "agenda": items, "recording_link": facts.get("recording_link") or "",
+                "headline_published_on": facts.get("headline_published_on") or "",
+                "headline_summary": facts.get("headline_summary") or ""}
 
 
 def start_meeting_cycle(gov, meeting_id: int, by: str):

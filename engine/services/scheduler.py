@@ -3,7 +3,7 @@
 One `date` job waits for the earliest due timer and another for the next reminder or overdue moment; a periodic
 sweep catches timers created by other processes and anything missed, a daily job at 07:00 London sends the
 e-mail digests, and a daily job on working days (08:00 London unless the deployed setting `action_reminder_time` or
-the `reminders_at` argument says otherwise) reminds the owners of overdue actions and puts those actions on their
+the `reminders_at` argument says otherwise) plans the groups' usual meetings ahead, reminds the owners of overdue actions and puts those actions on their
 group's next agenda — each action at most once a day however many schedulers run (engine/governance/logs.py claims it). Each wake-up fires every due timer, oldest first, each instance in its own transaction that claims
 its timers atomically — so several scheduler processes on one PostgreSQL fire each timer exactly once. Nothing is
 kept in the scheduler that the database does not hold: `start()` rebuilds every job, and timers that fell due while
@@ -27,6 +27,8 @@ from sqlalchemy import func, select
 from engine.calendar import ENGLAND_AND_WALES
 from engine.errors import NotFound
 from engine.governance.logs import remind_overdue_actions
+from engine.governance.meetings import generate_usual_meetings
+from engine.services.meeting_calendar import PLANNED_AHEAD_DAYS
 from engine.store.models import Timer, UtcDateTime
 from engine.services.audit_trail import AuditTrail
 from engine.services.commands import Change
@@ -299,6 +301,7 @@ class TimerScheduler:
         if not ENGLAND_AND_WALES.is_working_day(today):
             return []
         with self._deadline_lock:
+            self.plan_meetings_ahead(now, today)
             try:
                 with self.runtime.db.write() as session:
                     done = remind_overdue_actions(session, now, today, self._settings(session))
@@ -311,6 +314,19 @@ class TimerScheduler:
                 except Exception:
                     log.exception("sending the action reminders failed")
         return done
+
+    def plan_meetings_ahead(self, now: datetime, today) -> int:
+        """Plan every group's usual meetings `meetings_planned_ahead_days` ahead (those planned already are kept; a
+        second scheduler doing the same at the same moment loses its transaction, harmlessly). Returns how many."""
+        try:
+            with self.runtime.db.write() as session:
+                settings = self._settings(session)
+                days = int(settings.get("meetings_planned_ahead_days") or PLANNED_AHEAD_DAYS)
+                return len(generate_usual_meetings(session, today, today + timedelta(days=days), "system", now,
+                                                   settings))
+        except Exception:
+            log.exception("planning the usual meetings ahead failed")
+            return 0
 
     def _remove(self, job_id: str) -> None:
         try:

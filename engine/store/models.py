@@ -478,7 +478,8 @@ class Meeting(Base):
 
 
 class AgendaItem(Base):
-    """An item (a change request awaiting decision, an escalation) on a meeting's agenda."""
+    """An item on a meeting's agenda: a change request awaiting decision, an escalation (both placed by their
+    processes or by the PMO), an overdue action, a paper or any other business (the PMO's)."""
 
     __tablename__ = "agenda_item"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -490,6 +491,7 @@ class AgendaItem(Base):
     ready_on: Mapped[date]
     placed_at: Mapped[datetime]
     placed_by: Mapped[str] = mapped_column(String(80))
+    position: Mapped[Optional[int]]  # the order the secretariat sets (new items go last)
     __table_args__ = (UniqueConstraint("meeting_id", "instance_id", name="uq_agenda_item_meeting_instance"),)
 
 

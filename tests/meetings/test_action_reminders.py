@@ -36,7 +36,8 @@ def test_once_a_working_day_each_overdue_action_is_reminded_and_goes_on_the_next
     done = scheduler.send_action_reminders()
     assert done == [{"reference": action["reference"], "owner": "will", "placed_on": "2027-02-03"}]
     # ready on 5 Jan it misses PSG on 6 Jan (papers due 29 Dec) and goes on 3 Feb
-    agenda = {m["held_on"]: [(i["reference"], i["kind"]) for i in m["agenda"]] for m in meetings(gov, "PSG")}
+    agenda = {m["held_on"]: [(i["reference"], i["kind"]) for i in m["agenda"]] for m in meetings(gov, "PSG")
+              if m["agenda"]}  # the same job plans the usual meetings ahead: only this one has an item
     assert agenda == {date(2027, 2, 3): [(action["reference"], "action")]}
     assert [n["subject"] for n in gov.notifications("will")] == [f"Action {action['reference']} is overdue"]
     assert scheduler.send_action_reminders() == []  # the same day: nothing twice

@@ -17,6 +17,7 @@ from engine.services.diagram_functions import script_functions
 from engine.governance.seats import assign_seat
 
 UTC = timezone.utc
+RECORDING = "https://collaboration.example.org/recordings/psg"  # the meeting recording, linked in the headline report
 
 
 def open_task(gov, username, instance_id, element_id):
@@ -92,7 +93,7 @@ def test_the_meeting_cycle_from_papers_to_the_amended_report(gov, clock):
     assert facts["headline_due_on"] == "2027-01-08"  # 2 working days after
     headline = open_task(gov, "pat", iid, "headline_report")
     assert headline.due_at == datetime(2027, 1, 8, 17, 0, tzinfo=UTC)
-    do(gov, "pat", iid, "headline_report", headline_published_on="2027-01-08", headline_summary="CR001 approved")
+    do(gov, "pat", iid, "headline_report", recording_link=RECORDING, headline_published_on="2027-01-08", headline_summary="CR001 approved")
 
     # next meeting 3 Feb: amendment requests until 26 Jan (6 working days before), end of day; papers due 27 Jan
     facts = gov.show(iid)["data"]

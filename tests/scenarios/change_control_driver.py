@@ -103,6 +103,14 @@ def plan_meeting(gov, day: str, group: str = "PSG") -> None:
         pass
 
 
+def without_meeting_cycle(gov, group: str) -> None:
+    """A group with no usual meeting day (as if governance-groups.yaml gave it none): it has only the meetings the
+    PMO plans."""
+    from engine.store.models import GovernanceGroup
+    with gov.db.write() as session:
+        session.get(GovernanceGroup, group).usual_day = None
+
+
 class ChangeRequest:
     """One change-control instance driven through `Govflow` (`gov`) on the test clock."""
 

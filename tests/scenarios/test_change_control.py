@@ -14,7 +14,7 @@ from engine.errors import Conflict, Forbidden
 from ..conftest import make_govflow
 
 from .change_control_driver import (ANSWERS, COMMUNICATION_DUE, CONDITIONS, DECIDED_AT, ISSUED_AT, WINDOW_CLOSES,
-                                    ChangeRequest, plan_meeting, together)
+                                    ChangeRequest, plan_meeting, together, without_meeting_cycle)
 
 
 UTC = timezone.utc
@@ -590,8 +590,9 @@ def test_papers_published_late_roll_the_cr_to_the_following_meeting_across_easte
 
 
 def test_a_group_without_meetings_has_the_pmo_plan_one(gov, clock):
-    """SITAG has no usual meeting day: with none planned the PMO is told, plans an extraordinary SITAG meeting on the
-    Meetings page, and the CR goes on its agenda."""
+    """SITAG without a usual meeting day: with none planned the PMO is told, plans an extraordinary SITAG meeting on
+    the Meetings page, and the CR goes on its agenda."""
+    without_meeting_cycle(gov, "SITAG")
     cr = ChangeRequest(gov, clock)
     cr.do("validate").do("triage", decision_body="SITAG").do("impact_assessment").do("amend")
     clock.set(ISSUED_AT)

@@ -306,9 +306,12 @@ def test_an_escalation_is_placed_on_the_next_agenda_of_the_group_considering_it(
 
 
 def test_each_level_goes_on_its_own_groups_agenda_and_a_group_without_meetings_is_said_so(egov, clock):
-    """TWG escalates to SITAG, which has no usual meeting day and none planned: the chair is told, and so is the PMO;
-    with an extraordinary SITAG planned, the next escalation goes on it. Escalated on to PSG, it goes on PSG's agenda."""
+    """TWG escalates to SITAG, here without a usual meeting day and none planned: the chair is told, and so is the
+    PMO; with an extraordinary SITAG planned, the next escalation goes on it. Escalated on to PSG, it goes on PSG's
+    agenda."""
     from engine.governance.meetings import add_extraordinary_meeting
+    from .change_control_driver import without_meeting_cycle
+    without_meeting_cycle(egov, "SITAG")
     first = raise_escalation(egov, route="group", origin_group="TWG").instance_id
     data = record(egov, first)["data"]
     assert data["group_meeting_date"] == "" and "SITAG has no meeting planned" in data["agenda_note"]
