@@ -266,3 +266,12 @@ def test_the_headline_report_carries_the_meeting_recording_link(gov, clock, janu
     page = gov.meetings.meeting(january)
     assert (page["recording_link"], page["headline_published_on"]) == (link, "2027-01-22")
     assert "minutes" not in json.dumps(gov.show(iid)["data"]).lower()
+
+
+def test_the_demo_agendas_hold_papers_and_any_other_business(gov):
+    from engine.demo.demo_work import add_demo_work
+    add_demo_work(gov)
+    with_items = {m["group_id"] for m in meetings(gov) if any(i["kind"] in ("paper", "aob") for i in m["agenda"])}
+    assert {"PSG", "DAG", "CCAG", "SITAG", "MCAG", "QAG"} <= with_items
+    [sitag] = [m for m in meetings(gov, "SITAG") if m["agenda"]][:1]
+    assert {i["kind"] for i in sitag["agenda"]} == {"escalation", "paper"}  # the demo escalation placed itself
