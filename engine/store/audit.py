@@ -30,6 +30,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.util import identity_key
 
 from engine.store.models import AuditEvent, AuditHead, Instance
@@ -108,10 +109,10 @@ def _chain_carried(session: Session, rows: list[dict]) -> dict[int, list[dict]]:
             streams[row["instance_id"]].append(row)
     if not streams:
         return {}
-    dirty, others = session.dirty, {}
+    others = {}
     for instance_id, own in streams.items():
         instance = session.identity_map.get(identity_key(Instance, instance_id))
-        if instance is not None and instance in dirty:
+        if instance is not None and instance_state(instance).modified:  # in session.dirty, without building it
             instance.audit_seq, instance.audit_head = chain(own, instance.audit_seq, instance.audit_head)
         else:
             others[instance_id] = own
@@ -306,6 +307,8 @@ def global_head(session: Session) -> tuple[int, str]:
 
 def _short(digest: str | None) -> str:
     return (digest or "(none)")[:12] + ("…" if digest and len(digest) > 12 else "")
+
+
 def pending(session: Session) -> list[dict]:
     """The events this transaction has queued so far (for effects that follow them, such as webhooks)."""
     return list(session.info.get(_PENDING, ()))
