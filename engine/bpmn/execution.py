@@ -236,10 +236,13 @@ class Execution:
 
 
 def current_data(workflow: BpmnWorkflow) -> dict:
+    """The data of the latest live element of the diagram: never of Spiff's own joins (no bpmn_id), one of which
+    keeps, until its activity ends, the data a finished non-interrupting boundary branch started with."""
     if workflow.completed:
         data = dict(workflow.data)
     else:
-        live = [t for t in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING) if t.data]
+        live = [t for t in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
+                if t.data and t.task_spec.bpmn_id is not None]
         if live:
             data = dict(max(live, key=lambda t: t.last_state_change).data)
         else:

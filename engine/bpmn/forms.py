@@ -80,7 +80,7 @@ def _field_of(error) -> str:
     return ".".join(path)
 
 
-def _title_of(schema: dict, field: str) -> str:
+def _node_of(schema: dict, field: str) -> dict:
     node = schema
     for part in field.split("."):
         if not isinstance(node, dict):
@@ -89,10 +89,18 @@ def _title_of(schema: dict, field: str) -> str:
             node = node.get("items", {})
             continue
         node = node.get("properties", {}).get(part, {})
-    return (node.get("title") if isinstance(node, dict) else None) or field.split(".")[-1].replace("_", " ")
+    return node if isinstance(node, dict) else {}
+
+
+def _title_of(schema: dict, field: str) -> str:
+    return _node_of(schema, field).get("title") or field.split(".")[-1].replace("_", " ")
 
 
 def _message_for(error, schema: dict) -> str:
+    """The field's own words when its schema has "x-govflow-message", else a message built from its title."""
+    own = _node_of(schema, _field_of(error)).get("x-govflow-message")
+    if isinstance(own, str) and own.strip():
+        return own
     title = _title_of(schema, _field_of(error))
     kind, value = error.validator, error.validator_value
     if kind == "required":

@@ -24,7 +24,7 @@ MAX_SPAN_YEARS = 20
 
 def clock_functions(clock: Clock, settings: Mapping[str, Any]) -> dict[str, Callable]:
     """now(), today(), setting(name), parse_date(v), add_working_days(d, n), working_days_between(a, b),
-    end_of_working_day(d), deadline_ahead(d), is_working_day(d)."""
+    end_of_working_day(d), deadline_ahead(d), is_working_day(d), meets_threshold(amount, threshold, comparison)."""
 
     def now() -> datetime:
         return clock.now()
@@ -72,7 +72,21 @@ def clock_functions(clock: Clock, settings: Mapping[str, Any]) -> dict[str, Call
         "end_of_working_day": end_of_working_day,
         "deadline_ahead": deadline_ahead,
         "is_working_day": lambda day: ENGLAND_AND_WALES.is_working_day(parse_date(day)),
+        "meets_threshold": meets_threshold,
     }
+
+
+COMPARISONS = {">=": lambda amount, threshold: amount >= threshold, ">": lambda amount, threshold: amount > threshold}
+
+
+def meets_threshold(amount: Any, threshold: Any, comparison: Any) -> bool:
+    """Whether an amount meets a threshold, compared as a setting says: '>=' (the threshold itself meets it) or '>'
+    (only more than it). An empty amount is 0; text holding a number is read as one."""
+    if comparison not in COMPARISONS:
+        raise ValueError(f"a threshold is compared with '>=' or '>', not {comparison!r} (settings.yaml)")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise ValueError(f"a threshold is an amount, not {threshold!r} (settings.yaml)")
+    return COMPARISONS[comparison](float(amount or 0), float(threshold))
 
 
 def parse_date(value: Any) -> date:

@@ -200,6 +200,8 @@ def actions(session: Session, today: date, q: LogQuery = LogQuery()) -> list[dic
         f = inst.facts or {}
         closed = {(c.get("description"), c.get("due_date")): c for c in f.get("closed_conditions") or []}
         for n, cond in enumerate(f.get("conditions") or [], 1):
+            if cond.get("action_reference"):
+                continue  # logged as an action of its own (a log_action row) when the decision was communicated
             done = closed.get((cond.get("description"), cond.get("due_date")))
             status = "done" if done else ("cancelled" if inst.status != "running" and not done else "open")
             due = str(cond.get("due_date") or "")
@@ -409,7 +411,9 @@ def update_raid(gov, item_id: int, by: str, **values) -> dict:
 
 
 def log_functions(session: Session, clock) -> dict:
-    """Script functions: `log_action(group_id, title, owner, due_on, source)` puts a meeting's action in the log."""
+    """Script functions: `log_action(group_id, title, owner, due_on, source)` puts an action in the log (a meeting's,
+    a change request's condition or referral) and returns its reference; `close_action(reference, note)` marks it
+    done."""
 
     def log_action(group_id: str, title: str, owner: str, due_on: Any, source: str = "") -> str:
         row = LogAction(group_id=group_id or None, title=str(title)[:300], owner=str(owner)[:200],
@@ -422,7 +426,21 @@ def log_functions(session: Session, clock) -> dict:
                      source=source)
         return f"ACT{row.id:03d}"
 
-    return {"log_action": log_action}
+    def close_action(reference: str, note: str = "") -> str:
+        """Mark an action of the log (ACT007) done, with a note: a change request's condition closed by its task."""
+        number = str(reference).removeprefix("ACT")
+        row = session.get(LogAction, int(number)) if number.isdigit() else None
+        if row is None:
+            raise ValueError(f"there is no action {reference} in the action log")
+        before = row.status
+        row.status, row.updated_at = "done", clock.now()
+        row.notes = "\n".join(n for n in (row.notes, str(note)) if n)
+        session.flush()
+        audit.record(session, clock.now(), "system", "action_log.saved", action_id=row.id, created=False,
+                     changes={"status": [before, "done"]})
+        return reference
+
+    return {"log_action": log_action, "close_action": close_action}
 
 
 def _apply_audited(session, row, clean: dict, fields, by: str, now, action: str, id_key: str, created: bool) -> None:

@@ -181,8 +181,8 @@ def test_diff_shows_decision_tables_side_by_side_with_changed_cells(signed_in, g
     client = signed_in("ann")
     open_draft(client)
     dmn = client.get(f"/library/{PID}/draft/files/ofgem_threshold.dmn").data
-    edited = dmn.replace(b'<inputEntry id="rule_02_single">\n          <text>&lt; 5000000</text>',
-                         b'<inputEntry id="rule_02_single">\n          <text>&lt; 4000000</text>')
+    edited = dmn.replace(b'<inputEntry id="rule_02_consumer">\n          <text>False</text>',
+                         b'<inputEntry id="rule_02_consumer">\n          <text>-</text>')
     assert edited != dmn
     response = client.post(f"/library/{PID}/draft/files/ofgem_threshold.dmn", json={"content": edited.decode()},
                            headers={"X-CSRF-Token": client.csrf})
@@ -193,11 +193,11 @@ def test_diff_shows_decision_tables_side_by_side_with_changed_cells(signed_in, g
     assert "Rules added: 0, removed: 0, changed: 1." in section
     assert section.count('data-changed="true"') == 2  # the cell, on both sides
     cells = section[section.index('id="changed-cells-ofgem_threshold"'):]
-    assert "rule_02" in cells and "&lt; 5000000" in cells and "&lt; 4000000" in cells
+    assert "rule_02" in cells and "False" in cells and "-" in cells
     data = client.get(f"/library/{PID}/diff?from={version_id}&to=draft", headers={"Accept": "application/json"}).json
     table = data["documents"][0]["tables"][0]
-    assert table["cell_changes"] == [{"rule": "rule_02", "column": "Cost or benefit impact of this decision (£)",
-                                      "before": "< 5000000", "after": "< 4000000"}]
+    assert table["cell_changes"] == [{"rule": "rule_02", "column": "Material impact on consumers or competition?",
+                                      "before": "False", "after": "-"}]
 
 
 def _first_version_id(gov):

@@ -250,21 +250,22 @@ def test_trail_takes_every_element_the_engine_recorded_as_passed(gov, clock):
 
 def test_move_back_before_conditions_being_closed_reopens_every_condition(gov, clock):
     """A closed condition (one instance of the multi-instance 'Close condition') is not a target on its own: the
-    token goes back to 'Action the change', and every condition is closed again from there."""
+    token goes back to 'Communicate the decision', and every condition is closed again from there."""
     from tests.scenarios.change_control_driver import ChangeRequest
     from tests.scenarios.test_change_control import CONDITIONS
     cr = ChangeRequest(gov, clock).to_decision()
     cr.do("decide", decision_outcome="accept_with_conditions", conditions=CONDITIONS)
-    cr.do("communicate").do("action_change")
+    cr.do("communicate")
     cr.do("close_conditions", index=1, closure_summary="Closed by mistake.")
     admin = InstanceAdmin(gov.runtime)
     targets = [t for t in admin.move_targets(cr.id) if t.available]
-    assert "close_conditions" not in [t.element_id for t in targets] and targets[0].element_id == "action_change"
+    assert "close_conditions" not in [t.element_id for t in targets] and targets[0].element_id == "communicate"
     admin.move_back(cr.id, targets[0].task_id, "sam", "A condition was closed by mistake")
-    assert cr.open_tasks() == ["action_change"] and cr.state == "approved with conditions"
+    assert cr.open_tasks() == ["communicate"] and cr.state == "approved with conditions"
     assert not any(r.status == "ready" and r.element_id == "close_conditions" for r in rows_of(gov, cr.id))
-    cr.do("action_change")
+    cr.do("communicate")
     assert cr.open_tasks() == ["close_conditions", "close_conditions"]
     cr.do("close_conditions", closure_summary="Plan published.").do("close_conditions", closure_summary="Re-run.")
+    cr.do("confirm_conditions").do("action_change")
     assert (cr.record["status"], cr.state) == ("completed", "closed")
     assert sorted(c["closure_summary"] for c in cr.data["closed_conditions"]) == ["Plan published.", "Re-run."]

@@ -76,9 +76,9 @@ def test_action_log_has_conditions_meeting_and_manual_actions_and_reminds_overdu
     with gov.db.read() as session:
         rows = logs.actions(session, date(2027, 1, 25))
     by_ref = {r["reference"]: r for r in rows}
-    assert by_ref[f"{ref}/C1"]["title"] == CONDITIONS[0]["description"]
-    assert (by_ref[f"{ref}/C1"]["owner"], by_ref[f"{ref}/C1"]["due_on"], by_ref[f"{ref}/C1"]["status"]) == (
-        "PMO", "2027-02-26", "open")
+    first, second = [r for r in rows if r["source"] == f"Condition of {ref}"]  # each condition an action
+    assert first["title"] == f"{ref} condition: " + CONDITIONS[0]["description"] and first["editable"]
+    assert (first["owner"], first["due_on"], first["status"], first["group_id"]) == ("PMO", "2027-02-26", "open", "PSG")
     meeting_action = next(r for r in rows if r["title"] == "Circulate the SIT dashboard")
     assert meeting_action["source"] == "PSG meeting 2027-01-20" and meeting_action["editable"]
     assert by_ref[manual["reference"]]["overdue"] is True  # due 22 Jan, seen on 25 Jan
@@ -97,12 +97,12 @@ def test_action_log_has_conditions_meeting_and_manual_actions_and_reminds_overdu
         assert [r["reference"] for r in logs.actions(session, date(2027, 1, 25), logs.LogQuery(status="done"))] == [
             manual["reference"]]
         audited = list(session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("action_log.%"))))
-    assert audited.count("action_log.saved") == 3 and "action_log.reminded" in audited
+    assert audited.count("action_log.saved") == 5 and "action_log.reminded" in audited  # 2 conditions, 3 edits
 
-    cr.do("communicate").do("action_change").do("close_conditions").do("close_conditions")
+    cr.do("communicate").do("close_conditions").do("close_conditions")
     with gov.db.read() as session:
         statuses = {r["reference"]: r["status"] for r in logs.actions(session, date(2027, 3, 1))}
-    assert statuses[f"{ref}/C1"] == statuses[f"{ref}/C2"] == "done"
+    assert statuses[first["reference"]] == statuses[second["reference"]] == "done"
 
 
 def test_raid_log_is_edited_by_the_pmo_and_admins_only(gov):

@@ -64,12 +64,20 @@ ANSWERS = {
     "table": {"papers_published_on": "2027-01-12"},
     "decide": {"decision_outcome": "accept", "decision_views": "Consensus to accept.", "decided_at": DECIDED_AT,
                "recording_reference": "PSG 2027-01-20 recording 01:12:30"},
-    "sro_deciding_vote": {"sro_choice": "decide", "sro_outcome": "accept", "ipa_advice": "Proceed.",
+    "sro_deciding_vote": {"sro_choice": "decide", "sro_outcome": "accept", "ipa_advice_given": "given",
+                          "ipa_advice": "Proceed.",
                           "sro_rationale": "Benefits outweigh the cost.",
                           "sro_decided_at": "2027-01-21T10:00:00+00:00"},
     "chair_decides": {"chair_choice": "decide", "chair_outcome": "accept",
                       "chair_rationale": "Low cost, avoids failure.", "chair_decided_at": "2027-01-13T15:00:00+00:00"},
     "refer_to_ofgem": {"referral_summary": "Above an Ofgem threshold.", "referred_at": "2027-01-21T10:00:00+00:00"},
+    "ipa_refer_to_ofgem": {"referral_summary": "PSG finds it meets the TOM threshold.", "ipa_advice": "Ofgem should decide.",
+                           "referred_at": "2027-01-21T10:00:00+00:00"},
+    "final_approval": {"final_approval_outcome": "accept", "final_approval_views": "PSG gives its final approval.",
+                       "final_approval_decided_at": "2027-03-03T11:00:00+00:00",
+                       "final_approval_recording": "PSG 2027-03-03 recording 00:40:00"},
+    "confirm_conditions": {"confirmation_summary": "Both conditions met; evidence on the portal.",
+                           "confirmed_on": "2027-03-15"},
     "record_ofgem_decision": {"ofgem_outcome": "accept", "ofgem_direction": "Implement as proposed.",
                               "ofgem_decided_at": "2027-02-10T12:00:00+00:00", "ofgem_reference": "OFG/2027/17"},
     "communicate": {"communicated_at": "2027-01-25T09:00:00+00:00", "communication_channels": ["portal"],
@@ -86,12 +94,14 @@ CONDITIONS = [{"description": "Publish the revised plan", "owner": "PMO", "due_d
 ACTOR = {"validate": "carol", "resolve_issues": "alice", "triage": "carol", "impact_assessment": "will",
          "amend": "carol", "issue_consultation": "carol", "review": "will", "table": "pat", "decide": "chris",
          "sro_deciding_vote": "sam", "chair_decides": "chris", "refer_to_ofgem": "sam", "record_ofgem_decision": "ida",
-         "communicate": "pat", "action_change": "will", "close_conditions": "carol"}
+         "communicate": "pat", "action_change": "will", "close_conditions": "carol", "ipa_refer_to_ofgem": "ida",
+         "final_approval": "chris", "confirm_conditions": "carol"}
 LANE = {"validate": "Change Control Manager", "resolve_issues": "Participant", "triage": "Change Control Manager",
         "impact_assessment": "Workstream", "amend": "Change Control Manager",
         "issue_consultation": "Change Control Manager", "review": "Workstream", "table": "PMO", "decide": "Chair",
         "sro_deciding_vote": "SRO", "chair_decides": "Chair", "refer_to_ofgem": "SRO", "record_ofgem_decision": "IPA",
-        "communicate": "PMO", "action_change": "Workstream", "close_conditions": "Change Control Manager"}
+        "communicate": "PMO", "action_change": "Workstream", "close_conditions": "Change Control Manager",
+        "ipa_refer_to_ofgem": "IPA", "final_approval": "Chair", "confirm_conditions": "Change Control Manager"}
 
 
 def plan_meeting(gov, day: str, group: str = "PSG") -> None:
@@ -171,6 +181,13 @@ class ChangeRequest:
         data = {**RESPONSE, **overrides}
         result = self.gov.send_message(self.id, "consultation_response", user, data)
         self.sent.append(("consultation_response", user))
+        return result
+
+    def flag(self, thresholds: list[str], reason: str, user: str = "ida"):
+        """The IPA flags Ofgem thresholds on the open change request (message `threshold_flag`)."""
+        result = self.gov.send_message(self.id, "threshold_flag", user,
+                                       {"flagged_thresholds": thresholds, "flag_reason": reason})
+        self.sent.append(("threshold_flag", user))
         return result
 
     def withdraw(self, user: str | None = None, reason: str = ""):
