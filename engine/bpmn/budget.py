@@ -21,22 +21,33 @@ __all__ = ["MAX_MEMORY", "MemoryWatch", "expanded_size", "resident_bytes"]
 MAX_MEMORY = 256 * 2**20
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-_STATM = threading.local()  # (pid, fd): a file opened before a fork would read the parent's figures
+_STATM: list[tuple[int, int | None]] = []  # (pid, fd), one per process: read with pread, safe from any thread
+_OPENING = threading.Lock()
+
+
+def _statm() -> int | None:
+    """The open /proc/self/statm of this process (a file opened before a fork would read the parent's figures)."""
+    pid = os.getpid()
+    if not _STATM or _STATM[0][0] != pid:
+        with _OPENING:
+            if not _STATM or _STATM[0][0] != pid:
+                if _STATM and _STATM[0][1] is not None:
+                    os.close(_STATM[0][1])  # the parent's, inherited through a fork
+                try:
+                    fd: int | None = os.open("/proc/self/statm", os.O_RDONLY)
+                except OSError:
+                    fd = None
+                _STATM[:] = [(pid, fd)]
+    return _STATM[0][1]
 
 
 def resident_bytes() -> int | None:
     """This process's resident memory, or None where the system does not say."""
-    opened = getattr(_STATM, "opened", None)
-    if opened is None or opened[0] != os.getpid():
-        try:
-            opened = (os.getpid(), os.open("/proc/self/statm", os.O_RDONLY))
-        except OSError:
-            opened = (os.getpid(), None)
-        _STATM.opened = opened
-    if opened[1] is None:
+    fd = _statm()
+    if fd is None:
         return None
     try:
-        return int(os.pread(opened[1], 64, 0).split()[1]) * _PAGE
+        return int(os.pread(fd, 64, 0).split()[1]) * _PAGE
     except (OSError, IndexError, ValueError):
         return None
 
