@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test setup setup-test assets system-test-deps bench clean
+.PHONY: run test setup setup-test assets system-test-deps bench lock clean
 
 run: setup assets
 	$(BIN)/govflow init --demo
@@ -21,11 +21,20 @@ test: setup-test assets system-test-deps
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Every dependency, direct or not, at the version and hashes of requirements-test.lock (the Dockerfile installs
+# requirements.lock, the same without the test tools); then govflow itself, editable, adding nothing.
+$(STAMP): pyproject.toml requirements-test.lock
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements-test.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# After changing a dependency in pyproject.toml: pin everything again (needs the package index).
+LOCK_OPTIONS := --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links
+lock: setup
+	$(BIN)/pip install --quiet pip-tools==7.6.2
+	$(BIN)/pip-compile $(LOCK_OPTIONS) --output-file requirements.lock pyproject.toml
+	$(BIN)/pip-compile $(LOCK_OPTIONS) --extra test --output-file requirements-test.lock pyproject.toml
 
 setup-test: setup
 

@@ -92,7 +92,7 @@ def free_port() -> int:
 def start_gunicorn(database_url: str, folder: Path, workers: int = 2) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = dict(os.environ, GOVFLOW_DATABASE_URL=database_url, GOVFLOW_INSTANCE_DIR=str(folder),
-               GOVFLOW_SECRET_KEY="bench-" + uuid.uuid4().hex)
+               GOVFLOW_SECRET_KEY="bench-" + uuid.uuid4().hex, GOVFLOW_LOG_LEVEL="WARNING")
     server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers),
                                "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "web.wsgi:app"],
                               cwd=PROJECT_ROOT, env=env)

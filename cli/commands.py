@@ -14,6 +14,7 @@ import click
 from engine.clock import Clock, parse_moment
 from engine.demo.demo_work import add_demo_work
 from engine.errors import FormInvalid, GovflowError
+from engine.observability.logs import mask_url
 from engine.platform import Govflow
 from engine.services import model_files
 from engine.services.identity import NewUser
@@ -137,7 +138,7 @@ def init(ctx: Context, demo: bool) -> None:
     payload = report.as_dict() | ({"demo_password": password} if demo else {})
 
     def text() -> str:
-        lines = [f"Database ready: {ctx.govflow.config.database_url}",
+        lines = [f"Database ready: {mask_url(ctx.govflow.config.database_url)}",
                  f"Roles: {report.roles}, governance groups: {report.groups}"]
         for p in report.deployment.processes:
             lines.append(f"Process {p.process_id} '{p.name}': version {p.version}"
@@ -515,7 +516,7 @@ def serve(host: str, port: int, scheduler: bool) -> None:
     timer_scheduler = gov.scheduler() if scheduler else None
     if timer_scheduler:
         timer_scheduler.start()
-    click.echo(f"govflow is running at http://{host}:{port}/  (database: {gov.config.database_url})")
+    click.echo(f"govflow is running at http://{host}:{port}/  (database: {mask_url(gov.config.database_url)})")
     password_file = gov.config.instance_dir / "demo-password"
     if password_file.exists():
         people = ", ".join(u["username"] for u in gov.users())
@@ -529,19 +530,29 @@ def serve(host: str, port: int, scheduler: bool) -> None:
 
 @govflow.command("scheduler")
 @click.option("--sweep-seconds", default=15.0, show_default=True, help="How often to look for new timers.")
-def scheduler_command(sweep_seconds: float) -> None:
-    """Run only the timer scheduler (for a scaled-out deployment; run as many as you like on PostgreSQL)."""
+@click.option("--heartbeat-seconds", default=10.0, show_default=True,
+              help="How often to tell readiness this scheduler is alive.")
+@click.option("--metrics-port", default=None, type=int, envvar="GOVFLOW_SCHEDULER_METRICS_PORT",
+              help="Serve this process's Prometheus instruments (command durations, timer lag) on this port.")
+def scheduler_command(sweep_seconds: float, heartbeat_seconds: float, metrics_port: int | None) -> None:
+    """Run only the timer scheduler (for a scaled-out deployment; run as many as you like on PostgreSQL). Logs
+    are JSON lines on stderr."""
     import signal
     import threading
 
-
+    from engine.observability import logs
+    logs.configure()
+    if metrics_port:
+        from prometheus_client import start_http_server
+        start_http_server(metrics_port)
     gov = Govflow()
-    timer_scheduler = gov.scheduler(sweep_seconds=sweep_seconds)
+    timer_scheduler = gov.scheduler(sweep_seconds=sweep_seconds, heartbeat_seconds=heartbeat_seconds)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     timer_scheduler.start()
-    click.echo(f"govflow scheduler running on {gov.config.database_url}; next due: {timer_scheduler.next_due()}")
+    click.echo(f"govflow scheduler running on {mask_url(gov.config.database_url)}; "
+               f"next due: {timer_scheduler.next_due()}")
     stop.wait()
     timer_scheduler.shutdown()
     click.echo(f"Stopped after firing timers of {timer_scheduler.fired_count} instance(s).")
@@ -553,6 +564,7 @@ from cli import accounts as _accounts  # noqa: E402,F401 (govflow users password
 from cli import webhooks as _webhooks  # noqa: E402,F401 (govflow webhooks …)
 from cli import meetings as _meetings  # noqa: E402,F401 (govflow meetings …)
 from cli import seats as _seats  # noqa: E402,F401 (govflow seats …)
+from cli import operations  # noqa: E402,F401  (backup, restore, doctor)
 
 if __name__ == "__main__":
     govflow()

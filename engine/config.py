@@ -8,6 +8,12 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def home() -> Path:
+    """Where processes/, forms/ and instance/ are by default: the source checkout govflow runs from, or — for an
+    installed package — the current folder (a deployment sets GOVFLOW_PROCESSES_DIR and GOVFLOW_FORMS_DIR)."""
+    return PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").is_file() else Path.cwd()
+
+
 @dataclass(frozen=True)
 class Config:
     """Where govflow keeps its data and finds its rules. Every field has an environment variable."""
@@ -24,12 +30,13 @@ class Config:
     @classmethod
     def from_env(cls, **overrides) -> "Config":
         env = os.environ
-        instance_dir = Path(env.get("GOVFLOW_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+        root = home()
+        instance_dir = Path(env.get("GOVFLOW_INSTANCE_DIR") or root / "instance")
         values = dict(
             instance_dir=instance_dir,
             database_url=env.get("GOVFLOW_DATABASE_URL") or f"sqlite:///{instance_dir / 'govflow.db'}",
-            processes_dir=Path(env.get("GOVFLOW_PROCESSES_DIR", PROJECT_ROOT / "processes")),
-            forms_dir=Path(env.get("GOVFLOW_FORMS_DIR", PROJECT_ROOT / "forms")),
+            processes_dir=Path(env.get("GOVFLOW_PROCESSES_DIR") or root / "processes"),
+            forms_dir=Path(env.get("GOVFLOW_FORMS_DIR") or root / "forms"),
             script_time_limit=float(env.get("GOVFLOW_SCRIPT_TIME_LIMIT", "1.0")),
             deliver_effects_inline=env.get("GOVFLOW_DELIVER_EFFECTS", "inline") != "scheduler",
         )

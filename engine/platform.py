@@ -42,6 +42,8 @@ from engine.services.login_attempts import LoginAttempts
 from engine.services.meeting_calendar import MeetingCalendar
 from engine.services.metrics import Metrics
 from engine.services.seat_register import SeatRegister
+from engine.services.health import Health
+from engine.services.backups import Backups
 from engine.services.submission import Submissions
 from engine.services.request_summary import RequestSummaries
 from engine.services.trail import Trails
@@ -100,18 +102,24 @@ class Govflow:
         self.sso = SingleSignOn(self.db, self.clock, self.config.processes_dir / "sso.yaml")  # accounts from OIDC
         self.summaries = RequestSummaries(self.db, self.repository, self.attachments)
         self.audit_trail = AuditTrail(self.db, self.clock)
+        self.health = Health(self.db, self.clock)  # readiness, scheduler heartbeats, figures for /metrics
+        self.backups = Backups(self.db)
 
     def scheduler(self, **options) -> TimerScheduler:
         """The timer scheduler for this engine (not started): timers, deadlines, digests, action reminders, and the
         outbox's sweep."""
-        return TimerScheduler(self.runtime, notifier=self.notifier, effects=self.effects, **options)
+        return TimerScheduler(self.runtime, notifier=self.notifier, effects=self.effects, health=self.health,
+                              **options)
 
     # --- set-up --------------------------------------------------------------------------------------------
 
     def init(self, demo_password: str | None = None, by: str = "system") -> InitReport:
         """Create or upgrade the database, load roles and groups, deploy processes/ and forms/ (idempotent)."""
-        schema.upgrade(self.db)
         processes = self.config.processes_dir
+        if not (processes / "roles.yaml").is_file():
+            raise NotFound(f"No processes folder with roles.yaml at {processes}: set GOVFLOW_PROCESSES_DIR to the "
+                           "folder holding the governance rules (processes/ of the govflow source).")
+        schema.upgrade(self.db)
         with self.db.write() as session:
             roles = identity.load_roles(session, processes / "roles.yaml")
         with self.db.write() as session:

@@ -76,6 +76,8 @@ def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
     app.register_blueprint(notifications.bp)
     from . import account_tokens; app.register_blueprint(account_tokens.bp)  # noqa: E702 (my API tokens)
     notifications.init_app(app)
+    from . import health; app.register_blueprint(health.bp)  # noqa: E702 (/healthz, /readyz)
+    from . import telemetry; telemetry.init_app(app)  # noqa: E702 (request ids, latency, /metrics)
     errors.init_app(app)
     app.after_request(_security_headers)
     return app

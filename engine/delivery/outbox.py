@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from engine.observability import context
 from engine.store import audit
 from engine.store.models import OutboxEffect
 
@@ -33,13 +34,15 @@ class Effect:
     instance_id: int | None
     actor: str
     attempts: int
+    request_id: str | None = None  # the request that wrote it, for the delivery's log lines
 
 
 def enqueue(session: Session, now: datetime, kind: str, payload: dict[str, Any], *, instance_id: int | None = None,
             actor: str = "") -> OutboxEffect:
     """Write an effect in the caller's transaction; it is delivered after the commit (never if it rolls back)."""
     row = OutboxEffect(kind=kind, payload=audit._jsonable(payload), instance_id=instance_id, actor=actor,
-                       status="pending", attempts=0, created_at=now, due_at=now)
+                       status="pending", attempts=0, created_at=now, due_at=now,
+                       request_id=context.current().get("request_id"))
     session.add(row)
     session.flush()
     session.info.setdefault(ENQUEUED, []).append((row.id, kind))
@@ -57,7 +60,8 @@ def due(session: Session, now: datetime, limit: int = 200, ids: list[int] | None
     if ids is not None:
         query = query.where(OutboxEffect.id.in_(ids))
     rows = session.scalars(query.order_by(OutboxEffect.due_at, OutboxEffect.id).limit(limit)).all()
-    return [Effect(r.id, r.kind, dict(r.payload or {}), r.instance_id, r.actor, r.attempts) for r in rows]
+    return [Effect(r.id, r.kind, dict(r.payload or {}), r.instance_id, r.actor, r.attempts, r.request_id)
+            for r in rows]
 
 
 def claim(session: Session, effect_id: int, now: datetime) -> bool:

@@ -4,6 +4,7 @@ listeners after the commit — to deliver those effects at once, which the sched
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
@@ -15,6 +16,8 @@ from engine.bpmn.execution import Snapshot
 from engine.clock import Clock
 from engine.delivery import outbox, webhooks
 from engine.errors import Conflict, Forbidden, NotFound
+from engine.observability import context
+from engine.observability.instruments import COMMAND_SECONDS
 from engine.store import audit
 from engine.store.db import Database
 from engine.store.models import HumanTask, Instance, User
@@ -101,26 +104,48 @@ class CommandScope:
         self.commands, self.change = commands, Change(action, actor, None, commands.clock.now())
 
     def __enter__(self):
+        self._started = time.perf_counter()
+        self._context = context.bind(command=self.change.action, user=self.change.actor)
         self._ctx = self.commands.db.write()
         self._session = self._ctx.__enter__()
         return self._session, self.change
 
     def __exit__(self, exc_type, exc, tb):
+        try:
+            return self._finish(exc_type, exc, tb)
+        finally:
+            context.reset(self._context)
+
+    def _finish(self, exc_type, exc, tb):
         if exc_type is None:  # the events that webhooks subscribe to, as effects of this transaction
             webhooks.enqueue_for_events(self._session, self.change.at, self.change.actor)
         self.change.effects = [*self.change.effects, *outbox.enqueued_by(self._session)]
         try:
             suppressed = self._ctx.__exit__(exc_type, exc, tb)
         except StaleDataError:
+            self._measure("conflict")
             raise Conflict(CONCURRENT_CHANGE)
+        self._measure("committed" if exc_type is None else type(exc).__name__)
         if isinstance(exc, Forbidden) and getattr(exc, "denial", None):
             self.commands.record_denial(exc.denial)
         if exc_type is StaleDataError:
             raise Conflict(CONCURRENT_CHANGE) from exc
         if exc_type is None:
-            for listener in self.commands.listeners:
-                try:
-                    listener(self.change)
-                except Exception:  # a listener never undoes a committed command
-                    log.exception("listener failed after %s", self.change.action)
+            with context.bound(instance_id=self.change.instance_id):
+                self._run_listeners()
         return suppressed
+
+    def _measure(self, outcome: str) -> None:
+        seconds = time.perf_counter() - self._started
+        COMMAND_SECONDS.labels(kind=self.change.action).observe(seconds)
+        log.info("command %s by %s: %s", self.change.action, self.change.actor, outcome,
+                 extra={"outcome": outcome, "duration_ms": round(seconds * 1000, 1),
+                        "instance_id": self.change.instance_id,
+                        "new_task_ids": list(self.change.new_task_ids) or None})
+
+    def _run_listeners(self) -> None:
+        for listener in self.commands.listeners:
+            try:
+                listener(self.change)
+            except Exception:  # a listener never undoes a committed command
+                log.exception("listener failed after %s", self.change.action)

@@ -7,6 +7,7 @@ effect whose process died after the commit, or one waiting for its next attempt.
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ from typing import Callable
 from engine.clock import Clock
 from engine.delivery import outbox
 from engine.delivery.outbox import Effect
+from engine.observability import context
 from engine.services import incidents
 from engine.services.commands import Change
 from engine.services.notifications import Notifier
@@ -72,11 +74,19 @@ class Effects:
         return delivered
 
     def _deliver(self, effect: Effect, now: datetime) -> bool:
+        with context.bound(effect_id=effect.id, instance_id=effect.instance_id,
+                           request_id=effect.request_id or context.current().get("request_id")):
+            return self._deliver_bound(effect, now)
+
+    def _deliver_bound(self, effect: Effect, now: datetime) -> bool:
         handler = self.handlers.get(effect.kind)
         try:
             if handler is None:
                 raise LookupError(f"no deliverer for effects of kind '{effect.kind}'")
-            return handler(effect, now) is not None
+            done = handler(effect, now) is not None
+            if done:
+                log.info("effect %s (%s) delivered", effect.id, effect.kind, extra={"effect_kind": effect.kind})
+            return done
         except Exception as err:  # rolled back with the effect's own transaction: count it, back off, or give up
             log.warning("effect %s (%s) failed: %s", effect.id, effect.kind, err)
             with self.db.write() as session:
@@ -132,7 +142,8 @@ class Effects:
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="govflow-effects")
-            future = self._executor.submit(fn, *args)
+            # the worker runs in the command's context: its request id reaches the delivery's log lines
+            future = self._executor.submit(contextvars.copy_context().run, fn, *args)
         future.add_done_callback(self._done)
 
     def _done(self, _future) -> None:

@@ -20,6 +20,7 @@ from engine.delivery import outbox
 from engine.delivery.outbox import Effect
 from engine.clock import Clock
 from engine.errors import Conflict, Forbidden, NotFound
+from engine.observability.instruments import TIMER_FIRE_LAG_SECONDS
 from engine.services import incidents, instance_rows, submission
 from engine.services.attachments import attach_submitted
 from engine.services.commands import Change, CommandResult, Commands, deny
@@ -292,6 +293,8 @@ class Runtime:
                 execution = self.load(session, instance, compiled, at, change)
                 before = {w.task_id: w for w in execution.waits() if w.kind == TIMER and w.due_at <= at}
                 execution.fire_due()
+                for wait in before.values():
+                    TIMER_FIRE_LAG_SECONDS.observe(max((at - wait.due_at).total_seconds(), 0.0))
                 change.instance_id = instance_id
                 result = instance_rows.save(session, instance, execution, "system", at, change)
                 session.execute(update(Timer).where(Timer.instance_id == instance_id, Timer.status == "firing")

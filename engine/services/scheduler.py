@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 
 from engine.calendar import ENGLAND_AND_WALES
 from engine.errors import NotFound
+from engine.observability import context
 from engine.governance.logs import remind_overdue_actions
 from engine.governance.meetings import generate_usual_meetings
 from engine.services.meeting_calendar import PLANNED_AHEAD_DAYS
@@ -43,6 +44,7 @@ DEADLINE_JOB = "govflow-deadlines"
 DIGEST_JOB = "govflow-digest"
 DIGEST_HOUR = 7  # Europe/London
 ANCHOR_JOB = "govflow-audit-anchor"  # daily, 00:30 London: anchor the audit chains (engine/store/audit.py)
+HEARTBEAT_JOB = "govflow-heartbeat"
 REMINDER_JOB = "govflow-action-reminders"
 CATCH_UP_REMINDER_JOB = "govflow-action-reminders-catch-up"
 REMINDER_TIME = "08:00"  # Europe/London, unless settings.yaml's action_reminder_time says otherwise
@@ -56,7 +58,8 @@ class TimerScheduler:
     pending e-mails and the daily digests."""
 
     def __init__(self, runtime: Runtime, sweep_seconds: float = 15.0, batch: int = 500,
-                 deadline_seconds: float = 60.0, notifier=None, reminders_at: str | None = None, effects=None):
+                 deadline_seconds: float = 60.0, notifier=None, reminders_at: str | None = None, effects=None,
+                 health=None, heartbeat_seconds: float = 10.0):
         self.runtime = runtime
         self.notifier = notifier
         self.effects = effects
@@ -64,10 +67,16 @@ class TimerScheduler:
         self.deadline_seconds = deadline_seconds
         self.batch = batch
         self.reminders_at = reminders_at
+        self.health = health  # where this scheduler's heartbeat is written (readiness reads it)
+        self.heartbeat_seconds = heartbeat_seconds
+        self.name = health.process_name() if health is not None else ""
+        self._beat_lock = threading.Lock()
+        self._stopped = False
         self._lock = threading.Lock()
         self._deadline_lock = threading.Lock()
         self._scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(1), "deadlines": ThreadPoolExecutor(1)},
+            executors={"default": ThreadPoolExecutor(1), "deadlines": ThreadPoolExecutor(1),
+                       "heartbeat": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
@@ -82,6 +91,10 @@ class TimerScheduler:
         self.runtime.listeners.append(self._on_change)
         self._scheduler.start()
         self.started_at = datetime.now(timezone.utc)
+        if self.health is not None:  # beats on its own thread: a long wake never makes a live scheduler look dead
+            self.beat()
+            self._scheduler.add_job(self.beat, "interval", seconds=self.heartbeat_seconds, id=HEARTBEAT_JOB,
+                                    executor="heartbeat", replace_existing=True)
         self._scheduler.add_job(self.sweep, "interval", seconds=self.sweep_seconds, id=SWEEP_JOB,
                                 replace_existing=True)
         self._scheduler.add_job(self.wake, "date", run_date=self.started_at, id=NEXT_JOB, replace_existing=True)
@@ -114,6 +127,23 @@ class TimerScheduler:
             self._scheduler.shutdown(wait=False)
         with self._lock, self._deadline_lock:
             pass
+        if self.health is not None and self.started_at is not None:
+            with self._beat_lock:  # a beat still running cannot write the row back after it is forgotten
+                self._stopped = True
+                try:
+                    self.health.forget(self.name)
+                except Exception:
+                    log.exception("could not remove this scheduler's heartbeat")
+
+    def beat(self) -> None:
+        """Tell readiness this scheduler is alive."""
+        with self._beat_lock:
+            if self._stopped:
+                return
+            try:
+                self.health.beat(self.name, self.heartbeat_seconds, self.started_at)
+            except Exception:
+                log.exception("scheduler heartbeat failed")
 
     @property
     def running(self) -> bool:
@@ -161,7 +191,8 @@ class TimerScheduler:
                     continue
                 seen.add(instance_id)
                 try:
-                    outcome = self.runtime.fire_instance_timers(instance_id, now)
+                    with context.bound(request_id=context.new_request_id()):  # its lines and deliveries, together
+                        outcome = self.runtime.fire_instance_timers(instance_id, now)
                 except Exception:  # recorded on the timer by the runtime; keep going with the others
                     log.exception("timer of instance %s failed", instance_id)
                     continue

@@ -9,6 +9,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.observability import context
+
 
 class Database:
     """One engine per process; `write()` is one command's transaction, `read()` a read-only look."""
@@ -24,6 +26,7 @@ class Database:
             _configure_sqlite(self.engine)
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        event.listen(self.engine, "before_cursor_execute", _count_statement)  # SQL statements per request
         self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         # no autoflush: a command's changes go out together at its end, inserts batched per table
         self._write_sessions = sessionmaker(bind=self._writer, expire_on_commit=False, autoflush=False)
@@ -42,6 +45,10 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _count_statement(*_args) -> None:
+    context.count_statement()
 
 
 def _ensure_sqlite_folder(url: str) -> None:

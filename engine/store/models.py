@@ -274,6 +274,7 @@ class OutboxEffect(Base):
     due_at: Mapped[datetime]  # the next attempt
     delivered_at: Mapped[Optional[datetime]]
     last_error: Mapped[Optional[str]] = mapped_column(Text)
+    request_id: Mapped[Optional[str]] = mapped_column(String(64))  # the request that wrote it (for the logs)
     __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
 
 
@@ -677,3 +678,16 @@ class WebhookDelivery(Base):
     error: Mapped[Optional[str]] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     __table_args__ = (Index("ix_webhook_delivery_webhook_at", "webhook_id", "at"),)
+
+
+class SchedulerHeartbeat(Base):
+    """A running scheduler process, beating every few seconds: readiness and `govflow doctor` read how fresh the
+    beats are. A scheduler that stops cleanly removes its row; one that was killed leaves a stale row behind."""
+
+    __tablename__ = "scheduler_heartbeat"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int]
+    every_seconds: Mapped[float]
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
