@@ -69,7 +69,7 @@ def test_a_below_threshold_escalation_governance_could_not_resolve_may_be_appeal
     consider(egov, "sam", iid, "escalate", "PSG cannot agree.")
     clock.set(at(2026, 12, 24, 10))
     do(egov, "sam", iid, "sro_consider", sro_decision="resolve", sro_outcome="Slots by size.",
-       decided_on="2026-12-24")
+       ipa_advice_given="none_given", decided_on="2026-12-24")
     escalation = record(egov, iid)
     assert escalation["data"]["ofgem_threshold_met"] is False and escalation["state"] == "resolved"
     assert summary(escalation["data"]["levels"]) == [("TWG", "escalated"), ("SITAG", "escalated"),

@@ -12,15 +12,16 @@ from itertools import permutations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from engine.errors import Conflict, Forbidden, FormInvalid
 from engine.governance import logs
 from engine.governance.meetings import meetings
 from engine.governance.seats import assign_seat
 
-from ..conftest import FIXTURES, make_govflow
-from .change_control_driver import ANSWERS, ISSUED_AT, WINDOW_CLOSES, ChangeRequest, plan_meeting, together
+from ..conftest import make_govflow
+from .change_control_driver import ISSUED_AT, WINDOW_CLOSES, ChangeRequest, plan_meeting, together
+from .test_escalation import consider, egov, raise_escalation  # noqa: F401 (egov: the escalation fixture)
+from .test_escalation import do as escalation_do
 
 UTC = timezone.utc
 ROOT = Path(__file__).resolve().parents[2]
@@ -204,6 +205,26 @@ def test_the_sros_deciding_vote_keeps_the_advice_the_ipa_gave(gov, clock):
     assert cr.data["decision_history"][-1]["ipa_advice"] == "Accept, with a review in March."
 
 
+def test_the_sros_decision_on_an_escalation_psg_could_not_agree_needs_the_ipas_advice_or_none(egov, clock):
+    """The same rule for an escalation: PSG passes it up without consensus, and the SRO's decision is refused until
+    it records the IPA's advice or that none was given (escalation/sro_consider.schema.json)."""
+    iid = raise_escalation(egov, route="group", origin_group="DAG").instance_id
+    clock.set(utc(2027, 1, 6, 15, 0))
+    assert consider(egov, "sam", iid, "escalate", "No consensus at PSG.", "2027-01-06").state == "with the SRO"
+    clock.set(utc(2027, 1, 7, 10, 0))
+    decision = {"sro_decision": "resolve", "sro_outcome": "Slots shared by size.", "decided_on": "2027-01-07"}
+    with pytest.raises(FormInvalid) as refused:
+        escalation_do(egov, "sam", iid, "sro_consider", **decision)
+    assert refused.value.errors == {"ipa_advice_given": "Record the IPA's advice, or say that the IPA gave none: the "
+                                                        "SRO decides taking any advice from the IPA into account"}
+    with pytest.raises(FormInvalid) as refused:
+        escalation_do(egov, "sam", iid, "sro_consider", ipa_advice_given="given", **decision)
+    assert list(refused.value.errors) == ["ipa_advice_to_sro"]
+    escalation_do(egov, "sam", iid, "sro_consider", ipa_advice_given="none_given", **decision)
+    level = egov.show(iid)["data"]["levels"][-1]
+    assert (level["level"], level["result"], level["ipa_advice"]) == ("SRO", "resolved", "No advice given")
+
+
 # --- refer for additional work: an action in the log, then the impact assessment again ------------------------------
 
 def test_refer_for_additional_work_logs_an_action_linked_to_the_cr(gov, clock):
@@ -321,8 +342,6 @@ def test_the_threshold_amounts_and_the_comparison_are_each_one_setting(gov, cloc
         assert settings_text.count(f"\n{name}:") == 1, name
     changed = tmp_path / "processes"
     shutil.copytree(ROOT / "processes", changed)
-    settings = yaml.safe_load(settings_text)
-    settings["ofgem_threshold_comparison"] = ">"
     (changed / "settings.yaml").write_text(settings_text.replace('ofgem_threshold_comparison: ">="',
                                                                  'ofgem_threshold_comparison: ">"'))
     gov.deploy([changed], note="strictly more than the threshold")

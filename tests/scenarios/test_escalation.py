@@ -107,7 +107,7 @@ def test_a_group_escalates_to_its_parent_only_twg_sitag_psg_sro(egov, clock):
     assert open_elements(egov, iid) == [("sro_consider", "SRO")]
     clock.set(datetime(2026, 12, 9, 10, tzinfo=UTC))
     done = do(egov, "sam", iid, "sro_consider", sro_decision="resolve", sro_outcome="Fixed weekly slots per party.",
-              decided_on="2026-12-09")
+              ipa_advice_given="none_given", decided_on="2026-12-09")
     assert done.status == "completed" and done.state == "resolved"
     data = record(egov, iid)["data"]
     assert summary(data["levels"]) == [("TWG", "escalated"), ("SITAG", "escalated"), ("PSG", "escalated"),
@@ -134,7 +134,7 @@ def test_each_level_can_resolve_it(egov, level):
     else:
         if level == "SRO":
             do(egov, "sam", iid, "sro_consider", sro_decision="resolve", sro_outcome="Resolved by the SRO",
-               decided_on="2026-12-02")
+               ipa_advice_given="none_given", decided_on="2026-12-02")
     shown = record(egov, iid)
     assert shown["status"] == "completed" and shown["state"] == "resolved"
     assert shown["data"]["levels"][-1]["result"] == "resolved"
@@ -192,7 +192,7 @@ def test_a_party_escalates_to_the_sro_directly(egov):
     assert open_elements(egov, iid) == [("sro_consider", "SRO")]
     assert open_tasks(egov, "chris", iid) == []  # a chair who is not the SRO
     do(egov, "sam", iid, "sro_consider", sro_decision="resolve", sro_outcome="Slots reallocated.",
-       decided_on="2026-12-01")
+       ipa_advice_given="none_given", decided_on="2026-12-01")
     shown = record(egov, iid)
     assert shown["state"] == "resolved" and summary(shown["data"]["levels"]) == [("SRO", "resolved")]
 
@@ -253,7 +253,7 @@ def test_above_the_threshold_it_goes_to_ofgem_through_the_sro(egov, clock):
     # PSG's "resolve" is only a recommendation above the threshold: it goes up to the SRO anyway
     assert consider(egov, "sam", iid, "resolve", "PSG recommends accepting the cost.").state == "with the SRO"
     do(egov, "sam", iid, "sro_consider", sro_decision="resolve", sro_outcome="Recommend accepting.",
-       decided_on="2026-12-02")
+       ipa_advice_given="none_given", decided_on="2026-12-02")
     assert open_elements(egov, iid) == [("refer_via_sro", "SRO")]
     do(egov, "sam", iid, "refer_via_sro", referral_summary="£6m impact: Ofgem decides.", referred_on="2026-12-02")
     assert record(egov, iid)["state"] == "with Ofgem" and record(egov, iid)["data"]["referred_by"] == "SRO"

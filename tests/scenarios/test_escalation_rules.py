@@ -52,7 +52,8 @@ def test_psg_without_consensus_passes_to_the_sro_who_decides_with_the_ipas_advic
     assert open_elements(egov, iid) == [("sro_consider", "SRO")]
     clock.set(datetime(2027, 1, 7, 10, tzinfo=UTC))
     done = do(egov, "sam", iid, "sro_consider", sro_decision="resolve", sro_outcome="Slots shared by size.",
-              ipa_advice_to_sro="The IPA advises a size-weighted rule.", decided_on="2027-01-07")
+              ipa_advice_given="given", ipa_advice_to_sro="The IPA advises a size-weighted rule.",
+              decided_on="2027-01-07")
     assert done.status == "completed" and done.state == "resolved"
     data = record(egov, iid)["data"]
     assert data["levels"][-1]["ipa_advice"] == "The IPA advises a size-weighted rule."
@@ -66,7 +67,7 @@ def test_a_party_escalating_to_the_sro_above_a_threshold_reaches_ofgem_through_t
     iid = egov.start("escalation", "alice", {**RAISE, "route": "sro", "tom_impact": True}).instance_id
     assert record(egov, iid)["data"]["ofgem_threshold_met"] is True
     do(egov, "sam", iid, "sro_consider", sro_decision="resolve", sro_outcome="Recommend the rule.",
-       decided_on="2026-12-01")  # above the threshold the SRO's outcome is a recommendation
+       ipa_advice_given="none_given", decided_on="2026-12-01")  # above the threshold: a recommendation
     assert open_elements(egov, iid) == [("refer_via_sro", "SRO")]
     do(egov, "sam", iid, "refer_via_sro", referral_summary="TOM impact.", referred_on="2026-12-01")
     shown = record(egov, iid)
