@@ -19,9 +19,12 @@ from tests.web.conftest import csrf_of, sign_in
 def lines():
     """Every log record from here on, as the parsed JSON lines a deployment writes."""
     stream = io.StringIO()
+    levels = {name: logging.getLogger(name).level for name in ["", *logs.QUIET]}
     handler = logs.configure("INFO", stream)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     logging.getLogger().removeHandler(handler)
+    for name, level in levels.items():  # the rest of the suite logs as it did
+        logging.getLogger(name).setLevel(level)
 
 
 def test_a_request_id_reaches_the_command_and_the_person_and_task_are_logged(client, gov, lines):
