@@ -13,8 +13,6 @@ from flask import current_app, g, request, session
 from engine.errors import Forbidden, GovflowError, Unauthenticated
 
 from ..auth import GENERATION
-from web.auth import GENERATION
-
 from .problems import problem
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
