@@ -34,8 +34,8 @@ def seats_list(ctx: Context, group_id: str | None, vacant: bool) -> None:
             lines.append(f"{g['id']}: {g['name']} (level {g['level']}"
                          + (f", {g['membership'].replace('_', ' ')}" if g["membership"] != "seats" else "") + ")")
             for s in g["seats"]:
-                lines.append(f"  {s['seat_code']:<30} {_person(s['holder'], s['holder_name'])}"
-                             + (f"; alternate {_person(s['alternate'], s['alternate_name'])}" if s["alternate"] else ""))
+                alternate = f"; alternate {_person(s['alternate'], s['alternate_name'])}" if s["alternate"] else ""
+                lines.append(f"  {s['seat_code']:<30} {_person(s['holder'], s['holder_name'])}{alternate}")
         return "\n".join(lines) or "No groups."
 
     ctx.emit(shown, text)

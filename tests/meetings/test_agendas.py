@@ -102,7 +102,7 @@ def test_a_meeting_is_marked_held_on_its_day_and_its_agenda_then_closes(gov, clo
         gov.meetings.mark_held(january, "pat")
 
 
-# ---- the group's decision, recorded at the meeting --------------------------------------------------------------------
+# ---- the group's decision, recorded at the meeting -------------------------------------------------------------------
 
 def test_the_pmo_records_the_groups_decision_at_the_meeting_completing_the_decide_task(gov, clock):
     cr = ChangeRequest(gov, clock, title="Move M10")
@@ -147,7 +147,7 @@ def test_an_escalation_on_an_agenda_is_decided_at_the_meeting_too(gov, clock):
     assert gov.show(started.instance_id)["data"]["levels"][-1]["meeting_id"] == meeting_id
 
 
-# ---- every group that has work has meetings ---------------------------------------------------------------------------
+# ---- every group that has work has meetings --------------------------------------------------------------------------
 
 def test_every_active_group_below_ofgem_has_a_usual_day_as_data():
     groups = yaml.safe_load((PROJECT_ROOT / "processes" / "governance-groups.yaml").read_text())["groups"]
@@ -184,7 +184,7 @@ def test_an_escalation_to_a_group_with_no_meeting_planned_is_flagged_to_the_pmo(
     assert "has no meeting planned" in gov.show(started.instance_id)["data"]["agenda_note"]
 
 
-# ---- the CLI: govflow meetings …, govflow seats … ----------------------------------------------------------------------
+# ---- the CLI: govflow meetings …, govflow seats … --------------------------------------------------------------------
 
 @pytest.fixture
 def cli(empty_database_url, tmp_path, monkeypatch):
@@ -239,7 +239,7 @@ def test_the_seat_register_from_the_cli(cli):
     assert shown[0]["id"] == "DAG" and shown[0]["seats"][0]["seat_code"] == "SRO_CHAIR"
 
 
-# ---- the headline report carries the recording link --------------------------------------------------------------------
+# ---- the headline report carries the recording link ------------------------------------------------------------------
 
 def test_the_headline_report_carries_the_meeting_recording_link(gov, clock, january):
     """4.5: "The PMO will issue a headline report within two working days of the meeting, and publish the meeting

@@ -1,7 +1,8 @@
 """Meeting-cycle scenarios (docs/governance-rules.md, "Meeting cycle"; framework 3.11) with real dates through the
 injected clock: papers due 5 working days before (across Christmas and New Year), items rolling to the next meeting
 when they miss the papers deadline, the headline report 2 working days after, amendment requests until 6 working days
-before the next meeting's papers and later ones carried to the following cycle, the amended report due with the next papers."""
+before the next meeting's papers and later ones carried to the following cycle, the amended report due with the
+next papers."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -93,7 +94,8 @@ def test_the_meeting_cycle_from_papers_to_the_amended_report(gov, clock):
     assert facts["headline_due_on"] == "2027-01-08"  # 2 working days after
     headline = open_task(gov, "pat", iid, "headline_report")
     assert headline.due_at == datetime(2027, 1, 8, 17, 0, tzinfo=UTC)
-    do(gov, "pat", iid, "headline_report", recording_link=RECORDING, headline_published_on="2027-01-08", headline_summary="CR001 approved")
+    do(gov, "pat", iid, "headline_report", recording_link=RECORDING,
+       headline_published_on="2027-01-08", headline_summary="CR001 approved")
 
     # next meeting 3 Feb: amendment requests until 26 Jan (6 working days before), end of day; papers due 27 Jan
     facts = gov.show(iid)["data"]

@@ -63,20 +63,22 @@ def test_the_headline_report_is_due_two_working_days_after_the_meeting_across_ch
     assert (data["headline_due_on"], data["headline_due_at"]) == ("2026-12-29", "2026-12-29T17:00:00+00:00")
     assert open_task(psg, "pat", iid, "headline_report").due_at == at(2026, 12, 29, 17)
     clock.set(at(2026, 12, 29, 12))
-    do(psg, "pat", iid, "headline_report", recording_link=RECORDING, headline_published_on="2026-12-29", headline_summary="No decisions.")
+    do(psg, "pat", iid, "headline_report", recording_link=RECORDING,
+       headline_published_on="2026-12-29", headline_summary="No decisions.")
     assert psg.show(iid)["data"]["headline_late"] is False
 
 
 def test_amendments_close_before_the_next_papers_and_later_ones_join_the_next_cycle(psg, clock):
     """After the 23 Dec meeting the next PSG is Wed 6 Jan 2027: amendment requests close at the end of Thu 24 Dec
     (6 working days back skip New Year's Day, 28 and 25 Dec), a working day before the 6 January papers, and so the
-    amended report, are due (Tue 29 Dec). A request made after the cut-off is carried to the cycle of the 6 January meeting and
-    goes into the report amended with the 3 February papers."""
+    amended report, are due (Tue 29 Dec). A request made after the cut-off is carried to the cycle of the 6 January
+    meeting and goes into the report amended with the 3 February papers."""
     first = cycle_of(psg, date(2026, 12, 23))
     do(psg, "pat", first, "publish_papers", papers_published_on="2026-12-16")
     hold(psg, clock, first, date(2026, 12, 23))
     clock.set(at(2026, 12, 24, 10))
-    do(psg, "pat", first, "headline_report", recording_link=RECORDING, headline_published_on="2026-12-24", headline_summary="No decisions.")
+    do(psg, "pat", first, "headline_report", recording_link=RECORDING,
+       headline_published_on="2026-12-24", headline_summary="No decisions.")
     data = psg.show(first)["data"]
     assert (data["next_meeting_on"], data["amendment_cutoff_on"], data["next_papers_due_on"]) == (
         "2027-01-06", "2026-12-24", "2026-12-29")
@@ -105,7 +107,8 @@ def test_amendments_close_before_the_next_papers_and_later_ones_join_the_next_cy
     do(psg, "pat", second, "publish_papers", papers_published_on="2026-12-29", amended_report_included=True)
     hold(psg, clock, second, date(2027, 1, 6))
     clock.set(at(2027, 1, 8, 10))
-    do(psg, "pat", second, "headline_report", recording_link=RECORDING, headline_published_on="2027-01-08", headline_summary="No decisions.")
+    do(psg, "pat", second, "headline_report", recording_link=RECORDING,
+       headline_published_on="2027-01-08", headline_summary="No decisions.")
     data = psg.show(second)["data"]
     assert [(r["sent_by"], r["requested_change"], r["carried"], r["carried_from"])
             for r in data["amendment_requests"]] == [("bob", "Give the action an owner.", False, "2026-12-23")]

@@ -38,7 +38,8 @@ def test_the_amended_report_task_appears_before_its_due_date(gov, clock):
     do(gov, "sam", iid, "hold_meeting", recording_reference="PSG-2026-12-02.mp4",
        recording_started_at="2026-12-02T10:00:00+00:00", decisions=[], actions=[])
     clock.set(at(2026, 12, 4, 10))
-    do(gov, "pat", iid, "headline_report", recording_link=RECORDING, headline_published_on="2026-12-04", headline_summary="No decisions.")
+    do(gov, "pat", iid, "headline_report", recording_link=RECORDING,
+       headline_published_on="2026-12-04", headline_summary="No decisions.")
     data = gov.show(iid)["data"]
     assert (data["amendment_cutoff_on"], data["next_papers_due_on"]) == ("2026-12-24", "2026-12-29")
     clock.set(at(2026, 12, 24, 17))
