@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import secrets
 import sys
 from datetime import datetime
@@ -357,7 +358,7 @@ def signal(ctx: Context, instance_id: int, signal: str, username: str, data: str
 @command(govflow, timed=True)
 @click.argument("instance_id", type=int)
 @click.option("--as", "username", required=True)
-@click.option("--reason", default="")
+@click.option("--reason", required=True, help="Why: everyone working on it is told")
 def withdraw(ctx: Context, instance_id: int, username: str, reason: str) -> None:
     """Withdraw a change request (the raiser, before the decision)."""
     result = ctx.govflow.withdraw(instance_id, username, reason)
@@ -511,6 +512,8 @@ def serve(host: str, port: int, scheduler: bool) -> None:
     """Run the web inbox (development server) with the timer scheduler in-process, for one machine."""
     from web.app import create_app
 
+    if host not in ("0.0.0.0", "::"):  # links in notices and e-mails point here unless GOVFLOW_BASE_URL says
+        os.environ.setdefault("GOVFLOW_BASE_URL", f"http://{host}:{port}")
     gov = Govflow()
     app = create_app(gov)
     timer_scheduler = gov.scheduler() if scheduler else None

@@ -46,6 +46,7 @@ from engine.services.health import Health
 from engine.services.backups import Backups
 from engine.services.submission import Submissions
 from engine.services.request_summary import RequestSummaries
+from engine.services.search import Search
 from engine.services.trail import Trails
 from engine.services.tokens import ApiTokens
 from engine.services.webhooks import Webhooks
@@ -104,6 +105,7 @@ class Govflow:
         self.audit_trail = AuditTrail(self.db, self.clock)
         self.health = Health(self.db, self.clock)  # readiness, scheduler heartbeats, figures for /metrics
         self.backups = Backups(self.db)
+        self.search = Search(self.db, self.clock, self.collaboration, self.logs)
 
     def scheduler(self, **options) -> TimerScheduler:
         """The timer scheduler for this engine (not started): timers, deadlines, digests, action reminders, and the

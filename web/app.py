@@ -72,6 +72,7 @@ def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
     from . import logs; app.register_blueprint(logs.bp)  # noqa: E702 (the PMO's logs)
     from . import agendas; app.register_blueprint(agendas.bp)  # noqa: E702 (the secretariat's meeting actions)
     from . import attachments; attachments.init_app(app)  # noqa: E702 (files on forms)
+    from . import search; app.register_blueprint(search.bp)  # noqa: E702 (the header's search)
     from . import notifications
     app.register_blueprint(notifications.bp)
     from . import account_tokens; app.register_blueprint(account_tokens.bp)  # noqa: E702 (my API tokens)

@@ -6,12 +6,14 @@ from datetime import date, datetime, time
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
-from engine.errors import FormInvalid
-from engine.services.inbox import SORTS, InboxQuery
+from engine.calendar import ENGLAND_AND_WALES
+from engine.errors import FormInvalid, GovflowError
+from engine.services.inbox import QUEUE, SORTS, InboxQuery
 
+from .access import deny
 from .auth import login_required
 from .bounds import page_number
-from .display import LONDON
+from .display import LONDON, today
 
 bp = Blueprint("inbox", __name__)
 
@@ -61,11 +63,11 @@ class InboxFilters:
         values.update(changes)
         return {k: v for k, v in values.items() if v not in ("", None)}
 
-    def to_query(self, page_size: int) -> InboxQuery:
+    def to_query(self, page_size: int, holder: str = "") -> InboxQuery:
         """The engine's query for these filters (a day picked in London is "due before its first moment")."""
         due_before = datetime.combine(self.due_before, time(0), tzinfo=LONDON) if self.due_before else None
         return InboxQuery(self.tab, self.process, self.group, self.overdue, due_before, self.text, self.sort,
-                          self.descending, self.page, page_size)
+                          self.descending, self.page, page_size, holder)
 
 
 @bp.get("/", endpoint="index")
@@ -75,6 +77,9 @@ def index():
     filters = InboxFilters.from_args(request.args)
     page_size = current_app.config["INBOX_PAGE_SIZE"]
     found = gov.inbox.page(g.user.username, filters.to_query(page_size))
+    if "tab" not in request.args and not found.counts["mine"] and found.counts["groups"]:
+        filters.tab = "groups"  # nothing of mine: what my groups wait for, rather than an empty list
+        found = gov.inbox.page(g.user.username, filters.to_query(page_size))
     saved_views, share_targets = gov.inbox_views(g.user.username)
     pages = max(1, -(-found.total // page_size))
     return render_template("inbox/index.html", filters=filters, tabs=TABS, counts=found.counts, rows=found.rows,
@@ -116,3 +121,61 @@ def delete_view(view_id: int):
     gov.delete_filter(view_id, g.user.username)
     flash("The saved view was deleted.", "success")
     return redirect(url_for("inbox.index"))
+
+
+# --- the work queue: every open task, for whoever may reassign -------------------------------------------------------
+
+@bp.get("/queue", endpoint="queue")
+@login_required
+def queue():
+    """Every open task, filterable (process, group, holder, overdue, text), with its age and deadline, to claim or
+    give to someone, one by one or several at once."""
+    if not g.user.can_reassign:
+        raise deny("Only the PMO or an admin sees the work queue.", attempted="work queue")
+    gov = current_app.extensions["govflow"]
+    filters = InboxFilters.from_args(request.args)
+    filters.tab = QUEUE
+    holder = request.args.get("holder", "").strip()[:80]
+    page_size = current_app.config["INBOX_PAGE_SIZE"]
+    found = gov.inbox.page(g.user.username, filters.to_query(page_size, holder))
+    people = [p for p in gov.users() if p["active"]]
+    names = {p["username"]: p["name"] for p in people}
+    return render_template("inbox/queue.html", filters=filters, rows=found.rows, total=found.total,
+                           pages=max(1, -(-found.total // page_size)), process_names=found.process_names,
+                           groups=found.groups, people=people, names=names, holder=holder, today=today(),
+                           working_days=ENGLAND_AND_WALES.working_days_between,
+                           query_args=lambda **c: {**filters.query_args(tab=None, **c), "holder": holder or None})
+
+
+@bp.post("/queue", endpoint="queue_act")
+@login_required
+def queue_act():
+    """Claim the chosen tasks, or give them to one person; each one that cannot move is named with the reason."""
+    if not g.user.can_reassign:
+        raise deny("Only the PMO or an admin can reassign tasks.", attempted="reassign")
+    gov = current_app.extensions["govflow"]
+    chosen = request.form.getlist("task")[:200]
+    action, target = request.form.get("action", ""), request.form.get("to", "").strip()
+    if not chosen:
+        flash("Choose at least one task.", "info")
+    elif action == "assign" and not target:
+        flash("Choose who should do the tasks.", "info")
+    else:
+        moved, refused = 0, []
+        for task_id in chosen:
+            try:
+                if action == "claim":
+                    gov.claim(task_id, g.user.username)
+                else:
+                    gov.runtime.reassign(task_id, g.user.username, target)
+                moved += 1
+            except GovflowError as err:
+                refused.append(str(err))
+        who = "you" if action == "claim" else next((p["name"] for p in gov.users() if p["username"] == target),
+                                                   target)
+        if moved:
+            flash(f"{moved} task{'s' if moved != 1 else ''} now with {who}.", "success")
+        if refused:
+            flash("Not moved: " + "; ".join(refused[:10]), "info")
+    back = request.form.get("back", "")
+    return redirect(back if back.startswith("/queue") else url_for("inbox.queue"))

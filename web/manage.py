@@ -15,6 +15,7 @@ from engine.governance import register  # the register's query, columns and view
 from engine.services import metrics  # the dashboard's filters
 from engine.services.admin import ReasonMissing
 
+from . import answers, timeline
 from .access import deny
 from .auth import login_required
 from .bounds import page_number, whole_number
@@ -263,9 +264,12 @@ def instance(instance_id: int):
     move_window = gov.admin.move_window(record["version_id"])
     admin = shows_admin_actions(g.user)
     targets = gov.admin.move_targets(instance_id) if admin and record["status"] == "running" else []
+    summary = gov.summaries.of_instance(instance_id, g.user.username)
     return render_template("manage/instance.html", record=record, trail=trail, process_name=names.get(
         record["process_id"], record["process_id"]), admin=admin, targets=targets, failed_timers=failed_timers,
-        move_window=move_window, version=version, diagram_json=json.dumps({
+        move_window=move_window, version=version, parts=answers.parts(summary), people=summary.names,
+        timeline=timeline.moments(record["history"], summary.names, summary.element_names),
+        technical=admin, diagram_json=json.dumps({
             "url": url_for("manage.diagram", version_id=record["version_id"]), **trail.as_dict()}))
 
 
@@ -280,6 +284,14 @@ ACTIONS = {"suspend": "suspended", "resume": "resumed", "terminate": "terminated
 @bp.post("/instances/<int:instance_id>/<any(suspend, resume, terminate):action>", endpoint="act")
 def act(instance_id: int, action: str):
     admin = _admin_or_403(instance_id, action)
+    reason = request.form.get("reason", "").strip()
+    if action == "terminate" and (request.form.get("confirmed") != "yes" or not reason):
+        # terminating cannot be undone: say what ends, and take the reason, before doing it
+        record = _gov().show(instance_id)
+        problem = "Say why you are terminating it" if request.form.get("confirmed") == "yes" else None
+        return render_template("manage/terminate.html", record=record, reason=reason, problem=problem,
+                               open_tasks=[t for t in record["tasks"] if t["status"] in ("ready", "suspended")]), \
+            422 if problem else 200
     try:
         getattr(admin, action)(instance_id, g.user.username, request.form.get("reason", ""))
     except GovflowError as err:

@@ -29,10 +29,17 @@ def init_app(app) -> None:
 def index():
     gov = current_app.extensions["govflow"]
     unread_only = request.args.get("show") == "unread"
-    rows = gov.notifications(g.user.username, unread_only=unread_only, limit=100)
+    rows = [{**n, "body": _here(n["body"], gov)} for n in
+            gov.notifications(g.user.username, unread_only=unread_only, limit=100)]
     return render_template("notifications/index.html", rows=rows, unread_only=unread_only,
                            unread=gov.unread_count(g.user.username), preferences=PREFERENCES,
                            preference=gov.notification_preference(g.user.username))
+
+
+def _here(body: str, gov) -> str:
+    """A notice's text with its links on the address this page is served from, whatever the e-mails use."""
+    base = gov.notifier.mailer.base_url.rstrip("/")
+    return body.replace(base + "/", request.host_url) if base and body else body
 
 
 @bp.post("/read")

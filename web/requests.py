@@ -6,10 +6,11 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from engine.errors import FormInvalid, NotFound
 from engine.services.attachments import size_text
 
-from . import answers, attachments, form_post, instructions
+from . import answers, attachments, form_post, instructions, timeline
 from .access import deny, may_act_on, may_view_instance
 from .auth import login_required, require_actor
 from .bounds import page_number
+from .form_fields import to_raw, widget_of
 from .form_render import build_fields, error_summary
 from .redirects import safe_target
 
@@ -91,7 +92,8 @@ def new(process_id: str):
         raw, errors, status, uploads = {}, {}, 200, attachments.uploads_for(form.schema, {}, place)
     fields = build_fields(form.schema, raw, errors, uploads=uploads)
     return render_template("requests/new.html", process_id=process_id, process_name=form.process_name,
-                           fields=fields, change=next((f for f in fields if f.path == change), None), heading=form.title, instructions=instructions.render(form.instructions, {}),
+                           fields=fields, change=next((f for f in fields if f.path == change), None),
+                           heading=form.title, instructions=instructions.render(form.instructions, {}),
                            errors=errors, summary=error_summary(fields, errors) if errors else []), status
 
 
@@ -110,12 +112,24 @@ def show(instance_id: int):
     actionable = {t["id"] for t in open_tasks if may_act_on(g.user, gov.task(t["id"]))}
     messages = [] if g.user.observer_only else gov.open_messages(instance_id, g.user.username)
     summary = gov.summaries.of_instance(instance_id, g.user.username)
+    for m in messages:  # what I sent before: shown as mine, and sending again replaces it
+        sent = summary.last_sent(g.user.username, m["message"])
+        m["mine"] = answers.Part(sent.title, answers.rows(sent.schema, sent.values, summary.files), sent.kind,
+                                 g.user.name, sent.at, sent.confidential) if sent else None
     return render_template("requests/show.html", record=record, open_tasks=open_tasks, actionable=actionable,
                            parts=answers.parts(summary), names=summary.names,
+                           timeline=timeline.moments(record["history"], summary.names, summary.element_names),
                            process_name=process_names_for(record["process_id"]), notes=gov.comments(instance_id),
                            messages=messages, files=[{**f, "size_text": size_text(f["size"])}
                                                       for f in gov.attachments.of_instance(instance_id,
                                                                                            g.user.username)])
+
+
+def _again(schema: dict | None, values: dict) -> dict[str, str]:
+    """A message form filled with what I sent before, its files left out (they stay with the earlier one)."""
+    keep = {k: v for k, v in values.items() if widget_of(((schema or {}).get("properties") or {}).get(k) or {})
+            != "attachments"}
+    return to_raw(schema, keep)
 
 
 def _visible(instance_id: int) -> None:
@@ -158,13 +172,15 @@ def message(instance_id: int, message: str):
         if posted.done is not None:
             return posted.done
         raw, errors, status, uploads = posted.raw, posted.errors, posted.status, posted.uploads
-    else:
-        raw, errors, status, uploads = {}, {}, 200, attachments.uploads_for(found.schema, {}, place)
+    summary = gov.summaries.of_instance(instance_id, username)
+    earlier = summary.last_sent(username, message)
+    if request.method != "POST":
+        raw = _again(found.schema, earlier.values) if earlier else {}
+        errors, status, uploads = {}, 200, attachments.uploads_for(found.schema, {}, place)
     record = gov.show(instance_id)
     fields = build_fields(found.schema, raw, errors, uploads=uploads)
-    summary = gov.summaries.of_instance(instance_id, username)
     return render_template("requests/message.html", record=record, found=found, fields=fields, errors=errors,
-                           parts=answers.parts(summary),
+                           parts=answers.parts(summary), earlier=earlier,
                            instructions=instructions.render(found.instructions or "", record["data"]),
                            summary=error_summary(fields, errors) if errors else []), status
 
@@ -175,11 +191,12 @@ def comment(instance_id: int):
     """Add a comment to a request, seen by everyone who can see the request."""
     require_actor()
     back = safe_target(request.form.get("next"), url_for("requests.show", instance_id=instance_id))
+    text = request.form.get("comment", "")
     try:
-        _gov().add_comment(instance_id, g.user.username, request.form.get("comment", ""))
-    except FormInvalid as err:
-        flash(next(iter(err.errors.values())), "info")
-        return redirect(back + "#comments")
+        _gov().add_comment(instance_id, g.user.username, text)
+    except FormInvalid as err:  # the comment comes back with its text and the reason, nothing lost
+        return render_template("requests/comment.html", record=_gov().instance_summary(instance_id), text=text,
+                               error=next(iter(err.errors.values())), back=back), 422
     flash("Your comment was added.", "success")
     return redirect(back + "#comments")
 

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 
 from engine.errors import Conflict
 
-from . import answers, attachments, form_post, instructions
+from . import answers, attachments, form_post, instructions, timeline
 from .access import deny, may_act_on
 from .auth import login_required, require_actor
 from .form_fields import to_raw, widget_of
@@ -60,15 +60,12 @@ def _render(form, raw, errors, status=200, has_draft=False, uploads=None, record
     fields = build_fields(form.schema, raw, errors, uploads=uploads)
     user = g.user
     can_act = task.status == "ready" and may_act_on(user, task) and task.claimed_by in (None, user.username)
-    eligible_people = []
-    if user.can_reassign and task.status == "ready":
-        eligible_people = [p for p in _gov().users() if p["active"] and
-                           ((task.assignee and p["username"] == task.assignee) or
-                            (not task.assignee and task.role_id in p["roles"]))]
+    eligible_people = _eligible_people(task) if user.can_reassign and task.status == "ready" else []
     summary = summary or _gov().summaries.of_instance(task.instance_id, user.username)
     return render_template(
         "tasks/task.html", task=task, record=record, fields=fields, errors=errors,
         parts=answers.parts(summary), names=summary.names,
+        timeline=timeline.moments(record["history"], summary.names, summary.element_names),
         summary=error_summary(fields, errors) if errors else [],
         instructions=instructions.render(form.instructions, record["data"]),
         can_act=can_act, has_draft=has_draft, process_name=form.process_name,
@@ -152,6 +149,26 @@ def unclaim(task_id: str):
     return _back(task_id) if request.form.get("next") else redirect(url_for("inbox.index"))
 
 
+def _eligible_people(task) -> list[dict]:
+    """Who may be given this task: the assignee, or the active holders of its lane's role."""
+    return [p for p in _gov().users() if p["active"] and
+            ((task.assignee and p["username"] == task.assignee) or
+             (not task.assignee and task.role_id in p["roles"]))]
+
+
+@bp.get("/<task_id>/reassign", endpoint="reassign_form")
+@login_required
+def reassign_form(task_id: str):
+    """The PMO's and admins' page to give one task to someone (reachable whether or not they may do the task)."""
+    require_actor()
+    if not g.user.can_reassign:
+        raise deny("Only a PMO or an admin can reassign tasks.", task_id=task_id, attempted="reassign")
+    task = _gov().task(task_id)
+    summary = _gov().summaries.of_instance(task.instance_id, g.user.username)
+    return render_template("tasks/reassign.html", task=task, people=_eligible_people(task), names=summary.names,
+                           record=_gov().instance_summary(task.instance_id))
+
+
 @bp.post("/<task_id>/reassign", endpoint="reassign")
 @login_required
 def reassign(task_id: str):
@@ -163,5 +180,8 @@ def reassign(task_id: str):
         abort(400, description="Choose who should do the task.")
     task = _gov().task(task_id)
     _gov().runtime.reassign(task_id, g.user.username, target)
-    flash(f"‘{task.name}’ is now with {target}.", "success")
-    return redirect(url_for("tasks.show", task_id=task_id))
+    who = next((p["name"] for p in _gov().users() if p["username"] == target), target)
+    flash(f"‘{task.name}’ is now with {who}.", "success")
+    if may_act_on(g.user, _gov().task(task_id)) or g.user.observer_only:
+        return redirect(url_for("tasks.show", task_id=task_id))
+    return redirect(url_for("inbox.queue"))

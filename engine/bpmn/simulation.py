@@ -148,7 +148,9 @@ def _apply_event(execution: Execution, clock: Clock, event: SimulationEvent, num
         except FormInvalid as err:
             raise SimulationStopped(f"step {number}: the message '{event.name}' does not fit its form: " +
                                     "; ".join(f"{k or '(form)'}: {v}" for k, v in err.errors.items()))
-        execution.deliver(MESSAGE, event.name, dict(data, sent_by="simulation", sent_at=clock.now().isoformat()))
+        # each step is its own sender, as if several parties sent the messages
+        execution.deliver(MESSAGE, event.name, dict(data, sent_by=f"simulation step {number}",
+                                                    sent_at=clock.now().isoformat()))
         return SimulationStep(catching[0].element_id, f"Message '{event.name}' sent", "message", event="message",
                               detail=json.dumps(data, default=str, sort_keys=True))
     timers = sorted((w for w in execution.waits() if w.kind == TIMER), key=lambda t: t.due_at)

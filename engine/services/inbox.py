@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.governance.policy import policy_of
+from engine.errors import Forbidden
+from engine.governance.policy import REASSIGN, policy_of
 from engine.services.identity import require_user
 from engine.store.models import HumanTask, Instance, ProcessVersion, Role
 
@@ -105,6 +106,7 @@ def counts(session: Session, username: str) -> dict[str, int]:
 # --- the inbox page: tabs, filters, sorting and paging in SQL ---------------------------------------------------------
 
 TABS = ("mine", "groups", "completed")
+QUEUE = "all"  # every open task: the work queue of whoever may reassign (the PMO, admins)
 SORTS = {
     "due": (HumanTask.due_at,),
     "created": (HumanTask.created_at,),
@@ -130,6 +132,7 @@ class InboxQuery:
     descending: bool = False
     page: int = 1
     page_size: int = 25
+    holder: str = ""  # the work queue: whose tasks (a username, or "nobody" for unheld ones)
 
 
 @dataclass(frozen=True)
@@ -171,12 +174,17 @@ class Inbox:
         now = self.clock.now()
         with self.db.read() as session:
             user = require_user(session, username)
-            pick_up = policy_of(session).actionable(session, user)
+            rules = policy_of(session)
+            pick_up = rules.actionable(session, user)
+            tabs = TABS + ((QUEUE,) if rules.allows(user, REASSIGN) else ())
+            if query.tab not in tabs:
+                raise Forbidden(f"Only {rules.names_with(REASSIGN)} see every open task")
             counts = {tab: session.scalar(select(func.count()).select_from(HumanTask)
-                                          .where(_tab_condition(tab, username, pick_up))) or 0 for tab in TABS}
+                                          .where(_tab_condition(tab, username, pick_up))) or 0 for tab in tabs}
             rows, total = _page(session, query, username, pick_up, now, counts[query.tab])
-            return InboxPage(rows, total, counts, process_names(session), sorted(session.scalars(
-                select(Role.name).where(Role.id.in_(user.role_ids or {""})))))
+            lanes = select(Role.name) if query.tab == QUEUE else select(Role.name).where(
+                Role.id.in_(user.role_ids or {""}))
+            return InboxPage(rows, total, counts, process_names(session), sorted(session.scalars(lanes)))
 
     def process_names(self) -> dict[str, str]:
         """process id → name of its latest version."""
@@ -200,6 +208,8 @@ def process_names(session: Session) -> dict[str, str]:
 
 
 def _tab_condition(tab: str, username: str, pick_up):
+    if tab == QUEUE:
+        return HumanTask.status == "ready"
     if tab == "groups":
         return and_(HumanTask.status == "ready", HumanTask.claimed_by.is_(None), pick_up)
     if tab == "completed":
@@ -215,6 +225,11 @@ def _filtered(q: InboxQuery, username: str, pick_up, now: datetime) -> list:
         conditions.append(HumanTask.process_id == q.process)
     if q.group:
         conditions.append(HumanTask.lane == q.group)
+    if q.holder == "nobody":
+        conditions.append(and_(HumanTask.claimed_by.is_(None), HumanTask.assignee.is_(None)))
+    elif q.holder:
+        conditions.append(or_(HumanTask.claimed_by == q.holder,
+                              and_(HumanTask.claimed_by.is_(None), HumanTask.assignee == q.holder)))
     if q.overdue:
         conditions.append(HumanTask.due_at < now)
     if q.due_before:

@@ -260,18 +260,18 @@ class Notifier:
     def list_for(self, username: str, unread_only: bool = False, limit: int = 50) -> list[dict]:
         with self.db.read() as session:
             user = _require(session, username)
-            query = select(Notification).where(Notification.user_id == user.id)
+            query = select(Notification, _task_done()).where(Notification.user_id == user.id)
             if unread_only:
-                query = query.where(Notification.read_at.is_(None))
-            rows = session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc())
+                query = query.where(_unread())
+            rows = session.execute(query.order_by(Notification.created_at.desc(), Notification.id.desc())
                                    .limit(limit))
-            return [_as_dict(n) for n in rows]
+            return [{**_as_dict(n), "task_done": done, "read": n.read_at is not None or done} for n, done in rows]
 
     def unread_count(self, username: str) -> int:
         with self.db.read() as session:
             user = _require(session, username)
             return session.scalar(select(func.count()).select_from(Notification)
-                                  .where(Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+                                  .where(Notification.user_id == user.id, _unread())) or 0
 
     def mark_read(self, username: str, notification_ids: Iterable[int] | None = None) -> int:
         """Mark some (or all) of my notifications read; someone else's notification is refused."""
@@ -324,6 +324,16 @@ def _label(instance: Instance) -> str:
 
 def _due(row: HumanTask) -> str | None:
     return describe_moment(row.due_at) if row.due_at else None
+
+
+def _task_done():
+    """A notice about a task that is no longer open (done, cancelled): it reads as read, nothing is left to do."""
+    return select(HumanTask.id).where(HumanTask.id == Notification.task_id,
+                                      HumanTask.status != "ready").exists()
+
+
+def _unread():
+    return Notification.read_at.is_(None) & ~_task_done()
 
 
 def _task_link(row: HumanTask) -> str:

@@ -31,6 +31,7 @@ class Section:
     by: str | None = None
     at: str | None = None
     confidential: bool = False
+    message: str | None = None  # the message's name, for a message
 
 
 @dataclass
@@ -43,14 +44,15 @@ class RequestSummary:
     steps: list[Section] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
     files: dict[int, dict] = field(default_factory=dict)
+    element_names: dict[str, str] = field(default_factory=dict)  # each diagram element's name, by id
 
     @property
     def messages(self) -> list[Section]:
         return [s for s in self.steps if s.kind == "message"]
 
-    def sent_by(self, username: str, element_ids: set[str] | None = None) -> list[Section]:
-        """The messages this person sent (to these elements, when given), oldest first."""
-        return [s for s in self.messages if s.by == username and (element_ids is None or s.element_id in element_ids)]
+    def last_sent(self, username: str, message: str) -> Section | None:
+        """The last `message` this person sent, if any."""
+        return next((s for s in reversed(self.messages) if s.by == username and s.message == message), None)
 
 
 def confidential_switches(schema: dict | None) -> set[str]:
@@ -101,9 +103,12 @@ class RequestSummaries:
                     continue
                 title = info.name if STEP_ACTIONS[event.action] == "task" else (schema.get("title") or info.name)
                 steps.append(Section(title, schema, data, STEP_ACTIONS[event.action], event.element_id,
-                                     event.actor, event.at.isoformat(), secret))
-            people = {instance.started_by, *(s.by for s in steps)}
+                                     event.actor, event.at.isoformat(), secret, (event.details or {}).get("message")))
+            people = set(session.scalars(select(AuditEvent.actor).where(AuditEvent.instance_id == instance_id)
+                                         .distinct()))
+            people.add(instance.started_by)
             names = dict(session.execute(select(User.username, User.display_name)
                                          .where(User.username.in_([p for p in people if p]))).all())
+            element_names = compiled.element_names()
         files = {f["id"]: f for f in self.attachments.of_instance(instance_id, viewer)}
-        return RequestSummary(instance_id, request, steps, names, files)
+        return RequestSummary(instance_id, request, steps, names, files, element_names)

@@ -34,3 +34,36 @@ def test_the_request_is_shown_whole_wherever_it_is_needed(watched, live_server, 
     watched.sign_in(base, "bob", password)
     watched.look(f"{base}/requests/{cr.id}/messages/consultation_response", "consultation-response",
                  "Respond to the consultation", "Move M10 from 1 March to 29 March 2027.")
+
+
+def test_each_persona_s_main_pages_fit_and_read_well(watched, live_server, web_gov, clock, password):
+    base = live_server
+    cr = ChangeRequest(web_gov, clock, title="Publish the settlement calendar as iCal")
+    done = ChangeRequest(web_gov, clock).to_consultation()
+    done.respond("bob", comments="We support it.")
+
+    watched.sign_in(base, "carol", password)
+    # nothing is hers yet: the inbox opens on her groups' tasks, the list before the filters
+    watched.look(f"{base}/", "inbox-ccm", "Validate the change request", "Claim")
+    assert watched.page.locator("#tab-groups[aria-current=page]").count() == 1
+    watched.look(f"{base}/requests/{done.id}", "request-ccm", "Carol Clarke completed", "We support it.")
+    watched.look(f"{base}/search/?q=iCal", "search-ccm", "Publish the settlement calendar as iCal")
+    watched.look(f"{base}/notifications/", "notifications-ccm", "Notifications")
+
+    watched.sign_in(base, "pat", password)
+    watched.look(f"{base}/queue", "work-queue-pmo", "Work queue", "Validate the change request")
+    if watched.width == 1280:  # the menu fits one line
+        tops = watched.page.eval_on_selector_all("#navigation > li", "items => items.map(i => i.offsetTop)")
+        assert len(set(tops)) == 1, tops
+    [task] = cr.tasks_of("carol", "validate")
+    watched.look(f"{base}/tasks/{task.id}/reassign", "reassign-pmo", "Reassign", "Give this task to")
+    watched.look(f"{base}/logs/decisions", "decision-log-pmo", "Decision log")
+
+    watched.sign_in(base, "admin", password)
+    watched.look(f"{base}/manage/instances/{done.id}", "instance-admin", "What was asked",
+                 "Carol Clarke completed ‘Validate the change request’")
+    assert not watched.page.locator("#technical-details").evaluate("d => d.open")  # raw data only on demand
+    version = web_gov.show(done.id)["version_id"]
+    watched.look(f"{base}/manage/versions/{version}/heatmap", "heatmap-admin", "the busiest steps")
+    width = watched.page.eval_on_selector("#diagram", "d => d.getBoundingClientRect().width")
+    assert width > watched.width - 100, width  # the whole window, not the 960 px column

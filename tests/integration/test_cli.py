@@ -77,7 +77,7 @@ def test_errors_go_to_stderr_with_a_non_zero_exit(run):
     missing = run("start", "nope", "--as", "alice", ok=False)
     assert missing.exit_code == 1 and "No process 'nope' is deployed" in missing.stderr
     started = run.json("start", "loop", "--as", "alice", "--data", '{"title": "No withdrawal here"}')
-    refused = run("withdraw", started["instance_id"], "--as", "alice", ok=False)
+    refused = run("withdraw", started["instance_id"], "--as", "alice", "--reason", "Not needed", ok=False)
     assert refused.exit_code == 1 and "is not accepting 'withdraw' now" in refused.stderr
     forbidden = run("tasks", "--as", "ghost", ok=False)
     assert "no active user called 'ghost'" in forbidden.stderr

@@ -161,7 +161,16 @@ def test_suspend_resume_terminate_with_reasons(signed_in, web_gov, token_from):
     assert 'id="resume"' in html
     client.post(page + "/resume", data={"csrf_token": token, "reason": "Ofgem answered"})
     assert len(web_gov.tasks("carol")) == 1
-    client.post(page + "/terminate", data={"csrf_token": token, "reason": "Duplicate of CR007"})
+    # terminating asks first: what it cancels, and a reason; nothing happens until it is confirmed
+    asked = client.post(page + "/terminate", data={"csrf_token": token, "reason": "Duplicate of CR007"})
+    html = asked.data.decode()
+    assert asked.status_code == 200 and "Terminating cannot be undone" in html and 'id="terminate-confirm"' in html
+    assert "Duplicate of CR007</textarea>" in html
+    with web_gov.db.read() as db:
+        assert db.get(Instance, instance_id).status == "running"
+    blank = client.post(page + "/terminate", data={"csrf_token": token, "reason": " ", "confirmed": "yes"})
+    assert blank.status_code == 422 and b"Say why you are terminating it" in blank.data
+    client.post(page + "/terminate", data={"csrf_token": token, "reason": "Duplicate of CR007", "confirmed": "yes"})
     with web_gov.db.read() as db:
         assert db.get(Instance, instance_id).status == "terminated"
         reasons = [e.details.get("reason") for e in db.scalars(select(AuditEvent).where(

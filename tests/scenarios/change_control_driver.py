@@ -85,6 +85,7 @@ ANSWERS = {
     "action_change": {"implementation_summary": "Plan re-baselined.", "implemented_on": "2027-02-01"},
     "close_conditions": {"closure_summary": "Done and evidenced.", "closed_on": "2027-02-15"},
 }
+RESPONDERS = ("bob", "alice", "will", "chris", "sam")  # participants who may respond to a consultation
 RESPONSE = {"respondent_organisation": "Small Energy Co", "constituency": "SUPPLIER_SMALL", "position": "support",
             "comments": "We support it.", "confidential": False}
 CONDITIONS = [{"description": "Publish the revised plan", "owner": "PMO", "due_date": "2027-02-26"},
@@ -190,7 +191,7 @@ class ChangeRequest:
         self.sent.append(("threshold_flag", user))
         return result
 
-    def withdraw(self, user: str | None = None, reason: str = ""):
+    def withdraw(self, user: str | None = None, reason: str = "No longer needed"):
         result = self.gov.withdraw(self.id, user or self.raiser, reason)
         self.sent.append(("withdraw", user or self.raiser))
         return result
@@ -248,8 +249,8 @@ def together(crs: list[ChangeRequest], amend: list[dict] | None = None, table: l
     if stop == "consultation":
         return crs
     for cr in crs:
-        for n in range(responses):
-            cr.respond("bob", comments=f"Response {n + 1}.")
+        for n in range(responses):  # one party's later response replaces its earlier one: each from another
+            cr.respond(RESPONDERS[n % len(RESPONDERS)], comments=f"Response {n + 1}.")
     crs[0].at(WINDOW_CLOSES)
     meetings = [o.get("decision_meeting_date", MEETING) for o in table]
     for day in sorted(set(meetings)):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import Conflict, Forbidden
+from engine.errors import Conflict, Forbidden, FormInvalid
 
 
 from .change_control_driver import (ANSWERS, COMMUNICATION_DUE, CONDITIONS, DECIDED_AT, ISSUED_AT, WINDOW_CLOSES,
@@ -167,10 +167,12 @@ def test_raiser_withdraws_before_the_decision_but_not_after(gov, clock):
     for intruder in ("bob", "carol", "olive"):
         with pytest.raises(Forbidden):
             gov.withdraw(in_consultation.id, intruder)
+    with pytest.raises(FormInvalid):  # withdrawing cannot be undone: it needs a reason
+        gov.withdraw(in_consultation.id, "alice")
     in_consultation.withdraw()
     record = in_consultation.record
     assert (record["status"], record["state"], record["data"]["reference"]) == ("completed", "withdrawn", "CR001")
-    assert record["data"]["withdrawn_reason"] == "No reason given"
+    assert record["data"]["withdrawn_reason"] == "No longer needed"
     assert record["messages"] == [] and all(t["status"] != "waiting" for t in record["timers"])
     with pytest.raises(Conflict, match="CR001 is completed|CR001 is not accepting"):
         in_consultation.respond("bob")
@@ -222,7 +224,7 @@ def test_accept(gov, clock):
     assert communicate.lane == "PMO" and communicate.due_at.isoformat() == COMMUNICATION_DUE
     data = finish(cr, "accept", "PSG")
     assert data["reference"] == "CR001" and data["outcome_label"] == "Accept"
-    assert [r["sent_by"] for r in data["consultation_responses"]] == ["bob", "bob"]
+    assert [r["sent_by"] for r in data["consultation_responses"]] == ["bob", "alice"]
 
 
 def test_reject(gov, clock):
@@ -436,21 +438,27 @@ def test_consultation_window_on_time_and_late_responses(gov, clock):
     assert short.open_tasks() == [] and short.state == "in consultation"
     # exactly at the closing moment: the engine fires the due timer first, so the response is late
     clock.set(utc(2026, 12, 30, 17, 0))
-    short.respond("bob", comments="Right on the deadline.")
+    short.respond("sam", comments="Right on the deadline.")
     assert short.open_tasks() == ["review"]
     first_review = task_row(short, "review")["id"]
     data = short.data
     assert data["consultation_closed_at"] == "2026-12-30T17:00:00+00:00"
     # a late response during the review (Mon 4 Jan 2027) is kept, marked late, and restarts the review
     clock.set(utc(2027, 1, 4, 9, 0))
-    short.respond("bob", position="oppose", comments="Too late but important.")
+    short.respond("chris", position="oppose", comments="Too late but important.")
     assert task_row(short, "review", "cancelled")["id"] == first_review
     assert task_row(short, "review")["id"] != first_review
     data = short.data
     assert [(r["sent_by"], r["late"]) for r in data["consultation_responses"]] == [
-        ("bob", False), ("will", False), ("alice", False), ("bob", True), ("bob", True)]
+        ("bob", False), ("will", False), ("alice", False), ("sam", True), ("chris", True)]
+    # a party's later response in the same round replaces its earlier one (and is late if it comes late)
+    short.respond("bob", position="oppose", comments="Changed our view.")
+    assert [(r["sent_by"], r["late"], r["comments"]) for r in short.data["consultation_responses"]][-1] == \
+        ("bob", True, "Changed our view.")
+    assert [r["sent_by"] for r in short.data["consultation_responses"]] == ["will", "alice", "sam", "chris", "bob"]
     assert [r["sent_at"] for r in data["consultation_responses"]][-1] == "2027-01-04T09:00:00+00:00"
     assert data["consultation_response_count"] == 5 and data["consultation_responses"][-1]["position"] == "oppose"
+    assert short.data["consultation_response_count"] == 5
     short.do("review").do("table")
     assert short.state == "awaiting decision"
     with pytest.raises(Conflict, match="not accepting 'consultation response'"):

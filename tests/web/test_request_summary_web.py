@@ -138,3 +138,64 @@ def test_answers_the_form_refuses_are_not_offered_for_checking(signed_in, web_go
     page = client.post("/requests/new/change_control", data=form)
     assert page.status_code == 422 and 'href="#f-title"' in page.data.decode()
     assert "Check your answers" not in page.data.decode()
+
+
+def test_your_response_is_shown_and_sending_again_replaces_it(signed_in, web_gov, clock, csrf_of):
+    cr = ChangeRequest(web_gov, clock).to_consultation()
+    cr.respond("bob", comments="First thoughts.", position="neutral")
+    bob = signed_in("bob")
+    page = bob.get(f"/requests/{cr.id}").data.decode()
+    assert "First thoughts." in text_of(page, "mine-consultation-response")
+    assert text_of(page, "message-consultation-response") == "Replace your response"
+    form = bob.get(f"/requests/{cr.id}/messages/consultation_response").data.decode()
+    assert 'id="earlier"' in form and "First thoughts.</textarea>" in form and 'value="neutral" checked' in form
+    sent = bob.post(f"/requests/{cr.id}/messages/consultation_response", data={
+        "respondent_organisation": "Small Energy Co", "constituency": "SUPPLIER_SMALL", "position": "support",
+        "comments": "Second thoughts.", "confidential": "false", "csrf_token": csrf_of(form)})
+    assert sent.status_code == 302
+    responses = cr.data["consultation_responses"]
+    assert [(r["sent_by"], r["comments"]) for r in responses] == [("bob", "Second thoughts.")]
+
+
+def test_withdrawing_warns_and_needs_a_reason(signed_in, web_gov, clock, csrf_of):
+    cr = ChangeRequest(web_gov, clock).to_consultation()
+    alice = signed_in("alice")
+    form = alice.get(f"/requests/{cr.id}/messages/withdraw").data.decode()
+    assert "cannot be undone" in text_of(form, "irreversible")
+    assert "govuk-button--warning" in form and ">Withdraw the change request</button>" in form
+    refused = alice.post(f"/requests/{cr.id}/messages/withdraw", data={"reason": "", "csrf_token": csrf_of(form)})
+    assert refused.status_code == 422 and cr.status == "running"
+    done = alice.post(f"/requests/{cr.id}/messages/withdraw", data={"reason": "Overtaken by CR009",
+                                                                   "csrf_token": csrf_of(form)})
+    assert done.status_code == 302 and cr.state == "withdrawn"
+
+
+def test_the_history_reads_as_sentences_without_element_ids_or_timer_noise(signed_in, web_gov, clock):
+    cr = ChangeRequest(web_gov, clock).to_consultation()
+    cr.respond("bob")
+    page = signed_in("alice").get(f"/requests/{cr.id}").data.decode()
+    history = text_of(page, "history")
+    for said in ("Alice Archer started it", "Carol Clarke completed ‘Validate the change request’",
+                 "‘Write impact assessment and cost estimate’ is waiting", "Bob Baker sent consultation response"):
+        assert said in history, (said, history)
+    for noise in ("validate ", "window_closes", "Timer cancelled", "Task created", "impact_assessment"):
+        assert noise not in history, noise
+    # the management page: the same sentences; the stored data and events only in technical details, for admins
+    staff = signed_in("ida").get(f"/manage/instances/{cr.id}").data.decode()  # assurance: no administer
+    assert "Carol Clarke completed ‘Validate the change request’" in text_of(staff, "timeline")
+    assert 'id="technical-details"' not in staff and "Task created" not in staff
+    admin = signed_in("admin").get(f"/manage/instances/{cr.id}").data.decode()
+    assert "consultation_responses" in text_of(admin, "technical-details")
+    assert "task.completed" in text_of(admin, "technical-events")
+
+
+def test_a_comment_over_the_limit_comes_back_with_its_text(signed_in, web_gov, clock, csrf_of):
+    cr = ChangeRequest(web_gov, clock)
+    alice = signed_in("alice")
+    page = alice.get(f"/requests/{cr.id}").data.decode()
+    long = "A considered view. " * 300
+    response = alice.post(f"/requests/{cr.id}/comments", data={"comment": long, "next": f"/requests/{cr.id}",
+                                                               "csrf_token": csrf_of(page)})
+    html = response.data.decode()
+    assert response.status_code == 422 and "characters or fewer" in text_of(html, "comment-error")
+    assert long.strip() in html and web_gov.comments(cr.id) == []

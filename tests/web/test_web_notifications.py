@@ -42,3 +42,21 @@ def test_no_one_marks_someone_elses_notifications(told, signed_in, csrf_of):
     response = client.post("/notifications/read", data={"csrf_token": token, "notification": str(note["id"])})
     assert response.status_code == 403
     assert told.unread_count("carol") == 1
+
+
+def test_a_notice_reads_as_read_once_its_task_is_done(told, signed_in):
+    [task] = [t for t in told.tasks("carol") if t.element_id == "validate"]
+    assert told.unread_count("carol") == 1
+    told.complete(task.id, "carol", {"valid": True})
+    assert told.unread_count("carol") == 0
+    [note] = told.notifications("carol")
+    assert note["read"] and note["task_done"]
+    listing = signed_in("carol").get("/notifications/").get_data(as_text=True)
+    assert "Task done" in listing and "0 unread" in listing
+
+
+def test_links_in_notices_point_at_the_address_serving_the_page(told, signed_in):
+    mailed = told.notifier.mailer.base_url  # e-mails use GOVFLOW_BASE_URL (here its default)
+    assert mailed in told.notifications("carol")[0]["body"]
+    listing = signed_in("carol").get("/notifications/", base_url="http://localhost:8080").get_data(as_text=True)
+    assert "http://localhost:8080/tasks/" in listing and mailed + "/tasks" not in listing

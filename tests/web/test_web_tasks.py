@@ -96,7 +96,7 @@ def test_complete_with_errors_then_valid_round_trip(signed_in, web_gov, csrf_of)
     page = client.get(f"/tasks/{task.id}")
     html = page.data.decode()
     assert page.status_code == 200 and "Review <strong>Fix the MPAN format</strong>" in html
-    assert "History" in html and "Instance started" in html
+    assert "History" in html and "Alice Archer started it" in html
     response = client.post(f"/tasks/{task.id}", data={"csrf_token": csrf_of(html), "_action": "complete",
                                                       "issues": "Needs an impact note"})
     assert response.status_code == 422
@@ -162,7 +162,7 @@ def test_observer_reads_but_never_acts(signed_in, web_gov, token_from):
     client = signed_in("olive")
     record = client.get(f"/requests/{task.instance_id}").data.decode()
     assert "Fix the MPAN format" in record
-    assert record.count('type="submit"') == 1  # only "Sign out": no action buttons
+    assert record.count('type="submit"') == 2  # only "Sign out" and the header's search: no action buttons
     page = client.get(f"/tasks/{task.id}").data.decode()
     assert "Observers do not act" in page and 'id="task-form"' not in page and 'id="claim"' not in page
     assert "Raise a change request" not in client.get("/").data.decode()
