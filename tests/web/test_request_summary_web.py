@@ -8,6 +8,7 @@ import io
 from sqlalchemy import select
 
 from engine.store.models import Attachment, Instance
+from tests.sample_files import PDF
 from tests.scenarios.change_control_driver import ChangeRequest
 from tests.web.cc_answers import RAISE
 from tests.web.page_text import text_of
@@ -18,7 +19,6 @@ def raise_form(gov, **extra) -> dict:
     return {**to_raw(gov.forms.start_form("change_control", "alice").schema, RAISE), **extra}
 
 
-PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 def test_the_request_page_shows_every_answer_in_words(signed_in, web_gov, clock):
