@@ -27,6 +27,8 @@ from engine.store.models import Webhook
 
 KIND = "webhook"
 TIMEOUT = 10  # seconds
+SUBSCRIPTIONS_TTL = 2.0  # seconds a worker reuses the active subscriptions it read (one query saved per command)
+_subscriptions: dict[str, tuple[float, list[tuple[int, list[str]]]]] = {}
 WITHHELD = {"data", "answers", "password"}  # never sent in a payload
 
 
@@ -44,7 +46,7 @@ def enqueue_for_events(session: Session, now: datetime, actor: str) -> int:
     events = audit.pending(session)
     if not events:
         return 0
-    hooks = session.execute(select(Webhook.id, Webhook.events).where(Webhook.active.is_(True))).all()
+    hooks = _active_subscriptions(session)
     count = 0
     for hook_id, patterns in hooks:
         for event in events:
@@ -58,6 +60,24 @@ def enqueue_for_events(session: Session, now: datetime, actor: str) -> int:
                     instance_id=event["instance_id"], actor=actor)
                 count += 1
     return count
+
+
+def _active_subscriptions(session: Session) -> list[tuple[int, list[str]]]:
+    """The active subscriptions, read at most every SUBSCRIPTIONS_TTL seconds per database by this process (a
+    subscription added or removed elsewhere applies here within that time; here, at once: `forget_subscriptions`)."""
+    key = str(session.get_bind().url)
+    cached = _subscriptions.get(key)
+    if cached is not None and time.monotonic() - cached[0] < SUBSCRIPTIONS_TTL:
+        return cached[1]
+    rows = [(hook_id, list(events or [])) for hook_id, events in
+            session.execute(select(Webhook.id, Webhook.events).where(Webhook.active.is_(True)))]
+    _subscriptions[key] = (time.monotonic(), rows)
+    return rows
+
+
+def forget_subscriptions() -> None:
+    """Read the subscriptions again on the next command (after this process added or removed one)."""
+    _subscriptions.clear()
 
 
 def post(url: str, secret: str, effect_id: int, event: dict) -> tuple[int, int]:

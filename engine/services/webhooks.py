@@ -55,7 +55,9 @@ class Webhooks:
             session.add(row)
             session.flush()
             audit.record(session, now, username, "webhook.added", webhook_id=row.id, url=url, events=events)
-            return secret, _listed(row)
+            listed = _listed(row)
+        sending.forget_subscriptions()
+        return secret, listed
 
     def listing(self, username: str) -> list[dict]:
         with self.db.read() as session:
@@ -73,7 +75,9 @@ class Webhooks:
             if row.active:
                 row.active, row.removed_at, row.removed_by = False, now, username
                 audit.record(session, now, username, "webhook.removed", webhook_id=row.id, url=row.url)
-            return _listed(row)
+            listed = _listed(row)
+        sending.forget_subscriptions()
+        return listed
 
     def deliveries(self, webhook_id: int, username: str, limit: int = 200) -> list[dict]:
         """The delivery log, newest first: each attempt, its answer and how long it took."""

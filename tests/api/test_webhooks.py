@@ -140,3 +140,22 @@ def test_webhooks_through_the_api_and_the_cli(gov, client, bearer, receiver, mon
     assert shown.output.count("active") == 2
     assert client.delete(f"/api/v1/webhooks/{made.json['id']}", headers=admin).json["status"] == "removed"
     assert client.get(f"/api/v1/webhooks/{made.json['id']}/deliveries", headers=admin).json["items"] == []
+
+
+def test_a_subscription_added_by_another_worker_applies_here_once_the_cached_list_expires(gov, receiver,
+                                                                                          monkeypatch):
+    """Each worker reuses the active subscriptions it read for SUBSCRIPTIONS_TTL seconds (a command saves a query);
+    one added elsewhere (here: written straight to the table, as another process's commit would be) applies after."""
+    import time
+    from engine.delivery import webhooks as sending
+    from engine.store.models import Webhook
+    monkeypatch.setattr(sending, "SUBSCRIPTIONS_TTL", 0.2)
+    gov.start("change_control", "alice", RAISE)  # reads (and caches) the subscriptions: none
+    with gov.db.write() as session:
+        session.add(Webhook(url=receiver.url, events=["instance.started"], secret="whsec_elsewhere", active=True,
+                            created_by="admin", created_at=gov.clock.now()))
+    time.sleep(0.25)
+    gov.start("change_control", "alice", RAISE)
+    deliver(gov)
+    assert receiver.events() == ["instance.started"]
+    assert verified("whsec_elsewhere", receiver.received[0])
