@@ -14,7 +14,7 @@ def test_the_reopened_request_page_shows_the_earlier_decisions(gov, clock, signe
     client = signed_in("alice")  # the raiser
     page = client.get(f"/requests/{reopened}").get_data(as_text=True)
     raised_by = re.search(r'Raised by</dt>\s*<dd class="govuk-summary-list__value">([^<]*)</dd>', page).group(1)
-    assert raised_by.strip() == "alice"  # the original raiser, not the SRO who reopened it
+    assert raised_by.strip() == "Alice Archer"  # the original raiser (by name), not the SRO who reopened it
     section = page[page.index('id="reopened-from"'):]
     assert "Reopened after appeal APP001" in section
     assert f'href="/requests/{cr}"' in section
