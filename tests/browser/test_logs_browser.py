@@ -78,7 +78,7 @@ def test_the_pmo_plans_a_meeting_and_keeps_the_logs(page, live_server, web_gov, 
     assert page.url.endswith(f"/logs/meetings/{cr.data['decision_meeting_id']}#{agenda_row_id}")
     assert "PSG, 2027-01-20: Accept" in page.locator(f"#{agenda_row_id}").inner_text()
 
-    # the action log: the PMO adds an action that is overdue by now (due Mon 18 Jan)
+    # the action log: an action cannot be due in the past (Mon 18 Jan); due Fri 22 Jan, it is overdue on Mon 25 Jan
     visit(page, base + "/logs/actions")
     with page.expect_navigation():
         page.click("#add-entry")
@@ -88,7 +88,12 @@ def test_the_pmo_plans_a_meeting_and_keeps_the_logs(page, live_server, web_gov, 
     page.fill("#owner", "will")
     page.fill("#due_on", "2027-01-18")
     save(page)
+    assert "There is a problem" in page.inner_text(".govuk-error-summary")
+    assert page.input_value("#title") == "Circulate the revised plan"  # the rest of the form is kept
+    page.fill("#due_on", "2027-01-22")
+    save(page)
     assert "was saved" in page.inner_text(".govuk-notification-banner")
+    gov.clock.set(datetime(2027, 1, 25, 9, tzinfo=UTC))
     page.select_option("#status", "overdue")
     with page.expect_navigation():
         page.locator("#log-search").get_by_role("button", name="Search").click()
