@@ -96,6 +96,17 @@ def _title_of(schema: dict, field: str) -> str:
     return _node_of(schema, field).get("title") or field.split(".")[-1].replace("_", " ")
 
 
+def _missing(title: str, node: dict) -> str:
+    """A missing answer, in the GOV.UK manner: "Enter the …" for a named value, "Answer ‘…?’" for a question, and
+    "Select" or "Choose" for a choice."""
+    if not title:
+        return "This field is required"
+    chosen = "enum" in node or node.get("type") == "boolean" or "oneOf" in node or node.get("type") == "array"
+    if title.rstrip().endswith("?"):
+        return f"Choose an answer to ‘{title}’" if chosen else f"Answer ‘{title}’"
+    return f"Select {title.lower()}" if chosen else f"Enter {title.lower()}"
+
+
 def _message_for(error, schema: dict) -> str:
     """The field's own words when its schema has "x-govflow-message", else a message built from its title."""
     own = _node_of(schema, _field_of(error)).get("x-govflow-message")
@@ -103,10 +114,10 @@ def _message_for(error, schema: dict) -> str:
         return own
     title = _title_of(schema, _field_of(error))
     kind, value = error.validator, error.validator_value
-    if kind == "required":
-        return f"Enter {title.lower()}" if title else "This field is required"
+    if kind == "required" or (kind == "minLength" and value <= 1):
+        return _missing(title, _node_of(schema, _field_of(error)))
     if kind == "minLength":
-        return f"{title} must be at least {value} characters" if value > 1 else f"Enter {title.lower()}"
+        return f"{title} must be at least {value} characters"
     if kind == "maxLength":
         return f"{title} must be {value} characters or fewer"
     if kind == "minimum":

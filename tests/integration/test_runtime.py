@@ -76,7 +76,7 @@ def test_form_errors_name_each_field_and_change_nothing(gov):
     assert "extra" in caught.value.errors[""] or any("extra" in v for v in caught.value.errors.values())
     with pytest.raises(FormInvalid) as missing:
         gov.complete(review.id, "carol", {})
-    assert missing.value.errors == {"valid": "Enter is it valid?"}
+    assert missing.value.errors == {"valid": "Choose an answer to ‘Is it valid?’"}  # a question, not "Enter is it valid?"
     assert only_task(gov, "carol", "review").id == review.id  # still open
     with pytest.raises(FormInvalid):
         gov.start("loop", "alice", {"title": "x"})  # minLength 3
