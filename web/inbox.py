@@ -13,6 +13,7 @@ from engine.services.inbox import QUEUE, SORTS, InboxQuery
 from .access import deny
 from .auth import login_required
 from .bounds import page_number
+from .redirects import safe_target
 from .display import LONDON, today
 
 bp = Blueprint("inbox", __name__)
@@ -177,5 +178,5 @@ def queue_act():
             flash(f"{moved} task{'s' if moved != 1 else ''} now with {who}.", "success")
         if refused:
             flash("Not moved: " + "; ".join(refused[:10]), "info")
-    back = request.form.get("back", "")
+    back = safe_target(request.form.get("back"), url_for("inbox.queue"))
     return redirect(back if back.startswith("/queue") else url_for("inbox.queue"))

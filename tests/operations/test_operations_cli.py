@@ -80,9 +80,8 @@ def test_doctor_reports_a_database_not_yet_migrated(cli):
     assert re.search(r"FAIL\s+migrations .*run `govflow init`", result.stderr), result.stderr
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL is backed up with pg_dump (next test)
 def test_sqlite_backup_while_running_and_restore(cli, backend, tmp_path):
-    if backend == "postgres":
-        pytest.skip("PostgreSQL is backed up with pg_dump (next test)")
     cli("init")
     cli("users", "add", "dora", "--name", "Dora D", "--role", "workstream", "--password", "a-long-password")
     held = sqlite3.connect(cli.url.split(":///", 1)[1])  # another process's open connection, mid-read
@@ -104,9 +103,8 @@ def test_sqlite_backup_while_running_and_restore(cli, backend, tmp_path):
     assert "is not an SQLite database" in cli("restore", not_db, "--yes", ok=False).stderr
 
 
+@pytest.mark.parametrize("backend", ["postgres"])  # SQLite is backed up by govflow itself (previous test)
 def test_postgresql_backup_names_pg_dump_and_pg_restore(cli, backend, tmp_path):
-    if backend == "sqlite":
-        pytest.skip("SQLite is backed up by govflow itself (previous test)")
     cli("init")
     result = cli("backup", tmp_path / "govflow.dump", ok=False)
     assert result.exit_code == 1 and "s3cret-pw" not in result.stderr

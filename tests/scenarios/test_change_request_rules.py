@@ -386,6 +386,7 @@ def test_the_consultation_closes_at_its_window_and_responses_are_then_under_revi
     data = cr.data
     assert data["consultation_closed_at"] == WINDOW_CLOSES.isoformat() == data["consultation_closes_at"]
     assert cr.state == "responses under review" and cr.open_tasks() == ["review"]
-    cr.respond("bob", comments="After the window.")
+    cr.respond("alice", respondent_organisation="Northern Power Supply", constituency="SUPPLIER_LARGE",
+               comments="After the window.")  # another party (a party's second response replaces its first)
     assert [r["late"] for r in cr.data["consultation_responses"]] == [False, True]
     assert cr.state == "responses under review"
