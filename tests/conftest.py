@@ -127,6 +127,18 @@ def gov(database_url, tmp_path, clock):
     govflow.db.dispose()
 
 
+@pytest.fixture
+def app(gov):
+    """The web application over `gov` (the web tests' own conftest builds it over `web_gov`)."""
+    from web.app import create_app
+    return create_app(gov, TESTING=True, SECRET_KEY="test-secret-key")
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; tests never download a browser
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]

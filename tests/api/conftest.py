@@ -9,17 +9,6 @@ from tests.web.conftest import sign_in, token_from
 
 
 @pytest.fixture
-def app(gov):
-    from web.app import create_app
-    return create_app(gov, TESTING=True, SECRET_KEY="test-secret-key")
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def bearer(gov):
     """bearer("carol", "read", "work") → the Authorization header of a new personal token of carol's."""
     def make(username: str, *scopes: str, **options) -> dict:

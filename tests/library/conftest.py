@@ -10,17 +10,6 @@ from tests.conftest import TEST_PASSWORD
 
 
 
-@pytest.fixture
-def app(gov):
-    from web.app import create_app
-    return create_app(gov, TESTING=True, SECRET_KEY="test-secret-key")
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 def csrf_of(html: str | bytes) -> str:
     text = html.decode() if isinstance(html, bytes) else html
     found = re.search(r'name="csrf_token" value="([^"]+)"', text)

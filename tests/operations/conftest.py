@@ -9,17 +9,6 @@ from tests.conftest import make_govflow  # noqa: F401  (re-exported for the test
 
 
 @pytest.fixture
-def app(gov):
-    from web.app import create_app
-    return create_app(gov, TESTING=True, SECRET_KEY="test-secret-key")
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def smtp_server():
     """A real SMTP server on a free loopback port; `.messages` holds what it received."""
     from aiosmtpd.controller import Controller
