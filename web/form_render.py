@@ -150,7 +150,7 @@ CHOICE_WIDGETS = {"select", "radios", "boolean", "checkboxes"}
 
 
 def _worded(message: str | None, widget: str, label: str) -> str | None:
-    """The engine says "Enter …" for any missing answer; a choice is selected, not entered (GOV.UK wording)."""
+    """A choice is selected, not entered (GOV.UK wording), should a message still say "Enter …" for one."""
     if message and widget in CHOICE_WIDGETS and message.startswith("Enter "):
         return f"Select an answer for ‘{label}’" if widget != "checkboxes" else \
             f"Select at least one option for ‘{label}’"

@@ -105,7 +105,7 @@ def test_raise_review_and_complete_in_the_browser(page, live_server, web_gov, pa
     page.click("#submit")
     check_accessibility(page)
     summary = page.locator(".govuk-error-summary")
-    assert summary.is_visible() and "Select an answer for ‘Is it valid?’" in summary.inner_text()
+    assert summary.is_visible() and "Choose an answer to ‘Is it valid?’" in summary.inner_text()
     assert page.locator(".govuk-error-summary a").first.get_attribute("href") == "#f-valid"
     assert page.input_value("#f-issues") == "Needs an impact note"
 

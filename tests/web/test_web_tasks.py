@@ -101,7 +101,7 @@ def test_complete_with_errors_then_valid_round_trip(signed_in, web_gov, csrf_of)
                                                       "issues": "Needs an impact note"})
     assert response.status_code == 422
     html = response.data.decode()
-    assert "There is a problem" in html and 'href="#f-valid"' in html and "Select an answer for ‘Is it valid?’" in html
+    assert "There is a problem" in html and 'href="#f-valid"' in html and "Choose an answer to ‘Is it valid?’" in html
     assert "Needs an impact note" in html  # the user's input is kept
     assert web_gov.task(task.id).claimed_by == "carol"  # the first save claimed it
     response = client.post(f"/tasks/{task.id}", data={"csrf_token": csrf_of(html), "_action": "complete",
