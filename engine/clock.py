@@ -1,7 +1,10 @@
 """The one source of "now": a wall clock in production, a settable clock in tests, simulations and `--at`."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
 
 
 class Clock:
@@ -12,6 +15,10 @@ class Clock:
 
     def now(self) -> datetime:
         return self._frozen_at or datetime.now(timezone.utc)
+
+    def today(self) -> date:
+        """The date in Europe/London now (the programme's calendar day)."""
+        return london_date(self.now())
 
     def set(self, moment: datetime) -> None:
         self._frozen_at = _as_utc(moment)
@@ -32,10 +39,14 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+def london_date(moment: datetime) -> date:
+    """The Europe/London calendar date of an aware moment."""
+    return moment.astimezone(LONDON).date()
+
+
 def parse_moment(text: str) -> datetime:
     """Parse an ISO date or datetime given by a person; a missing zone means Europe/London."""
-    from zoneinfo import ZoneInfo
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo("Europe/London"))
+        moment = moment.replace(tzinfo=LONDON)
     return moment.astimezone(timezone.utc)

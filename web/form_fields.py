@@ -66,6 +66,45 @@ def enum_options(prop: dict) -> list[tuple[str, str]]:
     return [(_raw_scalar(v), str(labels.get(_raw_scalar(v), labels.get(str(v), v)))) for v in values]
 
 
+def conditions_of(schema: dict | None) -> dict[str, str]:
+    """Fields of an object schema that its `if`/`then` rules (at the top or in `allOf`) make required, each with the
+    words that say when: "Required if you answer ‘Yes’ to ‘Does it change a Level 1 milestone?’". A field required
+    by a rule govflow cannot put in words gets ""."""
+    if not isinstance(schema, dict):
+        return {}
+    rules = [schema] + [part for part in schema.get("allOf") or [] if isinstance(part, dict)]
+    found: dict[str, list[str]] = {}
+    for rule in rules:
+        if not isinstance(rule.get("if"), dict):
+            continue
+        when = _when(schema, rule["if"])
+        for branch, words in (("then", when), ("else", "")):
+            needed = rule.get(branch).get("required") if isinstance(rule.get(branch), dict) else None
+            for name in needed or []:
+                found.setdefault(name, []).append(words if branch == "then" else "")
+    return {name: "; ".join(sorted({w for w in words if w})) if all(words) else "" for name, words in found.items()}
+
+
+def _when(schema: dict, test: dict) -> str:
+    """The condition of an `if` as the person sees it ("" when it is not one answer's value or values)."""
+    tested = test.get("properties") if isinstance(test.get("properties"), dict) else {}
+    if len(tested) != 1:
+        return ""
+    name, rule = next(iter(tested.items()))
+    prop = ((schema.get("properties") or {}).get(name))
+    if not isinstance(prop, dict) or not isinstance(rule, dict):
+        return ""
+    values = [rule["const"]] if "const" in rule else rule.get("enum") if isinstance(rule.get("enum"), list) else None
+    if not values:
+        return ""
+    labels = dict(enum_options(prop))
+    shown = " or ".join(f"‘{labels.get(_raw_scalar(v), _raw_scalar(v))}’" for v in values)
+    title = label_of(name, prop)
+    if title.rstrip().endswith("?"):
+        return f"Required if you answer {shown} to ‘{title}’"
+    return f"Required if you choose {shown} for ‘{title}’"
+
+
 def label_of(name: str, prop: dict) -> str:
     return str(prop.get("title") or name.replace("_", " ").capitalize())
 

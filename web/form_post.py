@@ -13,6 +13,7 @@ from engine.services.forms_view import form_errors
 from engine.services.submission import FormInvalidKept, Kept
 
 from . import attachments
+from .display import today
 from .form_parse import add_row, parse_form, remove_row
 from .form_render import Uploads
 
@@ -77,7 +78,8 @@ def take(schema: dict | None, place: attachments.FormPlace, control_fields: set[
         kept = keep(files.uploads, held=files.counts())
         uploads = files.keep(raw, kept.files)
         checked = parse_form(schema, raw, uploads.files)
-        if kept.refused or form_errors(schema, checked.data):  # the schema's rules, as sending would apply them
+        # the schema's rules, as sending would apply them
+        if kept.refused or form_errors(schema, checked.data, today()):
             return _invalid(schema, raw, uploads, kept.refused)
         return FormPost(raw, {}, uploads, checked=checked.data)
     new = [(data_path, *files.uploads[upload.index][1:]) for data_path, upload in parsed.take_uploads()]
@@ -93,6 +95,6 @@ def _invalid(schema: dict | None, raw: dict[str, str], uploads: Uploads, refused
     """The form back with the parser's messages, the refused files' and the schema's own for the rest."""
     parsed = parse_form(schema, raw, uploads.files)
     errors = {**parsed.errors, **refused}
-    for key, message in parsed.engine_errors(form_errors(schema, parsed.data)).items():
+    for key, message in parsed.engine_errors(form_errors(schema, parsed.data, today())).items():
         errors.setdefault(key, message)
     return FormPost(raw, errors, uploads, 422)

@@ -5,9 +5,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.services.attachments import limits_for, size_text
+from engine.services.forms_view import NOT_BEFORE
 
-from .form_fields import (MAX_ROWS, date_key, enum_options, file_ids, files_key, html_id, label_of, rows_key,
-                          widget_of)
+from .form_fields import (MAX_ROWS, conditions_of, date_key, enum_options, file_ids, files_key, html_id, label_of,
+                          rows_key, widget_of)
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Field:
     hint: str
     required: bool
     widget: str
+    required_when: str | None = None  # required by an if/then rule: when, in words ("" if it cannot be said)
     value: str = ""
     parts: dict[str, str] = field(default_factory=dict)  # day/month/year of a date
     options: list[tuple[str, str]] = field(default_factory=list)
@@ -55,11 +57,17 @@ def build_fields(schema: dict | None, raw: dict[str, str], errors: dict[str, str
     if not schema:
         return []
     required = set(schema.get("required") or [])
+    conditions = conditions_of(schema)
     fields = []
     for name, prop in (schema.get("properties") or {}).items():
         if not isinstance(prop, dict) or prop.get("readOnly") or name.startswith("_"):
             continue
-        fields.append(_field(name, prop, prefix + name, name in required, raw, errors, uploads))
+        made = _field(name, prop, prefix + name, name in required, raw, errors, uploads)
+        if name not in required and name in conditions:
+            made.required_when = conditions[name]
+            made.hint = " ".join(part for part in (f"{conditions[name]}." if conditions[name] else "", made.hint)
+                                 if part)
+        fields.append(made)
     return fields
 
 
@@ -109,6 +117,9 @@ def _field(name: str, prop: dict, path: str, required: bool, raw: dict[str, str]
             made.rows.append(row)
     else:
         made.value = raw.get(path, "")
+        if widget == "iso-date" and prop.get(NOT_BEFORE) == "today":
+            from .display import today
+            made.attrs["min"] = today().isoformat()
         if widget in ("number", "money"):
             made.attrs["inputmode"] = "numeric" if prop.get("type") == "integer" else "decimal"
     return made

@@ -1,16 +1,19 @@
 """Task forms: JSON Schema checks of submitted data, with one plain-English message per field."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import SchemaError
 
+from engine.bpmn import form_dates
 from engine.bpmn.attachment_fields import FIELD_LIMITS_KEY, WIDGET, field_problem, is_attachment_field
 from engine.errors import FormInvalid
 
 _FORMAT_CHECKER = FormatChecker()
-_VALIDATORS: dict[int, tuple[dict, Draft202012Validator]] = {}
+_Validator = validators.extend(Draft202012Validator, {form_dates.NOT_BEFORE: form_dates.not_before})
+_VALIDATORS: dict[int, tuple[dict, Any]] = {}
 
 
 def schema_problem(schema: Any, settings: dict | None = None) -> str | None:
@@ -24,6 +27,9 @@ def schema_problem(schema: Any, settings: dict | None = None) -> str | None:
         return f"not a valid JSON Schema: {err.message}"
     if schema.get("type", "object") != "object":
         return 'a form schema must have "type": "object"'
+    reason = form_dates.keyword_problem(schema)
+    if reason:
+        return reason
     return _attachment_problem(schema, settings if isinstance(settings, dict) or settings is None else {}, "")
 
 
@@ -50,8 +56,10 @@ def _attachment_problem(node: dict, settings: dict | None, prefix: str) -> str |
     return None
 
 
-def clean_submission(schema: dict | None, data: Any) -> dict:
-    """Drop keys starting with `_` (never let a form set engine-internal names) and validate against the schema."""
+def clean_submission(schema: dict | None, data: Any, today: date | None = None) -> dict:
+    """Drop keys starting with `_` (never let a form set engine-internal names) and validate against the schema.
+    `today` (the govflow Clock's date in Europe/London) is what "x-govflow-not-before": "today" compares with; a
+    caller that sends the form passes it (without it that rule is not checked)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -61,10 +69,15 @@ def clean_submission(schema: dict | None, data: Any) -> dict:
         return cleaned
     cached = _VALIDATORS.get(id(schema))
     if cached is None or cached[0] is not schema:
-        cached = _VALIDATORS[id(schema)] = (schema, Draft202012Validator(schema, format_checker=_FORMAT_CHECKER))
+        cached = _VALIDATORS[id(schema)] = (schema, _Validator(schema, format_checker=_FORMAT_CHECKER))
     validator = cached[1]
     errors: dict[str, str] = {}
-    for error in sorted(validator.iter_errors(cleaned), key=lambda e: list(e.absolute_path)):
+    token = form_dates.TODAY.set(today)
+    try:
+        found = sorted(validator.iter_errors(cleaned), key=lambda e: list(e.absolute_path))
+    finally:
+        form_dates.TODAY.reset(token)
+    for error in found:
         field = _field_of(error)
         errors.setdefault(field, _message_for(error, schema))
     if errors:
@@ -109,6 +122,9 @@ def _missing(title: str, node: dict) -> str:
 
 def _message_for(error, schema: dict) -> str:
     """The field's own words when its schema has "x-govflow-message", else a message built from its title."""
+    if error.validator == form_dates.NOT_BEFORE:
+        return form_dates.message(_node_of(schema, _field_of(error)).get("title") or "",
+                                  _node_of(schema, _field_of(error)))
     own = _node_of(schema, _field_of(error)).get("x-govflow-message")
     if isinstance(own, str) and own.strip():
         return own

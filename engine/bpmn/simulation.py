@@ -144,7 +144,8 @@ def _apply_event(execution: Execution, clock: Clock, event: SimulationEvent, num
                                     + (f" (it waits for: {', '.join(names)})" if names else ""))
         info = compiled.elements.get(catching[0].element_id)
         try:
-            data = clean_submission(compiled.form_schema(info.form) if info and info.form else None, event.data)
+            data = clean_submission(compiled.form_schema(info.form) if info and info.form else None, event.data,
+                                    clock.today())
         except FormInvalid as err:
             raise SimulationStopped(f"step {number}: the message '{event.name}' does not fit its form: " +
                                     "; ".join(f"{k or '(form)'}: {v}" for k, v in err.errors.items()))

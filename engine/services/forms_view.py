@@ -5,10 +5,12 @@ web renders; the rules stay here and in engine/bpmn."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
+from engine.bpmn.form_dates import NOT_BEFORE  # noqa: F401 (the date rule's keyword, for the date input's min)
 from engine.bpmn.forms import clean_submission
 from engine.bpmn.forms import schema_problem  # noqa: F401 (for the form editor's preview)
 from engine.bpmn.instructions import FilledInstructions
@@ -40,10 +42,11 @@ class FormView:
     message: str | None = None
 
 
-def form_errors(schema: dict | None, data: Any) -> dict[str, str]:
-    """The schema's own message for each field `data` gets wrong (by its path in the data); {} when it passes."""
+def form_errors(schema: dict | None, data: Any, today: date | None = None) -> dict[str, str]:
+    """The schema's own message for each field `data` gets wrong (by its path in the data); {} when it passes.
+    `today`: the govflow Clock's date, for a date that may not be in the past (as sending the form checks it)."""
     try:
-        clean_submission(schema, data)
+        clean_submission(schema, data, today)
     except FormInvalid as err:
         return dict(err.errors)
     return {}

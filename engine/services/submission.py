@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from engine.bpmn.attachment_fields import AttachmentRefused, check, is_attachment_field, limits_for
 from engine.bpmn.forms import clean_submission
 from engine.bpmn.waits import MESSAGE
+from engine.clock import london_date
 from engine.errors import Conflict, FormInvalid, NotFound
 from engine.governance.policy import policy_of
 from engine.services.attachments import purge_abandoned, remove_pending, store_pending, too_many
@@ -73,8 +74,9 @@ def validated(session: Session, now, username: str, schema: dict | None, setting
     """The clean data of a submitted form, in the command's transaction: a FormInput's files are checked and stored
     (pending; the command attaches those its data names) and their descriptors added to their fields. A refused
     file or data that fails the schema raises FormInvalid, with a message per field."""
+    today = london_date(now)
     if not isinstance(submitted, FormInput):
-        return clean_submission(schema, submitted)
+        return clean_submission(schema, submitted, today)
     data = copy.deepcopy(submitted.data) if submitted.data is not None else {}
     refused: dict[str, str] = {}
     if isinstance(data, dict) and submitted.files:
@@ -82,7 +84,7 @@ def validated(session: Session, now, username: str, schema: dict | None, setting
                                   _counts(data, submitted.files), instance_id=instance_id, task_id=task_id, into=data)
     errors: dict[str, str] = {}
     try:
-        clean = clean_submission(schema, data)
+        clean = clean_submission(schema, data, today)
     except FormInvalid as err:
         errors = dict(err.errors)
     errors.update(refused)

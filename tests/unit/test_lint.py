@@ -176,6 +176,14 @@ def test_form_schema_must_be_an_object() -> None:
     assert problem.reason == "user task 'Validate': form 't/review.json': a form schema must have \"type\": \"object\""
 
 
+def test_form_with_an_unknown_not_before_value() -> None:
+    form = {"type": "object", "properties": {"due": {"type": "string", "format": "date",
+                                                     "x-govflow-not-before": "tomorrow"}}}
+    problem = only(lint_of(diagram(), forms={"t/review.json": form}))
+    assert problem.reason == ("user task 'Validate': form 't/review.json': field 'due': \"x-govflow-not-before\" "
+                              "must be one of 'today', not 'tomorrow'")
+
+
 # ---- 4. timers -----------------------------------------------------------------------------------------------------
 
 TIMER = """    <bpmn:boundaryEvent id="chase" name="Chase" attachedToRef="review">
