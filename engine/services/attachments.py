@@ -106,6 +106,13 @@ class Attachments:
             return remove_pending(session, self.clock.now(), username, attachment_id, instance_id=instance_id,
                                   task_id=task_id)
 
+    def pending_on(self, instance_id: int, username: str) -> list[int]:
+        """The ids of my pending uploads to forms of this instance (a task's or a message's), not yet sent."""
+        with self.db.read() as session:
+            return list(session.scalars(select(Attachment.id).where(
+                Attachment.instance_id == instance_id, Attachment.status == "pending",
+                Attachment.uploaded_by == username).order_by(Attachment.id)))
+
     def of_instance(self, instance_id: int, viewer: str | None = None) -> list[dict[str, Any]]:
         """The files attached to an instance, oldest first, with the field each came in on, who uploaded it and
         whether it is confidential. With `viewer`, only those they may see (confidential ones: staff, uploader)."""
@@ -159,7 +166,8 @@ def too_many(limits: Limits) -> str:
 
 
 def store_pending(session: Session, now: datetime, username: str, field: str, name: str, content: bytes, kind: str,
-                  *, instance_id: int | None = None, task_id: str | None = None) -> dict[str, Any]:
+                  *, instance_id: int | None = None, task_id: str | None = None,
+                  description: str = "") -> dict[str, Any]:
     """In the command's transaction: keep a file already checked (`kind`) as pending for `username`'s form, with its
     audit event; its descriptor."""
     row = Attachment(instance_id=instance_id, task_id=task_id, field=field[:200], name=clean_name(name),
@@ -170,7 +178,7 @@ def store_pending(session: Session, now: datetime, username: str, field: str, na
     session.flush()
     audit.record(session, now, username, "attachment.uploaded", instance_id=instance_id, task_id=task_id,
                  attachment_id=row.id, field=field, name=row.name, size=row.size, type=row.content_type,
-                 sha256=row.sha256)
+                 sha256=row.sha256, **({"description": description} if description else {}))
     return descriptor(row)
 
 

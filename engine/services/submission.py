@@ -147,11 +147,13 @@ class Submissions:
     def keep(self, username: str, files: Iterable[FormFile] = (), *, task_id: str | None = None,
              process_id: str | None = None, instance_id: int | None = None, message: str | None = None,
              held: Mapping[str, int] | None = None, remove: Iterable[int] = (),
-             draft: dict | Callable[[dict[str, list[dict]]], dict] | None = None, claim: bool = False) -> Kept:
+             draft: dict | Callable[[dict[str, list[dict]]], dict] | None = None, claim: bool = False,
+             description: str = "") -> Kept:
         """Keep a form's input without sending it (one transaction): the task's (`task_id`), a process's start form
         (`process_id`) or the message `message` to `instance_id`. New files are checked against their field's
         limits (`held`: how many files each field holds already) and stored pending; `remove` deletes my pending
-        uploads to this form; a task's form also keeps `draft` and is claimed when `claim` and nobody holds it."""
+        uploads to this form; a task's form also keeps `draft` and is claimed when `claim` and nobody holds it.
+        `description` (the API's upload) is recorded with each new file's audit event."""
         files, remove = tuple(files), tuple(remove)
         now = self.clock.now()
         with self.runtime.commands.scope("form.kept", username) as (session, change):
@@ -164,7 +166,7 @@ class Submissions:
             removed = tuple(i for i in remove if remove_pending(session, now, username, i, instance_id=instance_id,
                                                                  task_id=task_of))
             stored, refused = _store_files(session, now, username, schema, settings, files, dict(held or {}),
-                                           instance_id=instance_id, task_id=task_of)
+                                           instance_id=instance_id, task_id=task_of, description=description)
             draft_error = None
             if row is not None and draft is not None:
                 answers = draft(stored) if callable(draft) else draft
@@ -235,7 +237,7 @@ def _claim(session: Session, now, username: str, row: HumanTask) -> None:
 
 def _store_files(session: Session, now, username: str, schema: dict | None, settings: Mapping[str, Any] | None,
                  files: Iterable[FormFile], held: dict[str, int], *, instance_id: int | None, task_id: str | None,
-                 into: dict | None = None) -> tuple[dict[str, list[dict]], dict[str, str]]:
+                 into: dict | None = None, description: str = "") -> tuple[dict[str, list[dict]], dict[str, str]]:
     """Check each file against its field's limits and store the acceptable ones pending: (descriptors by field,
     why files were refused by field). With `into`, each descriptor is also added to its field in that data."""
     stored: dict[str, list[dict]] = {}
@@ -260,7 +262,7 @@ def _store_files(session: Session, now, username: str, schema: dict | None, sett
                                                  "there")
             continue
         found = store_pending(session, now, username, path, name, content, kind, instance_id=instance_id,
-                              task_id=task_id)
+                              task_id=task_id, description=description)
         held[path] = held.get(path, 0) + 1
         stored.setdefault(path, []).append(found)
         target.append(found)

@@ -16,6 +16,7 @@ def create_api(web: Flask):
 
     from .. import bounds
     from . import access, admin, library, problems, records, reference, work
+    from .form_files import UPLOAD_BODY
     from .schemas import Problem
 
     api = APIFlask(__name__, title="govflow API", version="1", spec_path=None, docs_path=None,
@@ -57,6 +58,9 @@ def create_api(web: Flask):
                                      ("429", "Rate limited")):
                     entry = responses.setdefault(status, {"description": text})
                     entry["content"] = {"application/problem+json": {"schema": problem_schema}}
+        upload = spec.get("paths", {}).get("/instances/{instance_id}/attachments", {}).get("post")
+        if upload is not None:  # read by hand (a multipart body), so described here
+            upload["requestBody"] = UPLOAD_BODY
         return spec
 
     problems.init_app(api)

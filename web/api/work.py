@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from apiflask import APIBlueprint
-from flask import Response, url_for
+from flask import Response, current_app, request, url_for
 
-from engine.errors import NotFound
+from engine.errors import FormInvalid, NotFound
 from engine.services.inbox import InboxQuery
 
-from . import paging
+from . import form_files, paging
 from .access import caller, check_if_match, deny, gov, instance_etag, needs, task_etag
 from .schemas import (CommentBody, Done, FormData, InstanceArgs, Instance, Items, OptionalReason, Page, PageArgs,
                       ReassignBody, Result, StartBody, TaskArgs, TaskDetail)
@@ -135,9 +135,15 @@ def discard_draft(task_id: str):
 @needs("work", act=True)
 def complete(task_id: str, body: FormData):
     """Submit the task's form: checked against its JSON Schema (422 with each field's error), then the process moves
-    on. `next_task_id`: my next task on this instance, if any."""
+    on. `next_task_id`: my next task on this instance, if any.
+
+    A file field takes files uploaded first to this task's form (`POST /instances/{id}/attachments` with
+    `task_id`): give their ids, e.g. `"ia_documents": [{"id": 41}]` (or the descriptor the upload returned); an id
+    the form may not hold is a 422 naming the field. On completion the files become part of the instance."""
     _writable_task(task_id)
-    result = gov().complete(task_id, caller().username, body.data)
+    form = _task_or_deny(task_id)
+    data = form_files.with_files(form.schema, body.data, instance_id=form.task.instance_id, task_id=task_id)
+    result = gov().complete(task_id, caller().username, data)
     return result.as_dict()
 
 
@@ -231,9 +237,13 @@ def withdraw(instance_id: int, body: OptionalReason):
 @instances.output(Result)
 @needs("work", act=True)
 def send_message(instance_id: int, message: str, body: FormData):
-    """Send a message the instance waits for (a consultation response…) with its form's data."""
+    """Send a message the instance waits for (a consultation response…) with its form's data; its file fields name
+    files uploaded first to this message's form (`POST /instances/{id}/attachments` with `message`), by id."""
     writable(instance_id)
-    return gov().send_message(instance_id, message, caller().username, body.data).as_dict()
+    schema = next((m["schema"] for m in gov().open_messages(instance_id, caller().username)
+                   if m["message"] == message), None)
+    data = form_files.with_files(schema, body.data, instance_id=instance_id)
+    return gov().send_message(instance_id, message, caller().username, data).as_dict()
 
 
 @instances.get("/<int:instance_id>/comments")
@@ -272,14 +282,56 @@ def attachments(instance_id: int):
                                                                                     "format": "binary"}}}}})
 @needs("read")
 def download(instance_id: int, attachment_id: int):
-    """A file attached to the instance, for whoever may see it."""
+    """A file attached to the instance, for whoever may see it (and a file I uploaded to one of its forms and have
+    not sent yet, for me)."""
     visible(instance_id)
-    if attachment_id not in {f["id"] for f in gov().attachments.of_instance(instance_id, caller().username)}:
+    if attachment_id not in {f["id"] for f in gov().attachments.of_instance(instance_id, caller().username)} and \
+            attachment_id not in gov().attachments.pending_on(instance_id, caller().username):
         raise NotFound(f"There is no file {attachment_id} on instance {instance_id} that you may see")
     info, content = gov().attachments.fetch(attachment_id, caller().username)
     return Response(content, mimetype="application/octet-stream",
                     headers={"Content-Disposition": f'attachment; filename="{info.get("name", "file")}"',
                              "X-Content-Type-Options": "nosniff"})
+
+
+@instances.post("/<int:instance_id>/attachments")
+@instances.doc(responses={201: {"description": "The file, stored with the form it is for (pending: seen by me "
+                                               "alone until the form is sent)",
+                                "headers": {"Location": {"description": "The file's download",
+                                                         "schema": {"type": "string"}}},
+                                "content": {"application/json": {"schema": {"type": "object"}}}},
+                          413: {"description": "More than one upload may carry"}})
+@needs("work", act=True)
+def upload(instance_id: int):
+    """Upload a file for a form of this instance: an open task's (`task_id`) or a message's (`message`), into one
+    of its file fields (`field`). The file is checked as the web checks it (the field's types and size, and bytes
+    that really are what the name says: a PDF that parses, an image that decodes, a sound Office file; a polyglot
+    is refused, 422 naming `file`) and kept, pending, for me alone. Send the form (complete the task, send the
+    message) with its id in the field and it becomes part of the instance, seen by whoever may see it."""
+    request.max_content_length = current_app.extensions["web"].config.get("FORM_UPLOAD_LIMIT")
+    visible(instance_id)
+    sent = form_files.upload_form()
+    if sent["task_id"]:
+        form = _task_or_deny(sent["task_id"])
+        if form.task.instance_id != instance_id:
+            raise NotFound(f"There is no task {sent['task_id']} on instance {instance_id}")
+        where = {"task_id": sent["task_id"]}
+    else:
+        form = next((m for m in gov().open_messages(instance_id, caller().username)
+                     if m["message"] == sent["message"]), None)
+        if form is None:
+            raise NotFound(f"Instance {instance_id} does not wait for '{sent['message']}' from you now")
+        where = {"instance_id": instance_id, "message": sent["message"]}
+    field = form_files.file_field(form.schema if sent["task_id"] else form["schema"], sent["field"])
+    kept = gov().submissions.keep(caller().username, [(field, sent["name"], sent["content"])], **where,
+                                  description=sent["description"])
+    if kept.refused:
+        raise FormInvalid({"file": kept.refused.get(field) or "; ".join(kept.refused.values())})
+    stored = kept.files[field][0]
+    body = dict(stored, field=field, status="pending", description=sent["description"], **where,
+                download=url_for("instances.download", instance_id=instance_id, attachment_id=stored["id"]))
+    body["instance_id"] = instance_id
+    return body, 201, {"Location": body["download"]}
 
 
 def _london():
