@@ -1,4 +1,5 @@
-"""`govflow webhooks …`: subscribe receivers to events (admins), list them, remove one, read a delivery log."""
+"""`govflow webhooks …`: subscribe receivers to events (admins), list them, disable, enable or remove one, send
+one a test event, read a delivery log."""
 from __future__ import annotations
 
 import click
@@ -28,7 +29,7 @@ def webhooks_add(ctx: Context, url: str, events: tuple[str, ...], username: str)
 def webhooks_list(ctx: Context, username: str) -> None:
     rows = ctx.govflow.webhooks.listing(username)
     ctx.emit(rows, lambda: "\n".join(
-        f"webhook {w['id']}  {'active ' if w['active'] else 'removed'}  {w['url']}  [{', '.join(w['events'])}]"
+        f"webhook {w['id']}  {w['status']:<8} {w['url']}  [{', '.join(w['events'])}]"
         for w in rows) or "No webhooks.")
 
 
@@ -40,6 +41,32 @@ def webhooks_remove(ctx: Context, webhook_id: int, username: str) -> None:
     ctx.emit(found, f"Webhook {webhook_id} ({found['url']}) is removed.")
 
 
+@command(webhooks_group, "disable")
+@click.argument("webhook_id", type=int)
+@click.option("--as", "username", required=True)
+def webhooks_disable(ctx: Context, webhook_id: int, username: str) -> None:
+    """Send nothing to it until it is enabled again."""
+    found = ctx.govflow.webhooks.disable(webhook_id, username)
+    ctx.emit(found, f"Webhook {webhook_id} ({found['url']}) is disabled.")
+
+
+@command(webhooks_group, "enable")
+@click.argument("webhook_id", type=int)
+@click.option("--as", "username", required=True)
+def webhooks_enable(ctx: Context, webhook_id: int, username: str) -> None:
+    found = ctx.govflow.webhooks.enable(webhook_id, username)
+    ctx.emit(found, f"Webhook {webhook_id} ({found['url']}) is enabled.")
+
+
+@command(webhooks_group, "test")
+@click.argument("webhook_id", type=int)
+@click.option("--as", "username", required=True)
+def webhooks_test(ctx: Context, webhook_id: int, username: str) -> None:
+    """Send it a signed `webhook.test` event (see `deliveries` for the answer)."""
+    effect_id = ctx.govflow.webhooks.send_test(webhook_id, username)
+    ctx.emit({"effect_id": effect_id}, f"A test event for webhook {webhook_id} is queued (effect {effect_id}).")
+
+
 @command(webhooks_group, "deliveries")
 @click.argument("webhook_id", type=int)
 @click.option("--as", "username", required=True)
@@ -49,4 +76,5 @@ def webhooks_deliveries(ctx: Context, webhook_id: int, username: str) -> None:
     ctx.emit(rows, lambda: "\n".join(
         f"{d['at']}  effect {d['effect_id']} try {d['attempt']}  {d['event']:<22} "
         f"{'ok' if d['ok'] else 'FAILED'} {d['status_code'] or ''} {d['duration_ms']} ms {d['error'] or ''}"
+        + (f"  next try {d['next_retry_at']}" if d["next_retry_at"] else "  gave up" if d["gave_up"] else "")
         for d in rows) or "Nothing delivered yet.")

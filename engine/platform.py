@@ -98,7 +98,7 @@ class Govflow:
         self.meetings = MeetingCalendar(self.db, self.clock, self.config, self.runtime)
         self.seats = SeatRegister(self.db, self.clock)
         self.tokens = ApiTokens(self.db, self.clock)  # the JSON API's bearer tokens
-        self.webhooks = Webhooks(self.db, self.clock)  # subscriptions, delivered as the outbox's `webhook` effects
+        self.webhooks = Webhooks(self.db, self.clock, self.runtime.commands)  # delivered as `webhook` effects
         self.effects.handlers["webhook"] = self.webhooks.deliver
         self.sso = SingleSignOn(self.db, self.clock, self.config.processes_dir / "sso.yaml")  # accounts from OIDC
         self.summaries = RequestSummaries(self.db, self.repository, self.attachments)

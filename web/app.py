@@ -76,6 +76,7 @@ def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
     from . import notifications
     app.register_blueprint(notifications.bp)
     from . import account_tokens; app.register_blueprint(account_tokens.bp)  # noqa: E702 (my API tokens)
+    from . import webhooks; app.register_blueprint(webhooks.bp)  # noqa: E702 (webhook subscriptions, admins)
     notifications.init_app(app)
     from . import health; app.register_blueprint(health.bp)  # noqa: E702 (/healthz, /readyz)
     from . import telemetry; telemetry.init_app(app)  # noqa: E702 (request ids, latency, /metrics)

@@ -30,6 +30,43 @@ TIMEOUT = 10  # seconds
 SUBSCRIPTIONS_TTL = 2.0  # seconds a worker reuses the active subscriptions it read (one query saved per command)
 _subscriptions: dict[str, tuple[float, list[tuple[int, list[str]]]]] = {}
 WITHHELD = {"data", "answers", "password"}  # never sent in a payload
+TEST_EVENT = "webhook.test"
+# The events commands publish (what a subscription may name, besides `area.*` and `*`), each in plain words.
+EVENTS = {
+    "instance.started": "A request or other process is started",
+    "instance.completed": "A process reaches its end",
+    "instance.suspended": "A manager suspends a process",
+    "instance.resumed": "A manager resumes a suspended process",
+    "instance.terminated": "A manager stops a process for good",
+    "instance.moved_back": "A manager moves a process back to an earlier step",
+    "task.created": "A task is waiting for someone",
+    "task.claimed": "Someone picks up a task",
+    "task.unclaimed": "Someone hands a task back",
+    "task.reassigned": "A task is given to someone else",
+    "task.completed": "A task's form is sent",
+    "task.cancelled": "A task is no longer needed",
+    "message.received": "A process receives a message",
+    "signal.received": "A process receives a signal",
+    "timer.fired": "A deadline or timer is reached",
+    "timer.cancelled": "A timer is no longer needed",
+    "timer.retried": "An admin retries a failed timer",
+    "effect.retried": "An admin retries a delivery that failed",
+    "incident.resolved": "An admin closes an incident",
+    "webhook.test_sent": "An admin sends a test event to a webhook",
+}
+
+
+def known_pattern(pattern: str) -> bool:
+    """A name of EVENTS, or a pattern (`task.*`, `*`) that matches at least one of them."""
+    return pattern in EVENTS or ("*" in pattern and any(fnmatchcase(name, pattern) for name in EVENTS))
+
+
+def event_areas() -> dict[str, list[str]]:
+    """EVENTS by their area (`instance`, `task`, …), in catalogue order."""
+    areas: dict[str, list[str]] = {}
+    for name in EVENTS:
+        areas.setdefault(name.split(".")[0], []).append(name)
+    return areas
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

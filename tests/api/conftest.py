@@ -6,6 +6,7 @@ import pytest
 
 from tests.conftest import TEST_PASSWORD
 from tests.web.conftest import sign_in, token_from
+from tests.webhook_receiver import receiver  # noqa: F401 (a fixture: a real HTTP receiver for webhooks)
 
 
 @pytest.fixture

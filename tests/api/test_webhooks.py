@@ -5,48 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
 
 from engine.delivery import outbox
-from engine.errors import Forbidden, FormInvalid
+from engine.errors import Conflict, Forbidden, FormInvalid
 from tests.web.cc_answers import ANSWERS, RAISE
-
-
-class Receiver:
-    """A local HTTP server that records each POST and answers with the next status of `answers` (then 204)."""
-
-    def __init__(self):
-        self.received: list[dict] = []
-        self.answers: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append({"headers": dict(self.headers), "body": body})
-                self.send_response(receiver.answers.pop(0) if receiver.answers else 204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def events(self) -> list[str]:
-        return [json.loads(r["body"])["event"] for r in self.received]
-
-
-@pytest.fixture
-def receiver():
-    found = Receiver()
-    yield found
-    found.server.shutdown()
+from tests.webhook_receiver import Receiver
 
 
 def deliver(gov) -> None:
@@ -103,7 +69,7 @@ def test_a_failing_receiver_is_retried_with_backoff_then_an_incident(gov, receiv
 
 
 def test_a_receiver_that_does_not_answer_fails_the_attempt(gov):
-    hook_secret, hook = gov.webhooks.add("admin", "http://127.0.0.1:9/nothing-listens", ["*"])
+    _secret, hook = gov.webhooks.add("admin", "http://127.0.0.1:9/nothing-listens", ["*"])
     gov.start("change_control", "alice", RAISE)
     deliver(gov)
     log = gov.webhooks.deliveries(hook["id"], "admin")
@@ -159,3 +125,95 @@ def test_a_subscription_added_by_another_worker_applies_here_once_the_cached_lis
     deliver(gov)
     assert receiver.events() == ["instance.started"]
     assert verified("whsec_elsewhere", receiver.received[0])
+
+
+def test_a_disabled_webhook_gets_nothing_until_enabled_and_each_switch_is_audited(gov, receiver):
+    _secret, hook = gov.webhooks.add("admin", receiver.url, ["instance.started"])
+    assert gov.webhooks.disable(hook["id"], "admin")["status"] == "disabled"
+    gov.start("change_control", "alice", RAISE)
+    deliver(gov)
+    assert receiver.received == []
+    assert gov.webhooks.enable(hook["id"], "admin")["status"] == "active"
+    gov.start("change_control", "alice", RAISE)
+    deliver(gov)
+    assert receiver.events() == ["instance.started"]
+    assert [a for a in audit_actions(gov) if a.startswith("webhook.")] == [
+        "webhook.added", "webhook.disabled", "webhook.enabled"]
+    with pytest.raises(Forbidden):
+        gov.webhooks.disable(hook["id"], "pat")
+    gov.webhooks.remove(hook["id"], "admin")
+    with pytest.raises(Conflict):
+        gov.webhooks.enable(hook["id"], "admin")  # removed for good
+
+
+def test_a_test_event_reaches_only_that_webhook_signed_and_logged(gov, receiver):
+    secret, hook = gov.webhooks.add("admin", receiver.url, ["task.completed"])
+    other = Receiver()
+    try:
+        gov.webhooks.add("admin", other.url, ["task.completed"])
+        gov.webhooks.send_test(hook["id"], "admin")
+        deliver(gov)
+        assert receiver.events() == ["webhook.test"] and other.received == []
+    finally:
+        other.server.shutdown()
+    assert verified(secret, receiver.received[0])
+    assert gov.webhooks.deliveries(hook["id"], "admin")[0]["event"] == "webhook.test"
+    assert gov.webhooks.listing("admin")[0]["last_delivery"]["status_code"] == 204
+    assert "webhook.test_sent" in audit_actions(gov)
+    gov.webhooks.disable(hook["id"], "admin")
+    with pytest.raises(Conflict):
+        gov.webhooks.send_test(hook["id"], "admin")
+
+
+def test_the_log_says_when_a_failed_event_is_tried_next_and_when_it_was_given_up(gov, receiver, clock):
+    _secret, hook = gov.webhooks.add("admin", receiver.url, ["instance.started"])
+    receiver.answers = [500] * outbox.MAX_ATTEMPTS
+    gov.start("change_control", "alice", RAISE)
+    deliver(gov)
+    first = gov.webhooks.deliveries(hook["id"], "admin")
+    assert first[0]["status_code"] == 500 and not first[0]["gave_up"]
+    assert first[0]["next_retry_at"] == (clock.now() + outbox.FIRST_BACKOFF).isoformat()
+    for _ in range(outbox.MAX_ATTEMPTS - 1):
+        clock.advance(minutes=10)
+        deliver(gov)
+    log = gov.webhooks.deliveries(hook["id"], "admin")
+    assert [d["attempt"] for d in log] == list(range(outbox.MAX_ATTEMPTS, 0, -1))
+    assert log[0]["gave_up"] and log[0]["next_retry_at"] is None
+    assert not any(d["next_retry_at"] or d["gave_up"] for d in log[1:])  # only the latest attempt says what next
+
+
+def test_only_known_events_may_be_named(gov, receiver):
+    with pytest.raises(FormInvalid) as refused:
+        gov.webhooks.add("admin", receiver.url, ["task.complete"])
+    assert "task.complete" in refused.value.errors["events"]
+    for patterns in (["*"], ["task.*", "instance.started"], ["timer.f*"]):
+        assert gov.webhooks.add("admin", receiver.url, patterns)[1]["events"] == sorted(patterns)
+
+
+def test_the_api_and_cli_disable_enable_and_test_a_webhook(gov, client, bearer, receiver, monkeypatch):
+    secret, hook = gov.webhooks.add("admin", receiver.url, ["task.*"])
+    admin, pat = bearer("admin", "read", "admin"), bearer("pat", "read", "admin")
+    assert client.post(f"/api/v1/webhooks/{hook['id']}/disable", headers=pat).status_code == 403
+    assert client.post(f"/api/v1/webhooks/{hook['id']}/disable", headers=admin).json["status"] == "disabled"
+    assert client.post(f"/api/v1/webhooks/{hook['id']}/test", headers=admin).status_code == 409  # disabled
+    assert client.post(f"/api/v1/webhooks/{hook['id']}/enable", headers=admin).json["status"] == "enabled"
+    assert client.post(f"/api/v1/webhooks/{hook['id']}/test", headers=admin).status_code == 202
+    deliver(gov)
+    assert receiver.events() == ["webhook.test"] and verified(secret, receiver.received[0])
+    from cli.commands import govflow
+    monkeypatch.setenv("GOVFLOW_DATABASE_URL", gov.config.database_url)
+    assert CliRunner().invoke(govflow, ["webhooks", "disable", str(hook["id"]), "--as", "admin"]).exit_code == 0
+    assert gov.webhooks.get(hook["id"], "admin")["status"] == "disabled"
+    assert CliRunner().invoke(govflow, ["webhooks", "enable", str(hook["id"]), "--as", "admin"]).exit_code == 0
+    tested = CliRunner().invoke(govflow, ["webhooks", "test", str(hook["id"]), "--as", "admin"])
+    assert tested.exit_code == 0 and "queued" in tested.output, tested.output
+    tests = [e for e in gov.effects_list() if e["kind"] == "webhook" and e["payload"]["event"]["event"] == "webhook.test"]
+    assert len(tests) == 2  # the API's, delivered, and the CLI's
+
+
+def audit_actions(gov) -> list[str]:
+    from sqlalchemy import select
+
+    from engine.store.models import AuditEvent
+    with gov.db.read() as session:
+        return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))

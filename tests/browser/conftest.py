@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.conftest import (app, client, csrf_of, csrf_of_fixture, password, shared, sign_in,  # noqa: F401
+from tests.web.conftest import (app, client, csrf_of, csrf_of_fixture, password, receiver, shared, sign_in,  # noqa: F401
                                 sign_in_fixture, signed_in, token_from, token_from_fixture, web_gov)
 
 

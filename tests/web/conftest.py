@@ -6,6 +6,7 @@ import re
 import pytest
 
 import tests.conftest as shared_conftest
+from tests.webhook_receiver import receiver  # noqa: F401 (a fixture: a real HTTP receiver for webhooks)
 
 
 @pytest.fixture

@@ -157,6 +157,24 @@ def remove_webhook(webhook_id: int):
     return {"status": "removed", "detail": f"webhook {webhook_id} removed"}
 
 
+@webhooks.post("/<int:webhook_id>/<any(disable, enable):action>")
+@webhooks.output(Done)
+@needs("admin", "integrate")
+def switch_webhook(webhook_id: int, action: str):
+    """Disable a subscription (nothing is sent to it meanwhile) or enable it again."""
+    getattr(gov().webhooks, action)(webhook_id, caller().username)
+    return {"status": f"{action}d", "detail": f"webhook {webhook_id} {action}d"}
+
+
+@webhooks.post("/<int:webhook_id>/test")
+@webhooks.output(Done, status_code=202)
+@needs("admin", "integrate")
+def test_webhook(webhook_id: int):
+    """Queue a signed `webhook.test` event for this subscription; its delivery appears in the log."""
+    effect_id = gov().webhooks.send_test(webhook_id, caller().username)
+    return {"status": "queued", "detail": f"test event queued as effect {effect_id}"}, 202
+
+
 @webhooks.get("/<int:webhook_id>/deliveries")
 @webhooks.output(Items)
 @needs("read", "integrate")
