@@ -59,3 +59,11 @@ def test_an_admin_adds_tests_and_disables_a_webhook(watched, live_server, web_go
         page.click("#confirm")
     watched.check("webhooks-disabled", "is disabled", "Disabled")
     assert web_gov.webhooks.listing("admin")[0]["status"] == "disabled"
+
+    # the account's API tokens, one link away on every page, and the menu still on one line at 1280 px
+    with page.expect_navigation():
+        page.click("#api-tokens")
+    watched.check("account-tokens", "Make a token")
+    if watched.width >= 1280:
+        items = page.eval_on_selector_all("#navigation > li", "els => els.map(e => e.getBoundingClientRect().top)")
+        assert len(set(items)) == 1, f"the admin's menu wraps onto {len(set(items))} lines at 1280 px"
