@@ -71,6 +71,8 @@ class User(Base):
     created_at: Mapped[datetime]
     # raised by signing out, a new password or deactivation: a session made under an older generation has ended
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # the single sign-on identity linked to this account, "<issuer>#<subject>" (sign-in matches it first)
+    oidc_subject: Mapped[Optional[str]] = mapped_column(String(1000), unique=True, index=True)
     organisation: Mapped[Optional[Organisation]] = relationship(lazy="joined")
     roles: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 

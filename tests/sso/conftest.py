@@ -19,6 +19,8 @@ PEOPLE = {
     "dora": {"preferred_username": "dora", "name": "Dora Dean", "email": "dora@example.org",
              "groups": ["change-control"]},
     "gus": {"preferred_username": "gus", "name": "Gus Green", "email": "gus@example.org", "groups": ["visitors"]},
+    "dora-elsewhere": {"preferred_username": "dora", "name": "Another Dora", "email": "dora2@example.org",
+                       "groups": ["change-control"]},  # another person at the provider, whose username is dora's
     "alice": {"preferred_username": "alice", "name": "Alice Impostor", "email": "x@example.org",
               "groups": ["govflow-admins"]},
 }

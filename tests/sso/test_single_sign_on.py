@@ -12,6 +12,7 @@ import pytest
 import requests
 from joserfc.errors import BadSignatureError, InvalidClaimError
 
+from engine.errors import Forbidden
 from tests.conftest import TEST_PASSWORD
 from tests.web.conftest import csrf_of
 
@@ -131,3 +132,39 @@ def test_local_passwords_can_be_turned_off(sso_app):
                                             "csrf_token": csrf_of(page.data)})
     assert refused.status_code == 403
     assert client.get("/").status_code == 302  # not signed in
+
+
+def _audited(gov, action: str) -> list[dict]:
+    from sqlalchemy import select
+
+    from engine.store.models import AuditEvent
+    with gov.db.read() as session:
+        return [e.details for e in session.scalars(select(AuditEvent).where(AuditEvent.action == action))]
+
+
+def test_the_account_is_matched_by_the_providers_subject_not_a_reused_username(sso_app, gov, oidc_provider):
+    assert sign_in_via_provider(sso_app.test_client(), "dora").status_code == 302  # made and linked to sub dora
+    assert sign_in_via_provider(sso_app.test_client(), "dora").status_code == 302  # found by its subject
+    other = sign_in_via_provider(sso_app.test_client(), "dora-elsewhere")  # same username, another subject
+    assert other.status_code == 403 and "belongs to another person at the identity provider" in other.data.decode()
+    assert gov.accounts.find("dora").name == "Dora Dean"  # not taken over, not renamed
+    refused = [d for d in _audited(gov, "user.sign_in_failed") if d.get("subject") == "dora-elsewhere"]
+    assert refused and "belongs to another person" in refused[0]["reason"]
+    assert [d["subject"] for d in _audited(gov, "user.created") if d.get("username") == "dora"] == ["dora"]
+
+
+def test_an_existing_account_is_linked_by_username_once_then_found_by_subject(gov):
+    from engine.services.identity import NewUser
+    gov.add_user(NewUser("erin", "Erin Evans", "erin@example.org", "", ("participant",), None, None))
+    issuer = "https://idp.example.org"
+    claims = {"sub": "s-123", "preferred_username": "erin", "name": "Erin Evans", "groups": ["pmo"]}
+    assert gov.sso.sign_in(claims, issuer).username == "erin"
+    assert _audited(gov, "user.sso_linked") == [{"username": "erin", "issuer": issuer, "subject": "s-123"}]
+    renamed = gov.sso.sign_in(dict(claims, preferred_username="erin.evans"), issuer)  # renamed at the provider
+    assert renamed.username == "erin" and len(_audited(gov, "user.sso_linked")) == 1
+    with pytest.raises(Forbidden, match="belongs to another person"):
+        gov.sso.sign_in(dict(claims, sub="s-999"), issuer)
+    with pytest.raises(Forbidden, match="belongs to another person"):
+        gov.sso.sign_in(claims, "https://another-idp.example.org")  # the same sub from another issuer is another
+    with pytest.raises(Forbidden, match="no usable subject"):
+        gov.sso.sign_in({k: v for k, v in claims.items() if k != "sub"}, issuer)
