@@ -67,9 +67,9 @@ def test_billion_laughs_refused_quickly() -> None:
         b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1)) * 10) for i in range(1, 10)
     )
     data = b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol0 "lol">' + entities + b"]>\n<lolz>&lol9;</lolz>"
-    started = time.perf_counter()
+    started = time.process_time()
     err = refusal(data)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5  # CPU time: a loaded machine must not fail it
     assert err.reason == "DOCTYPE declarations are not allowed"
 
 
