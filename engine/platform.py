@@ -237,6 +237,14 @@ class Govflow:
         self.runtime.commands.record_denial(dict(actor=username, instance_id=instance_id, task_id=task_id,
                                                  element_id=element_id, attempted=attempted, reason=reason))
 
+    def settle_request(self) -> None:
+        """The end of a request: what it deferred (an API token's use) and no command took is written now."""
+        self.db.settle_deferred()
+
+    def abandon_request(self) -> int:
+        """A request that ended without settling (its response failed): forget what it deferred; how much."""
+        return self.db.drop_deferred()
+
     def login_attempts(self, clock: Clock, window, limit: int) -> LoginAttempts:
         """The failed-sign-in counter shared by every web worker, on `clock`, with this window and limit."""
         return LoginAttempts(self.db, clock, window, limit)

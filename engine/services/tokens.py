@@ -2,8 +2,9 @@
 
 A personal token acts as the person who made it; a service token (made by whoever may `integrate`) acts as a
 service account. Either is limited to its scopes, expires, can be revoked, and counts its requests per minute in
-the database (every worker shares the limit). Every use is an audit event `token.used` in the same transaction as
-the count.
+the database (every worker shares the limit; a burst of concurrent requests may pass it by as many as run at
+once). Every use is an audit event `token.used`, written with the count in the request's own write transaction (no
+transaction of its own for a command) or, for a read, in one at the request's end.
 """
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
+from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.errors import Forbidden, FormInvalid, NotFound, TooManyRequests, Unauthenticated
@@ -130,14 +133,14 @@ class ApiTokens:
             return _listed(row, now)
 
     def authenticate(self, secret: str, method: str, path: str, address: str | None = None) -> TokenUse:
-        """The token's use for this request, counted and audited; Unauthenticated for an unknown, expired or revoked
-        token or an inactive account, TooManyRequests past its rate limit."""
+        """The token's use for this request; Unauthenticated for an unknown, expired or revoked token or an inactive
+        account, TooManyRequests past its rate limit. The use is counted and audited in the request's next write
+        transaction (its command's), or at the request's end (`Database.settle_deferred`)."""
         if not secret.startswith(PREFIX) or len(secret) > 200:
             raise Unauthenticated("The API token is not valid")
         now = self.clock.now()
-        with self.db.write() as session:
-            row = session.scalars(select(ApiToken).where(ApiToken.digest == digest_of(secret))
-                                  .with_for_update()).first()
+        with self.db.read() as session:
+            row = session.scalars(select(ApiToken).where(ApiToken.digest == digest_of(secret))).first()
             if row is None:
                 raise Unauthenticated("The API token is not valid")
             if row.revoked_at is not None:
@@ -147,18 +150,27 @@ class ApiTokens:
             user = find_user(session, row.username)
             if user is None or not user.active:
                 raise Unauthenticated("The API token's account is not active")
-            if row.window_started_at is None or now - row.window_started_at >= WINDOW:
-                row.window_started_at, row.window_count = now, 0
-            if row.window_count >= row.rate_limit:
+            window_open = row.window_started_at is not None and now - row.window_started_at < WINDOW
+            if window_open and row.window_count >= row.rate_limit:
                 wait = WINDOW - (now - row.window_started_at)
                 raise TooManyRequests(f"This token may make {row.rate_limit} requests a minute",
                                       max(1, int(wait.total_seconds() + 0.999)))
-            row.window_count += 1
-            row.last_used_at = now
-            audit.record(session, now, row.username, "token.used", token_id=row.id, method=method,
-                         path=path[:300], address=(address or "")[:64])
-            return TokenUse(row.id, row.username, frozenset(row.scopes), row.kind,
-                            frozenset(policy_of(session).capabilities(user)))
+            use = TokenUse(row.id, row.username, frozenset(row.scopes), row.kind,
+                           frozenset(policy_of(session).capabilities(user)))
+        self.db.defer(partial(_count_use, use, now, method, path[:300], (address or "")[:64]))
+        return use
+
+
+def _count_use(use: TokenUse, now: datetime, method: str, path: str, address: str, session: Session) -> None:
+    """One more request in the token's rate window (a new window after a minute), and its audit event."""
+    table = ApiToken.__table__
+    fresh = (table.c.window_started_at.is_(None)) | (table.c.window_started_at <= now - WINDOW)
+    session.execute(update(table).where(table.c.id == use.token_id).values(
+        window_started_at=case((fresh, now), else_=table.c.window_started_at),
+        window_count=case((fresh, 1), else_=table.c.window_count + 1),
+        last_used_at=now))
+    audit.record(session, now, use.username, "token.used", token_id=use.token_id, method=method, path=path,
+                 address=address)
 
 
 def _listed(row: ApiToken, now: datetime) -> dict:

@@ -1,15 +1,25 @@
-"""Database connections: SQLite (WAL, immediate write transactions) or PostgreSQL, and the session scopes."""
+"""Database connections: SQLite (WAL, immediate write transactions) or PostgreSQL, and the session scopes.
+
+Deferred writes: a small write that belongs to a request but need not be a transaction of its own (an API token's
+use: its count and audit event) is `defer`red. It rides in the request's next write transaction, committed or
+rolled back with it; what is still waiting when the request ends (`settle_deferred`: a read-only request, or a
+command that failed) gets one transaction of its own. Nothing deferred is dropped.
+"""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.observability import context
+
+DeferredWrite = Callable[[Session], None]
+_deferred: ContextVar[list[DeferredWrite] | None] = ContextVar("govflow_deferred_writes", default=None)
 
 
 class Database:
@@ -34,9 +44,44 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A transaction that commits on success and rolls back on any error."""
-        with self._write_sessions(info=dict(self.session_info)) as session, session.begin():
-            yield session
+        """A transaction that commits on success and rolls back on any error; the writes deferred so far in this
+        context are made in it, last (and wait again if it rolls back)."""
+        waiting = _deferred.get()
+        taken = list(waiting) if waiting else []
+        if waiting:
+            waiting.clear()  # a transaction opened inside this one does not make them twice
+        try:
+            with self._write_sessions(info=dict(self.session_info)) as session, session.begin():
+                yield session
+                for deferred in taken:
+                    deferred(session)
+        except BaseException:
+            if taken:
+                _deferred.set(taken + (_deferred.get() or []))
+            raise
+
+    def defer(self, write: DeferredWrite) -> None:
+        """Make `write` in this context's next write transaction, or at `settle_deferred` if there is none."""
+        waiting = _deferred.get()
+        if waiting is None:
+            _deferred.set([write])
+        else:
+            waiting.append(write)
+
+    def settle_deferred(self) -> None:
+        """The end of a request: the deferred writes no transaction took are made now, in one of their own."""
+        try:
+            if _deferred.get():
+                with self.write():
+                    pass
+        finally:
+            _deferred.set(None)
+
+    def drop_deferred(self) -> int:
+        """Forget what is still deferred (a request that ended without settling); how many writes were dropped."""
+        dropped = len(_deferred.get() or ())
+        _deferred.set(None)
+        return dropped
 
     @contextmanager
     def read(self) -> Iterator[Session]:

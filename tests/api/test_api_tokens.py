@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from engine.errors import Forbidden, FormInvalid
 from engine.store.models import ApiToken, AuditEvent
+from tests.api.test_api_work import raise_cr, validate_task
+from tests.web.cc_answers import ANSWERS
 
 
 def test_the_secret_is_kept_only_as_its_hash_and_never_listed(gov):
@@ -58,6 +61,56 @@ def test_every_use_is_audited(gov, client, bearer):
                                .order_by(AuditEvent.id)).all()
     assert [(u.actor, u.details["method"], u.details["path"]) for u in uses] == [
         ("alice", "GET", "/api/v1/tasks?tab=groups"), ("alice", "GET", "/api/v1/notifications")]
+
+
+def token_uses(gov) -> list[tuple[str, str]]:
+    with gov.db.read() as session:
+        return [(u.details["method"], u.details["path"]) for u in session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "token.used").order_by(AuditEvent.id))]
+
+
+@contextmanager
+def transactions_committed(gov):
+    """The list of transactions committed inside the block (SQLAlchemy's 'commit' on the engine; reads roll back)."""
+    committed: list[object] = []
+
+    def count(connection):
+        committed.append(connection)
+    event.listen(gov.db.engine, "commit", count)
+    try:
+        yield committed
+    finally:
+        event.remove(gov.db.engine, "commit", count)
+
+
+def test_a_commands_use_is_recorded_in_its_own_transaction_and_a_refused_ones_still_is(gov, client, bearer):
+    alice, carol = bearer("alice"), bearer("carol")
+    made = raise_cr(client, alice)
+    task = validate_task(client, carol, made["instance_id"])
+    refused = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=carol, json={"data": {"valid": "perhaps"}})
+    assert refused.status_code == 422
+    path = f"/api/v1/tasks/{task['id']}/complete"
+    assert token_uses(gov)[-1] == ("POST", path), "a refused command's use is still counted and audited"
+    before = len(token_uses(gov))
+    done = client.post(path, headers=carol, json={"data": ANSWERS["validate"]})
+    assert done.status_code == 200 and token_uses(gov)[before:] == [("POST", path)]
+    with gov.db.read() as session:
+        completed, used = (session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                          .order_by(AuditEvent.id.desc())).first()
+                           for action in ("task.completed", "token.used"))
+    assert used.id > completed.id and used.at == completed.at, "written last, in the command's transaction"
+
+
+def test_completing_through_the_api_commits_no_more_transactions_than_the_service_itself(gov, client, bearer):
+    carol = bearer("carol")
+    first, second = (raise_cr(client, bearer("alice")) for _ in range(2))
+    by_api, by_service = (validate_task(client, carol, made["instance_id"]) for made in (first, second))
+    with transactions_committed(gov) as by_api_committed:
+        assert client.post(f"/api/v1/tasks/{by_api['id']}/complete", headers=carol,
+                           json={"data": ANSWERS["validate"]}).status_code == 200
+    with transactions_committed(gov) as by_service_committed:
+        gov.complete(by_service["id"], "carol", ANSWERS["validate"])
+    assert 1 <= len(by_api_committed) <= len(by_service_committed), "the use rides in the command's transaction"
 
 
 def test_each_token_has_its_own_rate_limit(client, bearer, clock):

@@ -42,6 +42,8 @@ def create_api(web: Flask):
     )
     api.session_interface = web.session_interface
     api.before_request(access.authenticate)
+    api.after_request(access.settle)
+    api.teardown_request(access.abandon)
 
     @api.spec_processor
     def secured(spec: dict) -> dict:

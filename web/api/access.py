@@ -79,6 +79,20 @@ def authenticate():
     return problem(401, "Authenticate with an API token ('Authorization: Bearer <token>') or a signed-in session")
 
 
+def settle(response):
+    """After each request: the token's use is counted and audited, if no command of the request did it already (a
+    failure here is the request's: a 500 problem, not a use gone unrecorded)."""
+    gov().settle_request()
+    return response
+
+
+def abandon(error: BaseException | None) -> None:
+    """The request's end whatever happened: nothing deferred outlives it; a use left unrecorded is logged."""
+    dropped = gov().abandon_request()
+    if dropped:
+        current_app.logger.error("%d deferred write(s) of a failed request dropped (%s)", dropped, error)
+
+
 def _session_user() -> str | None:
     """The web's signed-in person, if the session has neither idled nor grown too old (the web's own limits)."""
     username = session.get("user")
