@@ -15,6 +15,7 @@ session's `info` (`POLICY_FILE`), and the file is read once and again only when 
 """
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,8 +254,9 @@ _LOCK = threading.Lock()
 
 
 def load(path: Path | str) -> Policy:
-    """The policy in this roles.yaml, read again only when the file changes."""
-    path = Path(path).resolve()
+    """The policy in this roles.yaml, read again only when the file changes (one stat a call: this is asked on
+    every request, so the path is made absolute without resolving links, which costs a syscall per folder)."""
+    path = Path(os.path.abspath(path))
     try:
         stat = path.stat()
     except OSError as err:

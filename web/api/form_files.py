@@ -77,6 +77,11 @@ def file_fields(schema: dict | None) -> list[str]:
             if isinstance(prop, dict) and prop.get("x-govflow-widget") == "attachments"]
 
 
+def may_name_files(data: Any) -> bool:
+    """Whether the form's data could name files at all: a file field's value is a list."""
+    return isinstance(data, dict) and any(isinstance(value, list) for value in data.values())
+
+
 def with_files(schema: dict | None, data: Any, *, instance_id: int | None = None,
                task_id: str | None = None) -> Any:
     """The form's data with each file field's items (ids or descriptors) replaced by the stored file's descriptor;
