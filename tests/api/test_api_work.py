@@ -128,6 +128,13 @@ def test_the_openapi_document_and_its_reference_page(client):
                  "/processes/{process_id}/deploy", "/notifications", "/register/export", "/logs/meetings",
                  "/instances/{instance_id}/move-back", "/timers/{timer_id}/retry"):
         assert path in spec["paths"], path
+    operations = [op for item in spec["paths"].values() for method, op in item.items()
+                  if method in ("get", "post", "put", "patch", "delete")]
+    declared = [tag["name"] for tag in spec["tags"]]
+    assert {"Tasks", "Instances", "Processes", "Register", "Administration", "Webhooks"} <= set(declared)
+    assert all(len(op["tags"]) == 1 and op["tags"][0] in declared for op in operations), "grouped on the page"
+    ids = [op["operationId"] for op in operations]
+    assert len(set(ids)) == len(ids) == len(operations)
     page = client.get("/api/v1/docs")
     assert page.status_code == 200 and b"/static/vendor/swagger-ui/swagger-ui-bundle.js" in page.data
     assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
