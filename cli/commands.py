@@ -318,6 +318,7 @@ def claim(ctx: Context, task_id: str, username: str) -> None:
 def unclaim(ctx: Context, task_id: str, username: str) -> None:
     """Give a claimed task back to its role."""
     ctx.govflow.unclaim(task_id, username)
+    ctx.govflow.discard_draft(task_id, username)  # as the API's unclaim: my draft goes with my claim
     ctx.emit({"task_id": task_id, "claimed_by": None}, f"Released {task_id}")
 
 
@@ -568,6 +569,14 @@ from cli import webhooks as _webhooks  # noqa: E402,F401 (govflow webhooks …)
 from cli import meetings as _meetings  # noqa: E402,F401 (govflow meetings …)
 from cli import seats as _seats  # noqa: E402,F401 (govflow seats …)
 from cli import operations  # noqa: E402,F401  (backup, restore, doctor)
+from cli import task as _task  # noqa: E402,F401 (govflow task show|reassign|save-draft|discard-draft)
+from cli import instances as _instances  # noqa: E402,F401 (govflow instances list|history|suspend|resume|…)
+from cli import comments as _comments  # noqa: E402,F401 (govflow comments list|add)
+from cli import attachments as _attachments  # noqa: E402,F401 (govflow attachments list|download|upload)
+from cli import processes as _processes  # noqa: E402,F401 (govflow processes list|startable|show|publish)
+from cli import notifications as _notifications  # noqa: E402,F401 (govflow notifications list|read)
+from cli import register as _register  # noqa: E402,F401 (govflow register query|export)
+from cli import logs as _logs  # noqa: E402,F401 (govflow logs decisions|actions|raid)
 
 if __name__ == "__main__":
     govflow()

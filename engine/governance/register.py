@@ -22,6 +22,7 @@ SORTS = {
     "process": Instance.process_id,
 }
 MAX_PAGE_SIZE = 200
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting so as a formula
 
 COLUMNS = [  # (key, heading) of the register, in export order
     ("reference", "Number"), ("title", "Title"), ("process_id", "Process"), ("raiser", "Raised by"),
@@ -29,6 +30,12 @@ COLUMNS = [  # (key, heading) of the register, in export order
     ("decision_body", "Decision body"), ("decision", "Decision"), ("started_at", "Raised"),
     ("decided_at", "Decided"), ("ended_at", "Closed"), ("overdue_tasks", "Overdue tasks"), ("id", "Instance"),
 ]
+
+
+def csv_cell(value: Any) -> str:
+    """A register cell as CSV text a spreadsheet will not run as a formula (such text gets a leading apostrophe)."""
+    text = "" if value is None else (value.isoformat() if hasattr(value, "isoformat") else str(value))
+    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 @dataclass(frozen=True)

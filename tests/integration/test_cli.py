@@ -3,36 +3,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from click.testing import CliRunner
 
 from cli.commands import govflow
 from tests.conftest import FIXTURES
-
-AT = "2026-12-01T09:00"
-
-
-@pytest.fixture
-def run(empty_database_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("GOVFLOW_DATABASE_URL", empty_database_url)
-    monkeypatch.setenv("GOVFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
-    runner = CliRunner()
-
-    def invoke(*args, ok=True):
-        result = runner.invoke(govflow, [str(a) for a in args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
-
-    def as_json(*args):
-        return json.loads(invoke(*args, "--json").stdout)
-
-    invoke.json = as_json
-    report = as_json("init", "--demo", "--at", AT)
-    assert report["roles"] == 10 and report["groups"] >= 15
-    assert {"alice", "carol", "admin"} <= set(report["demo_users"])
-    invoke("deploy", FIXTURES / "processes", "--forms", FIXTURES / "forms", "--at", AT)
-    return invoke
+from tests.integration.conftest import AT
 
 
 def test_init_is_idempotent(run):

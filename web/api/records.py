@@ -76,7 +76,7 @@ def export_register(args: RegisterArgs):
     writer = csv.writer(buffer)
     writer.writerow([h for _k, h in register_rules.COLUMNS])
     for row in found:
-        writer.writerow([_csv_safe(row[k]) for k, _h in register_rules.COLUMNS])
+        writer.writerow([register_rules.csv_cell(row[k]) for k, _h in register_rules.COLUMNS])
     return Response(buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="cr-register.csv"'})
 
@@ -118,8 +118,3 @@ def _jsonable(value):
         return value.isoformat()
     return value
 
-
-def _csv_safe(value) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    text = "" if value is None else (value.isoformat() if hasattr(value, "isoformat") else str(value))
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
