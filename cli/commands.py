@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import click
 
+from cli.acting import Acting
 from engine.clock import Clock, parse_moment
 from engine.demo.demo_work import add_demo_work
 from engine.errors import FormInvalid, GovflowError
@@ -19,6 +20,7 @@ from engine.observability.logs import mask_url
 from engine.platform import Govflow
 from engine.services import model_files
 from engine.services.identity import NewUser
+from engine.services.inbox import InboxQuery
 from engine.services.repository import DeploymentError
 
 
@@ -288,17 +290,32 @@ def start(ctx: Context, process_id: str, username: str, data: str | None, files:
 
 @command(govflow, timed=True)
 @click.option("--as", "username", required=True)
-def tasks(ctx: Context, username: str) -> None:
-    """The tasks USER may act on: claimed by or assigned to them, then unclaimed tasks of their roles."""
-    rows = ctx.govflow.tasks(username)
+@click.option("--tab", default=None, type=click.Choice(["mine", "groups", "completed"]),
+              help="One tab of the inbox, as the API lists it (default: mine, then my groups' unclaimed tasks).")
+@click.option("--process", default="", help="With --tab: one process's tasks.")
+@click.option("--overdue", is_flag=True, help="With --tab: only overdue tasks.")
+@click.option("--text", "search", default="", help="With --tab: text in the reference, title or task name.")
+@click.option("--page", default=1, show_default=True, type=click.IntRange(1, 100_000), help="With --tab.")
+@click.option("--size", default=25, show_default=True, type=click.IntRange(1, 200), help="With --tab.")
+def tasks(ctx: Context, username: str, tab: str | None, process: str, overdue: bool, search: str, page: int,
+          size: int) -> None:
+    """The tasks USER may act on: claimed by or assigned to them, then unclaimed tasks of their roles; with --tab,
+    one tab of the inbox (`completed`: what they did), filtered and paged."""
+    if tab is None:
+        rows = ctx.govflow.tasks(username)
+    else:
+        found = ctx.govflow.inbox.page(username, InboxQuery(tab, process, "", overdue, None, search, page=page,
+                                                            page_size=size))
+        rows = [view for view, _ref in found.rows]
 
     def text() -> str:
         if not rows:
-            return "No open tasks."
+            return "No open tasks." if tab in (None, "mine", "groups") else "No completed tasks."
         return "\n".join(
             f"{t.id}  {t.reference or '#' + str(t.instance_id):<8} {t.name:<36} "
-            f"{'claimed by ' + t.claimed_by if t.claimed_by else (t.assignee and 'for ' + t.assignee) or t.lane}"
-            f"{'  due ' + t.due_at.date().isoformat() if t.due_at else ''}" for t in rows)
+            + (f"done by {t.completed_by} {t.completed_at.date().isoformat()}" if t.completed_at else
+               f"{'claimed by ' + t.claimed_by if t.claimed_by else (t.assignee and 'for ' + t.assignee) or t.lane}"
+               f"{'  due ' + t.due_at.date().isoformat() if t.due_at else ''}") for t in rows)
 
     ctx.emit([t.as_dict() for t in rows], text)
 
@@ -368,9 +385,18 @@ def withdraw(ctx: Context, instance_id: int, username: str, reason: str) -> None
 
 @command(govflow)
 @click.argument("instance_id", type=int)
-def show(ctx: Context, instance_id: int) -> None:
+@click.option("--as", "username", default=None,
+              help="Look as this person: refused (and audited) unless they may see it; lists what they may send it.")
+def show(ctx: Context, instance_id: int, username: str | None) -> None:
     """Show an instance: state, data, open tasks, timers and its history."""
+    me = Acting(ctx.govflow, username, "show") if username else None
+    if me:
+        me.visible(instance_id)
     record = ctx.govflow.show(instance_id)
+    if me:  # as the API shows it: what this person may send it now
+        record["open_messages"] = [] if me.observer_only else [
+            {k: m[k] for k in ("message", "name", "title", "schema")}
+            for m in ctx.govflow.open_messages(instance_id, username)]
 
     def text() -> str:
         lines = [f"{record['reference'] or '#' + str(record['id'])} {record['title']}",
@@ -384,6 +410,8 @@ def show(ctx: Context, instance_id: int) -> None:
                 lines.append(f"  timer {t['name'] or t['element_id']} due {t['due_at']}")
         for m in record["messages"]:
             lines.append(f"  accepts {m['kind']} '{m['message']}'")
+        for m in record.get("open_messages", []):
+            lines.append(f"  {username} may send '{m['message']}' ({m['title']})")
         lines.append("  history:")
         lines += [f"    {e['at']}  {e['actor']:<8} {e['action']} {e['element_id'] or ''}" for e in record["history"]]
         return "\n".join(lines)

@@ -67,6 +67,8 @@ def test_tasks_comments_and_instances_as_each_person_may(run):
     moved = run.json("task", "reassign", task_id, "--to", "dora", "--as", "pat", "--at", AT)
     assert moved["task"]["claimed_by"] == "dora"
     assert [t["id"] for t in run.json("tasks", "--as", "dora")] == [task_id]
+    assert [t["id"] for t in run.json("tasks", "--as", "dora", "--tab", "mine")] == [task_id]
+    assert run.json("tasks", "--as", "dora", "--tab", "completed") == []
     told = run.json("notifications", "list", "--as", "dora", "--unread")
     assert [n["subject"] for n in told] == ["Assigned to you: Review — Parity"]
     assert run.json("notifications", "read", "--as", "dora")["count"] == 1
@@ -95,6 +97,8 @@ def test_administration_files_and_the_register(run, tmp_path, monkeypatch):
                        "--file", f"supporting_documents={evidence}", "--at", AT)
     instance_id = started["instance_id"]
 
+    assert "withdraw" in [m["message"] for m in run.json("show", instance_id, "--as", "alice")["open_messages"]]
+    assert "You cannot see this instance" in run("show", instance_id, "--as", "bob", ok=False).stderr
     participant = run("instances", "suspend", instance_id, "--as", "alice", "--reason", "Mine", ok=False)
     assert participant.exit_code == 1 and "Your roles do not allow this (administer)" in participant.stderr
     assert run.json("instances", "suspend", instance_id, "--as", "admin", "--reason", "Checking")["status"] \
