@@ -21,6 +21,7 @@ from engine.clock import Clock
 from engine.services.collaboration import Collaboration
 from engine.config import Config
 from engine.store.db import Database
+from engine.bpmn import acceptance
 from engine.bpmn.definitions import collect_sources
 from engine.errors import NotFound
 from engine.store.models import AuditEvent, ElementPassage, HumanTask, Instance, MessageWait, Timer
@@ -437,6 +438,16 @@ class Govflow:
         """(id, name) of my roles and governance groups: whom I may share a saved filter with."""
         return self.collaboration.share_targets(username)
 
+    def closed_message_reason(self, instance_id: int, message: str) -> str | None:
+        """Why the instance does not wait for this message now, in its diagram's words (its catch's
+        `closedRefusal`: "The consultation closed on …"); None when the diagram says nothing."""
+        with self.db.read() as session:
+            instance = session.get(Instance, instance_id)
+            if instance is None:
+                raise NotFound(f"There is no instance {instance_id}")
+            compiled = self.repository.compiled(session, instance.process_version_id)
+            return acceptance.closed_refusal(compiled, message, instance.facts or {})
+
     def open_messages(self, instance_id: int, username: str) -> list[dict]:
         """The messages this instance waits for that I may send now (a consultation response, a withdrawal),
         each with its form's JSON Schema and its element's instructions for the user."""
@@ -454,8 +465,10 @@ class Govflow:
             compiled = self.repository.compiled(session, instance.process_version_id)
             found: dict[str, dict] = {}
             for wait in allowed:
-                schema = compiled.form_schema(wait.form) if wait.form else None
                 info = compiled.elements.get(wait.element_id)
+                if not acceptance.accepts(info, instance.facts or {}, username):  # e.g. no response to withdraw
+                    continue
+                schema = compiled.form_schema(wait.form) if wait.form else None
                 found.setdefault(wait.message, {"message": wait.message, "name": wait.name,
                                                 "element_id": wait.element_id, "form": wait.form, "schema": schema,
                                                 "title": (schema or {}).get("title") or wait.name,

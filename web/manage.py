@@ -268,7 +268,7 @@ def instance(instance_id: int):
     return render_template("manage/instance.html", record=record, trail=trail, process_name=names.get(
         record["process_id"], record["process_id"]), admin=admin, targets=targets, failed_timers=failed_timers,
         move_window=move_window, version=version, parts=answers.parts(summary), people=summary.names,
-        timeline=timeline.moments(record["history"], summary.names, summary.element_names),
+        timeline=timeline.moments(record["history"], summary.names, summary.element_names, summary.withdrawals),
         technical=admin, diagram_json=json.dumps({
             "url": url_for("manage.diagram", version_id=record["version_id"]), **trail.as_dict()}))
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from engine.errors import FormInvalid, NotFound
+from engine.errors import Conflict, FormInvalid, NotFound
 from engine.services.attachments import size_text
+from engine.services.request_summary import WITHDRAWS_KEY
 
 from . import answers, attachments, form_post, instructions, timeline
 from .access import deny, may_act_on, may_view_instance
@@ -114,15 +115,22 @@ def show(instance_id: int):
     summary = gov.summaries.of_instance(instance_id, g.user.username)
     for m in messages:  # what I sent before: shown as mine, and sending again replaces it
         sent = summary.last_sent(g.user.username, m["message"])
-        m["mine"] = answers.Part(sent.title, answers.rows(sent.schema, sent.values, summary.files), sent.kind,
-                                 g.user.name, sent.at, sent.confidential) if sent else None
+        m["mine"] = _mine(sent, summary) if sent else None
+        m["withdraws"] = (m["schema"] or {}).get(WITHDRAWS_KEY)
     return render_template("requests/show.html", record=record, open_tasks=open_tasks, actionable=actionable,
                            parts=answers.parts(summary), names=summary.names,
-                           timeline=timeline.moments(record["history"], summary.names, summary.element_names),
+                           timeline=timeline.moments(record["history"], summary.names, summary.element_names,
+                                            summary.withdrawals),
                            process_name=process_names_for(record["process_id"]), notes=gov.comments(instance_id),
                            messages=messages, files=[{**f, "size_text": size_text(f["size"])}
                                                       for f in gov.attachments.of_instance(instance_id,
                                                                                            g.user.username)])
+
+
+def _mine(sent, summary) -> answers.Part:
+    """A message I sent, as a card."""
+    return answers.Part(sent.title, answers.rows(sent.schema, sent.values, summary.files), sent.kind, g.user.name,
+                        sent.at, sent.confidential)
 
 
 def _again(schema: dict | None, values: dict) -> dict[str, str]:
@@ -155,25 +163,37 @@ def message(instance_id: int, message: str):
         if any(m["message"] == message for m in record["messages"]):
             raise deny(f"You cannot send ‘{message.replace('_', ' ')}’ to {record['reference'] or 'this request'}.",
                        instance_id=instance_id, attempted=message)
+        closed = gov.closed_message_reason(instance_id, message)
+        if closed:  # the diagram says why ("The consultation closed on …"): said on the request
+            flash(closed, "error")
+            return redirect(url_for("requests.show", instance_id=instance_id))
         abort(404, description="This request is not waiting for that now.")
     username = g.user.username
     place = attachments.FormPlace(instance_id, None, found.settings)
 
     def send(data, files, _draft):
         result = gov.submissions.send_message(instance_id, message, username, data, files)
-        flash(f"You sent ‘{found.title}’ for {result.reference or 'the request'}.", "success")
+        withdrawn = (found.schema or {}).get(WITHDRAWS_KEY)
+        flash(f"You withdrew your {withdrawn.replace('_', ' ')} on {result.reference or 'the request'}."
+              if withdrawn else f"You sent ‘{found.title}’ for {result.reference or 'the request'}.", "success")
         return redirect(url_for("requests.show", instance_id=instance_id))
 
     def keep(files, **what):
         return gov.submissions.keep(username, files, instance_id=instance_id, message=message, **what)
 
     if request.method == "POST":
-        posted = form_post.take(found.schema, place, CONTROL_FIELDS, send=send, keep=keep)
+        try:
+            posted = form_post.take(found.schema, place, CONTROL_FIELDS, send=send, keep=keep)
+        except Conflict as err:  # the process refused it (a window closed meanwhile): say why on the request
+            flash(str(err), "error")
+            return redirect(url_for("requests.show", instance_id=instance_id))
         if posted.done is not None:
             return posted.done
         raw, errors, status, uploads = posted.raw, posted.errors, posted.status, posted.uploads
     summary = gov.summaries.of_instance(instance_id, username)
     earlier = summary.last_sent(username, message)
+    withdraws = (found.schema or {}).get(WITHDRAWS_KEY)
+    withdrawing = summary.last_sent(username, withdraws) if withdraws else None
     if request.method != "POST":
         raw = _again(found.schema, earlier.values) if earlier else {}
         errors, status, uploads = {}, 200, attachments.uploads_for(found.schema, {}, place)
@@ -181,6 +201,7 @@ def message(instance_id: int, message: str):
     fields = build_fields(found.schema, raw, errors, uploads=uploads)
     return render_template("requests/message.html", record=record, found=found, fields=fields, errors=errors,
                            parts=answers.parts(summary), earlier=earlier,
+                           withdrawing=_mine(withdrawing, summary) if withdrawing else None,
                            instructions=instructions.render(found.instructions or "", record["data"]),
                            summary=error_summary(fields, errors) if errors else []), status
 

@@ -65,7 +65,7 @@ def _render(form, raw, errors, status=200, has_draft=False, uploads=None, record
     return render_template(
         "tasks/task.html", task=task, record=record, fields=fields, errors=errors,
         parts=answers.parts(summary), names=summary.names,
-        timeline=timeline.moments(record["history"], summary.names, summary.element_names),
+        timeline=timeline.moments(record["history"], summary.names, summary.element_names, summary.withdrawals),
         summary=error_summary(fields, errors) if errors else [],
         instructions=instructions.render(form.instructions, record["data"]),
         can_act=can_act, has_draft=has_draft, process_name=form.process_name,

@@ -18,7 +18,7 @@ class Moment:
     reason: str = ""
 
 
-def _sentence(event: dict, step: str, who: str, person) -> str | None:
+def _sentence(event: dict, step: str, who: str, person, withdrawals: dict[str, str]) -> str | None:
     action, details = event["action"], event.get("details") or {}
     if action == "instance.started":
         return f"{who} started it"
@@ -37,6 +37,8 @@ def _sentence(event: dict, step: str, who: str, person) -> str | None:
         return f"{who} gave ‘{step}’ to {person(details.get('new_holder'))}"
     if action == "task.cancelled":
         return f"‘{step}’ was cancelled"
+    if action == "message.received" and details.get("message") in withdrawals:
+        return f"{humanise(withdrawals[details['message']])} withdrawn by {who}"
     if action == "message.received":
         return f"{who} sent {humanise(details.get('message') or step).lower()}"
     if action == "timer.fired":
@@ -51,8 +53,9 @@ def _sentence(event: dict, step: str, who: str, person) -> str | None:
     return f"{humanise(action)}" + (f": ‘{step}’" if step else "")
 
 
-def moments(history: list[dict], names: dict[str, str], element_names: dict[str, str]) -> list[Moment]:
-    """The history, newest first, as sentences."""
+def moments(history: list[dict], names: dict[str, str], element_names: dict[str, str],
+            withdrawals: dict[str, str] | None = None) -> list[Moment]:
+    """The history, newest first, as sentences (`withdrawals`: message name -> the message it withdraws)."""
     def person(username: str | None) -> str:
         return "the system" if username in (None, "", "system") else names.get(username) or username
 
@@ -62,8 +65,11 @@ def moments(history: list[dict], names: dict[str, str], element_names: dict[str,
             continue
         element = event.get("element_id")
         step = element_names.get(element, humanise(element)) if element else ""
-        text = _sentence(event, step, person(event.get("actor")), person)
+        text = _sentence(event, step, person(event.get("actor")), person, withdrawals or {})
         if text:
-            found.append(Moment(event["at"], text[:1].upper() + text[1:],
-                                str((event.get("details") or {}).get("reason") or "")))
+            details = event.get("details") or {}
+            reason = details.get("reason")
+            if details.get("message") in (withdrawals or {}):  # a withdrawal's reason is a field of its form
+                reason = reason or (details.get("data") or {}).get("reason")
+            found.append(Moment(event["at"], text[:1].upper() + text[1:], str(reason or "")))
     return found

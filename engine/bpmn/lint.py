@@ -448,7 +448,7 @@ def rule_expressions(doc: _Doc) -> list[Problem]:
         check(node, feel.EXPRESSION, f"message payload of '{_label(owner)}'", owner.get("id"))
     for node in doc.flow_nodes():
         for name, prop in _properties(node).items():
-            if name in ("dueDate", "assignee"):
+            if name in ("dueDate", "assignee", "acceptsWhen"):  # acceptsWhen: engine/bpmn/acceptance.py
                 check(prop, feel.EXPRESSION, f"{name} of '{_label(node)}'", node.get("id"))
     return problems
 
@@ -578,6 +578,12 @@ def rule_instruction_templates(doc: _Doc) -> list[Problem]:
             # the instructions start on the line of their tag: point at the refused line itself
             problem = replace(problem, line=node.sourceline + found.line - 1)
         problems.append(problem)
+    for node in doc.flow_nodes():
+        for name, prop in _properties(node).items():
+            found = template_problem(prop.get("value")) if name in ("refusal", "closedRefusal") else None
+            if found is not None:
+                problems.append(doc.problem(f"{name} of '{_label(node)}' is not a valid template: {found.message}",
+                                            prop, node.get("id")))
     return problems
 
 

@@ -1,7 +1,9 @@
 """A request as a person reads it: its answers (the start form's fields, current values), each step's answers as
 given (a task completed, a message received) with the form that asked them, the names of the people involved and
 the files the reader may open. Confidential messages (an attachment field's `confidential_when` answered yes) are
-left out for whoever may not see all requests, unless they sent them. Pages format the values; this reads them."""
+left out for whoever may not see all requests, unless they sent them. A message whose form says
+`"x-govflow-withdraws": "<message>"` takes its sender's earlier such messages out (a withdrawn consultation response
+is no longer shown, and no longer "yours"). Pages format the values; this reads them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from engine.store.models import AuditEvent, Instance, User
 from engine.bpmn.attachment_fields import FIELD_LIMITS_KEY
 
 STEP_ACTIONS = {"task.completed": "task", "message.received": "message"}
+WITHDRAWS_KEY = "x-govflow-withdraws"
 
 
 @dataclass
@@ -45,6 +48,7 @@ class RequestSummary:
     names: dict[str, str] = field(default_factory=dict)
     files: dict[int, dict] = field(default_factory=dict)
     element_names: dict[str, str] = field(default_factory=dict)  # each diagram element's name, by id
+    withdrawals: dict[str, str] = field(default_factory=dict)  # message name -> the message it withdraws
 
     @property
     def messages(self) -> list[Section]:
@@ -92,9 +96,14 @@ class RequestSummaries:
                                                               AuditEvent.action.in_(STEP_ACTIONS))
                                      .order_by(AuditEvent.id)).all()
             steps = []
+            withdrawals = withdrawn_messages(compiled)
             for event in events:
                 info = compiled.elements.get(event.element_id or "")
                 schema = compiled.form_schema(info.form if info else None)
+                withdrawn = (schema or {}).get(WITHDRAWS_KEY)
+                if withdrawn and event.action == "message.received":
+                    steps = [s for s in steps if not (s.message == withdrawn and s.by == event.actor)]
+                    continue
                 data = (event.details or {}).get("data")
                 if not schema or not isinstance(data, dict) or not data:
                     continue
@@ -111,4 +120,14 @@ class RequestSummaries:
                                          .where(User.username.in_([p for p in people if p]))).all())
             element_names = compiled.element_names()
         files = {f["id"]: f for f in self.attachments.of_instance(instance_id, viewer)}
-        return RequestSummary(instance_id, request, steps, names, files, element_names)
+        return RequestSummary(instance_id, request, steps, names, files, element_names, withdrawals)
+
+
+def withdrawn_messages(compiled) -> dict[str, str]:
+    """Message name -> the message it withdraws, for each message catch whose form names one."""
+    found = {}
+    for info in compiled.elements.values():
+        withdrawn = (compiled.form_schema(info.form) or {}).get(WITHDRAWS_KEY) if info.message and info.form else None
+        if isinstance(withdrawn, str):
+            found[info.message] = withdrawn
+    return found

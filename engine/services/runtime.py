@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.bpmn import acceptance
 from engine.bpmn.definitions import CompiledProcess
 from engine.bpmn.execution import Execution
 from engine.bpmn.waits import MESSAGE, SIGNAL, TIMER
@@ -227,20 +228,26 @@ class Runtime:
             waits = session.scalars(select(MessageWait).where(MessageWait.instance_id == instance_id,
                                                               MessageWait.kind == kind,
                                                               MessageWait.message == name)).all()
+            compiled = self.repository.compiled(session, instance.process_version_id)
             if not waits:
-                raise Conflict(f"{label} is not accepting {words} now")
+                raise Conflict(acceptance.closed_refusal(compiled, name, instance.facts or {})
+                               or f"{label} is not accepting {words} now")
             allowed = [w for w in waits if policy_of(session).may_send(user, w)]
             if not allowed:
                 raise deny(user, name, f"You cannot send {words} to {label}", instance_id=instance_id)
-            compiled = self.repository.compiled(session, instance.process_version_id)
+            catch = compiled.elements.get(allowed[0].element_id)
+            if not acceptance.accepts(catch, instance.facts or {}, username):
+                raise Conflict(acceptance.refusal(catch, instance.facts or {})
+                               or f"{label} is not accepting {words} from you now")
             schema = compiled.form_schema(allowed[0].form)
             clean = submission.validated(session, now, username, schema, compiled.settings, data,
                                          instance_id=instance_id)
             payload = dict(clean, sent_by=username, sent_at=now.isoformat())
             execution = self.load(session, instance, compiled, now, change)
             execution.fire_due()
-            if not execution.deliver(kind, name, payload):
-                raise Conflict(f"{label} stopped waiting for {words}")
+            if not execution.deliver(kind, name, payload):  # a deadline due meanwhile closed it
+                raise Conflict(acceptance.closed_refusal(compiled, name, execution.record())
+                               or f"{label} stopped waiting for {words}")
             audit.record(session, now, username, f"{kind}.received", instance_id=instance_id,
                          element_id=allowed[0].element_id, **{kind: name}, data=clean)
             attach_submitted(session, now, schema, clean, username, instance_id)

@@ -145,3 +145,17 @@ def test_a_browser_session_ended_elsewhere_no_longer_reads_the_api(client, brows
     assert client.get("/api/v1/tasks").status_code == 200
     gov.accounts.end_sessions("alice", "admin", "lost laptop")
     assert client.get("/api/v1/tasks").status_code == 401
+
+
+def test_a_consultation_response_is_withdrawn_by_its_sender_only(client, bearer, gov, clock):
+    from tests.scenarios.change_control_driver import ChangeRequest
+    cr = ChangeRequest(gov, clock).to_consultation()
+    bob, url = bearer("bob"), f"/api/v1/instances/{cr.id}/messages/consultation_response_withdrawn"
+    refused = client.post(url, headers=bob, json={"data": {}})
+    assert refused.status_code == 409 and "You have not responded" in refused.json["detail"], refused.json
+    cr.respond("bob")
+    offered = client.get(f"/api/v1/instances/{cr.id}", headers=bob).json["open_messages"]
+    assert "consultation_response_withdrawn" in [m["message"] for m in offered]
+    done = client.post(url, headers=bob, json={"data": {"reason": "Sent too early."}})
+    assert done.status_code == 200, done.json
+    assert cr.data["consultation_responses"] == []

@@ -67,3 +67,22 @@ def test_each_persona_s_main_pages_fit_and_read_well(watched, live_server, web_g
     watched.look(f"{base}/manage/versions/{version}/heatmap", "heatmap-admin", "the busiest steps")
     width = watched.page.eval_on_selector("#diagram", "d => d.getBoundingClientRect().width")
     assert width > watched.width - 100, width  # the whole window, not the 960 px column
+
+
+def test_a_party_confirms_and_withdraws_its_consultation_response(watched, live_server, web_gov, clock, password):
+    base = live_server
+    cr = ChangeRequest(web_gov, clock).to_consultation()
+    cr.respond("bob", comments="We support it, for now.")
+    watched.sign_in(base, "bob", password)
+    watched.look(f"{base}/requests/{cr.id}", "request-your-response", "We support it, for now.",
+                 "Withdraw your response")
+    with watched.page.expect_navigation():
+        watched.page.click("#message-consultation-response-withdrawn")
+    watched.check("withdraw-response-confirm", "The response you are withdrawing", "We support it, for now.")
+    watched.page.fill("textarea[name=reason]", "Our board has not agreed it yet.")
+    with watched.page.expect_navigation():
+        watched.page.click("button#submit")
+    watched.check("request-response-withdrawn", "You withdrew your consultation response on CR001.",
+                  "Consultation response withdrawn by Bob Baker", "Respond to the consultation")
+    assert watched.page.locator("#mine-consultation-response").count() == 0
+    assert cr.data["consultation_responses"] == []

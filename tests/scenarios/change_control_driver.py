@@ -184,6 +184,12 @@ class ChangeRequest:
         self.sent.append(("consultation_response", user))
         return result
 
+    def withdraw_response(self, user: str = "bob", **data):
+        """The party withdraws its consultation response (message `consultation_response_withdrawn`)."""
+        result = self.gov.send_message(self.id, "consultation_response_withdrawn", user, data)
+        self.sent.append(("consultation_response_withdrawn", user))
+        return result
+
     def flag(self, thresholds: list[str], reason: str, user: str = "ida"):
         """The IPA flags Ofgem thresholds on the open change request (message `threshold_flag`)."""
         result = self.gov.send_message(self.id, "threshold_flag", user,

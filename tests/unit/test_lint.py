@@ -308,6 +308,20 @@ def test_pre_script_and_due_date_are_checked() -> None:
     assert problems[1].reason.startswith("pre-script of 'Validate' does not compile: ")
 
 
+def test_message_acceptance_rule_and_refusal_words_are_checked() -> None:
+    review = REVIEW.format(form="t/review.json", due="now()").replace(
+        "</spiffworkflow:properties>",
+        """  <spiffworkflow:property name="acceptsWhen" value="sender in __builtins__" />
+          <spiffworkflow:property name="closedRefusal" value="Closed on {{ closed_at | date }" />
+        </spiffworkflow:properties>""")
+    xml = diagram(review=review)
+    problems = lint_of(xml)
+    assert [(p.element_id, p.line) for p in problems] == [
+        ("review", line_of(xml, 'name="acceptsWhen"')), ("review", line_of(xml, 'name="closedRefusal"'))]
+    assert problems[0].reason.startswith("acceptsWhen of 'Validate' does not compile: ")
+    assert problems[1].reason.startswith("closedRefusal of 'Validate' is not a valid template: ")
+
+
 def test_gateway_condition_that_does_not_compile() -> None:
     gateway = """    <bpmn:exclusiveGateway id="review" name="Valid?" default="f3">
       <bpmn:incoming>f1</bpmn:incoming>
