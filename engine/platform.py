@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 
-from engine.store import audit
+from engine.store import audit, keyset
 from engine.governance import groups as governance
 from engine.governance import policy
 from engine.services import identity
@@ -53,6 +53,7 @@ from engine.services.tokens import ApiTokens
 from engine.services.webhooks import Webhooks
 from engine.services.single_sign_on import SingleSignOn
 
+HISTORY_ORDER = [keyset.SortKey(AuditEvent.id)]  # oldest first
 DEMO_USERS_FILE = Path(__file__).resolve().parent / "demo" / "demo_users.yaml"
 
 
@@ -320,9 +321,18 @@ class Govflow:
                             "status": t.status} for t in timers],
                 "messages": [{"kind": w.kind, "message": w.message, "element_id": w.element_id,
                               "role": w.role_id, "assignee": w.assignee} for w in waits],
-                "history": [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
-                             "element_id": e.element_id, "details": e.details} for e in events],
+                "history": [_event_dict(e) for e in events],
             }
+
+    def history_after(self, instance_id: int, key: list | None, limit: int) -> tuple[list[dict], int, list | None]:
+        """An instance's audit trail, oldest first, by key: up to `limit` events after the one whose key (its id)
+        is `key`, how many in all, and the last one's key when more follow."""
+        with self.db.read() as session:
+            of_instance = AuditEvent.instance_id == instance_id
+            total = session.scalar(select(func.count()).select_from(AuditEvent).where(of_instance)) or 0
+            found, next_key = keyset.rows_after(session, select(AuditEvent).where(of_instance), HISTORY_ORDER, key,
+                                                limit)
+            return [_event_dict(e) for e, in found], total, next_key
 
     def instance_summary(self, instance_id: int) -> dict | None:
         """An instance's heading facts (process, version, reference, title, status, state), or None when there is
@@ -375,6 +385,12 @@ class Govflow:
         """My notifications, newest first."""
         return self.notifier.list_for(username, unread_only, limit)
 
+    def notifications_after(self, username: str, unread_only: bool, key: list | None,
+                            limit: int) -> tuple[list[dict], list | None]:
+        """Up to `limit` of my notifications, newest first, after the one whose key is `key`; and the last one's
+        key when more follow."""
+        return self.notifier.list_after(username, unread_only, key, limit)
+
     def unread_count(self, username: str) -> int:
         return self.notifier.unread_count(username)
 
@@ -416,6 +432,10 @@ class Govflow:
     def instances(self, username: str, scope: str = "mine", page: int = 1, size: int = 25):
         """(a page of instances as dicts, total): scope `mine` or `visible`."""
         return self.collaboration.instances(username, scope, page, size)
+
+    def instances_after(self, username: str, scope: str, key: list | None, limit: int):
+        """(up to `limit` instances after the one whose key is `key`, total, the last one's key when more follow)."""
+        return self.collaboration.instances_after(username, scope, key, limit)
 
     def saved_filters(self, username: str) -> list[dict]:
         """My saved inbox filters and those shared with my roles and groups."""
@@ -474,3 +494,8 @@ class Govflow:
                                                 "title": (schema or {}).get("title") or wait.name,
                                                 "instructions": info.instructions if info else ""})
             return list(found.values())
+
+
+def _event_dict(event: AuditEvent) -> dict[str, Any]:
+    return {"at": event.at.isoformat(), "actor": event.actor, "action": event.action,
+            "element_id": event.element_id, "details": event.details}

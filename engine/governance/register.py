@@ -9,6 +9,7 @@ from typing import Any, Iterator
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.store import keyset
 from engine.store.models import HumanTask, Instance, Organisation, User
 
 SORTS = {
@@ -134,11 +135,15 @@ def _as_row(r) -> dict[str, Any]:
             "overdue_tasks": overdue or 0}
 
 
-def _ordered(query, q: RegisterQuery):
+def sort_keys(q: RegisterQuery) -> list[keyset.SortKey]:
+    """The register's order: the chosen column (blanks last, on either database) then the id, one way."""
     column = SORTS.get(q.sort, Instance.started_at)
-    first = column.desc() if q.descending else column.asc()
-    tie = Instance.id.desc() if q.descending else Instance.id.asc()
-    return query.order_by(first, tie)
+    return [keyset.SortKey(column, q.descending, blanks_last=column.nullable),
+            keyset.SortKey(Instance.id, q.descending)]
+
+
+def _ordered(query, q: RegisterQuery):
+    return query.order_by(*keyset.order_by(sort_keys(q)))
 
 
 def count(session: Session, q: RegisterQuery, now: datetime) -> int:
@@ -151,6 +156,16 @@ def page(session: Session, q: RegisterQuery, now: datetime) -> tuple[list[dict],
     total = count(session, q, now)
     query = _ordered(_base(_row_columns(now), q, now), q).limit(size).offset((max(q.page, 1) - 1) * size)
     return [_as_row(r) for r in session.execute(query)], total
+
+
+def page_after(session: Session, q: RegisterQuery, now: datetime, key: list | None,
+               limit: int) -> tuple[list[dict], int, list | None]:
+    """(up to `limit` rows after the row whose sort key is `key`, total matching, the last row's key when more
+    follow): the page's filters and sort, sought by key instead of counted from the first."""
+    total = count(session, q, now)
+    found, next_key = keyset.rows_after(session, _base(_row_columns(now), q, now), sort_keys(q), key,
+                                        max(1, min(limit, MAX_PAGE_SIZE)))
+    return [_as_row(r) for r in found], total, next_key
 
 
 def rows(session: Session, q: RegisterQuery, now: datetime, batch: int = 1000) -> Iterator[dict]:
@@ -235,6 +250,12 @@ class Register:
         """One page of rows and how many match in all, as of now."""
         with self.db.read() as session:
             return page(session, q, self.clock.now())
+
+    def page_after(self, q: RegisterQuery, key: list | None, limit: int) -> tuple[list[dict], int, list | None]:
+        """Up to `limit` rows after the row whose sort key is `key`, how many match in all, and the last row's key
+        when more follow."""
+        with self.db.read() as session:
+            return page_after(session, q, self.clock.now(), key, limit)
 
     def export(self, q: RegisterQuery, username: str, kind: str, filters: dict) -> Iterator[dict]:
         """Record the export (`register.exported`, its format and filters) now, then every matching row, read in

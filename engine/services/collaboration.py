@@ -9,7 +9,7 @@ from typing import Any, Iterable
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.store import audit
+from engine.store import audit, keyset
 from engine.clock import Clock
 from engine.store.db import Database
 from engine.governance.policy import ACT, groups_of, industry_states, policy_of
@@ -22,6 +22,8 @@ MAX_COMMENT_CHARS = 5000
 MAX_FILTER_NAME = 120
 MAX_FILTER_KEYS = 30
 MAX_FILTER_VALUE = 200
+INSTANCE_ORDER = [keyset.SortKey(Instance.started_at, descending=True),  # newest first
+                  keyset.SortKey(Instance.id, descending=True)]
 
 
 def drop_drafts(session: Session, task_ids: Iterable[str]) -> None:
@@ -130,20 +132,33 @@ class Collaboration:
         """A page of instances, newest first, and how many in all: `mine` (raised by me) or `visible` (all I may
         read: everything for staff; for a participant theirs, those open to the industry and those they work on)."""
         with self.db.read() as session:
-            user = require_user(session, username)
-            if scope == "visible":
-                states: set[str] = set()
-                for process_id in self.repository.process_ids(session):
-                    version = self.repository.latest(session, process_id)
-                    states |= self.states_open_to_industry(session, version.id)
-                condition = policy_of(session).visible_to(session, user, states)
-            else:
-                condition = Instance.started_by == username
+            condition = self._scope_condition(session, username, scope)
             total = session.scalar(select(func.count()).select_from(Instance).where(condition)) or 0
             rows = session.scalars(select(Instance).where(condition)
-                                   .order_by(Instance.started_at.desc(), Instance.id.desc())
+                                   .order_by(*keyset.order_by(INSTANCE_ORDER))
                                    .limit(size).offset((max(page, 1) - 1) * size)).all()
             return [_instance_dict(r) for r in rows], total
+
+    def instances_after(self, username: str, scope: str, key: list | None,
+                        limit: int) -> tuple[list[dict[str, Any]], int, list | None]:
+        """As `instances`, by key: up to `limit` instances after the one whose key (started_at, id) is `key`, how
+        many in all, and the last one's key when more follow."""
+        with self.db.read() as session:
+            condition = self._scope_condition(session, username, scope)
+            total = session.scalar(select(func.count()).select_from(Instance).where(condition)) or 0
+            rows, next_key = keyset.rows_after(session, select(Instance).where(condition), INSTANCE_ORDER, key,
+                                               limit)
+            return [_instance_dict(r) for r, in rows], total, next_key
+
+    def _scope_condition(self, session: Session, username: str, scope: str):
+        user = require_user(session, username)
+        if scope != "visible":
+            return Instance.started_by == username
+        states: set[str] = set()
+        for process_id in self.repository.process_ids(session):
+            version = self.repository.latest(session, process_id)
+            states |= self.states_open_to_industry(session, version.id)
+        return policy_of(session).visible_to(session, user, states)
 
     # --- comments ------------------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from engine.errors import Forbidden
 from engine.governance.policy import REASSIGN, policy_of
 from engine.services.identity import require_user
+from engine.store import keyset
 from engine.store.models import HumanTask, Instance, ProcessVersion, Role
 
 
@@ -156,6 +157,7 @@ class InboxPage:
     counts: dict[str, int]
     process_names: dict[str, str]
     groups: list[str]
+    next_key: list | None = None  # when sought by key: the last row's, if more follow
 
 
 class Inbox:
@@ -171,6 +173,14 @@ class Inbox:
         The page's task ids are found first from the indexes alone (the instance joined only for a text search or
         a sort by reference), then those rows are loaded: sorting 10,000 open or 100,000 completed tasks stays
         cheap."""
+        return self._read(username, query, seek=False, key=None)
+
+    def page_after(self, username: str, query: InboxQuery, key: list | None) -> InboxPage:
+        """As `page`, sought by key: up to `query.page_size` tasks after the one whose sort key is `key` (from the
+        first without one), whatever was added or done since; `next_key` is the last one's when more follow."""
+        return self._read(username, query, seek=True, key=key)
+
+    def _read(self, username: str, query: InboxQuery, seek: bool, key: list | None) -> InboxPage:
         now = self.clock.now()
         with self.db.read() as session:
             user = require_user(session, username)
@@ -181,10 +191,10 @@ class Inbox:
                 raise Forbidden(f"Only {rules.names_with(REASSIGN)} see every open task")
             counts = {tab: session.scalar(select(func.count()).select_from(HumanTask)
                                           .where(_tab_condition(tab, username, pick_up))) or 0 for tab in tabs}
-            rows, total = _page(session, query, username, pick_up, now, counts[query.tab])
+            rows, total, next_key = _page(session, query, username, pick_up, now, counts[query.tab], seek, key)
             lanes = select(Role.name) if query.tab == QUEUE else select(Role.name).where(
                 Role.id.in_(user.role_ids or {""}))
-            return InboxPage(rows, total, counts, process_names(session), sorted(session.scalars(lanes)))
+            return InboxPage(rows, total, counts, process_names(session), sorted(session.scalars(lanes)), next_key)
 
     def process_names(self) -> dict[str, str]:
         """process id → name of its latest version."""
@@ -241,8 +251,15 @@ def _filtered(q: InboxQuery, username: str, pick_up, now: datetime) -> list:
     return conditions
 
 
-def _page(session: Session, q: InboxQuery, username: str, pick_up, now: datetime,
-          tab_total: int) -> tuple[list[tuple[TaskView, InstanceRef]], int]:
+def sort_keys(q: InboxQuery) -> list[keyset.SortKey]:
+    """The inbox's order: the chosen column (blanks last where it may be blank), then created, then the id."""
+    keys = [keyset.SortKey(column, q.descending, blanks_last=not _never_blank(column, q.tab))
+            for column in SORTS[q.sort if q.sort in SORTS else "due"]]
+    return keys + [keyset.SortKey(HumanTask.created_at, q.descending), keyset.SortKey(HumanTask.id)]
+
+
+def _page(session: Session, q: InboxQuery, username: str, pick_up, now: datetime, tab_total: int,
+          seek: bool = False, key: list | None = None) -> tuple[list[tuple[TaskView, InstanceRef]], int, list | None]:
     conditions = _filtered(q, username, pick_up, now)
     sort = q.sort if q.sort in SORTS else "due"
     if len(conditions) > 1:
@@ -252,25 +269,25 @@ def _page(session: Session, q: InboxQuery, username: str, pick_up, now: datetime
         total = session.scalar(count.where(*conditions)) or 0
     else:
         total = tab_total  # no filter beyond the tab: the tab's count
-    order = []
-    for column in SORTS[sort]:
-        if not _never_blank(column, q.tab):
-            order.append(column.is_(None))  # blanks last whichever the direction
-        order.append(column.desc() if q.descending else column.asc())
-    order.append(HumanTask.created_at.desc() if q.descending else HumanTask.created_at.asc())
-    order.append(HumanTask.id)
+    keys = sort_keys(q)
     page_ids = select(HumanTask.id)
     if q.text or sort == "reference":
         page_ids = page_ids.join(Instance, Instance.id == HumanTask.instance_id)
-    ids = list(session.scalars(page_ids.where(*conditions).order_by(*order)
-                               .limit(q.page_size).offset((max(q.page, 1) - 1) * q.page_size)))
+    page_ids = page_ids.where(*conditions)
+    next_key = None
+    if seek:
+        found, next_key = keyset.rows_after(session, page_ids, keys, key, q.page_size)
+        ids = [task_id for task_id, in found]
+    else:
+        ids = list(session.scalars(page_ids.order_by(*keyset.order_by(keys))
+                                   .limit(q.page_size).offset((max(q.page, 1) - 1) * q.page_size)))
     if not ids:
-        return [], total
+        return [], total, next_key
     found = {task.id: (view_of(task, instance), InstanceRef(instance.id, instance.reference, instance.title,
                                                             instance.state, instance.status))
              for task, instance in session.execute(select(HumanTask, Instance).join(
                  Instance, Instance.id == HumanTask.instance_id).where(HumanTask.id.in_(ids)))}
-    return [found[i] for i in ids if i in found], total
+    return [found[i] for i in ids if i in found], total, next_key
 
 
 def _never_blank(column, tab: str) -> bool:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine.calendar import ENGLAND_AND_WALES
 from engine.clock import Clock
-from engine.store import audit
+from engine.store import audit, keyset
 from engine.store.db import Database
 from engine.errors import Forbidden, NotFound
 from engine.store.models import (
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 LONDON = ZoneInfo("Europe/London")
 DEFAULT_REMINDER_WORKING_DAYS = 2
+NOTIFICATION_ORDER = [keyset.SortKey(Notification.created_at, descending=True),  # newest first
+                      keyset.SortKey(Notification.id, descending=True)]
 REMINDER_SETTING = "reminder_working_days"
 REMINDER_PROPERTY = "reminderWorkingDays"  # a task may override the process's setting
 BATCH = 200
@@ -258,14 +260,20 @@ class Notifier:
     # --- the in-app list ------------------------------------------------------------------------------------------
 
     def list_for(self, username: str, unread_only: bool = False, limit: int = 50) -> list[dict]:
+        return self.list_after(username, unread_only, None, limit)[0]
+
+    def list_after(self, username: str, unread_only: bool, key: list | None,
+                   limit: int) -> tuple[list[dict], list | None]:
+        """Up to `limit` of my notifications, newest first, after the one whose key (created_at, id) is `key`, and
+        the last one's key when more follow."""
         with self.db.read() as session:
             user = _require(session, username)
             query = select(Notification, _task_done()).where(Notification.user_id == user.id)
             if unread_only:
                 query = query.where(_unread())
-            rows = session.execute(query.order_by(Notification.created_at.desc(), Notification.id.desc())
-                                   .limit(limit))
-            return [{**_as_dict(n), "task_done": done, "read": n.read_at is not None or done} for n, done in rows]
+            rows, next_key = keyset.rows_after(session, query, NOTIFICATION_ORDER, key, limit)
+            return [{**_as_dict(n), "task_done": done, "read": n.read_at is not None or done}
+                    for n, done in rows], next_key
 
     def unread_count(self, username: str) -> int:
         with self.db.read() as session:

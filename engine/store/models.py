@@ -188,7 +188,8 @@ class Instance(Base):
     __table_args__ = (
         Index("ix_instance_process_status", "process_id", "status"),
         Index("ix_instance_reference", "reference"),
-        Index("ix_instance_started_by", "started_by"),
+        Index("ix_instance_started_by", "started_by", "started_at", "id"),  # mine, newest first, by key
+        Index("ix_instance_started", "started_at", "id"),  # every instance (and the register), newest first
     )
 
 
@@ -364,6 +365,7 @@ class Notification(Base):
     emailed_at: Mapped[Optional[datetime]]
     __table_args__ = (
         Index("ix_notification_user_read", "user_id", "read_at"),
+        Index("ix_notification_user_created", "user_id", "created_at", "id"),  # mine, newest first, by key
         Index("ix_notification_email_status", "email_status", "created_at"),
     )
 

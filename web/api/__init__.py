@@ -33,7 +33,8 @@ def create_api(web: Flask):
                              "as the web. Authenticate with `Authorization: Bearer <token>` (tokens are made in "
                              "the browser at /account/tokens or with `govflow tokens add`). Errors are RFC 9457 "
                              "problem details; writes to instances and tasks honour If-Match (412 when stale); "
-                             "lists page with `limit` and `cursor`."},
+                             "lists page with `limit` and a keyset `cursor` (each page's `next_cursor`, null on "
+                             "the last)."},
         SECURITY_SCHEMES={"token": {"type": "http", "scheme": "bearer", "description": "An API token (gft_…)"},
                           "session": {"type": "apiKey", "in": "cookie", "name": "govflow_session",
                                       "description": "The browser's signed-in session (send X-CSRF-Token on writes)"}},

@@ -29,9 +29,10 @@ LOG_NAMES = ("decisions", "actions", "raid")
 @needs("read")
 def my_notifications(args: NotificationArgs):
     """My notifications, newest first."""
-    position = paging.decode(args.cursor)
-    found = gov().notifications(caller().username, args.unread, position + args.limit + 1)
-    return paging.page(_jsonable(found[position:]), position, args.limit)
+    scope = paging.belongs_to("notifications", caller().username, args)
+    found, next_key = gov().notifications_after(caller().username, args.unread, paging.key_from(args.cursor, scope),
+                                                args.limit)
+    return paging.page(_jsonable(found), next_key, scope)
 
 
 @notifications.post("/read")
@@ -44,11 +45,11 @@ def mark_read(body: ReadBody):
     return {"status": "read", "detail": f"{count} marked read", "count": count}
 
 
-def _register_query(args: RegisterArgs, position: int = 0) -> register_rules.RegisterQuery:
+def _register_query(args: RegisterArgs) -> register_rules.RegisterQuery:
     return register_rules.RegisterQuery(
         process_id=args.process, state=args.state, status=args.status, group=args.group,
         organisation=args.organisation, constituency=args.constituency, overdue=args.overdue, text=args.q,
-        sort=args.sort, descending=args.dir == "desc", page=position // args.limit + 1, page_size=args.limit)
+        sort=args.sort, descending=args.dir == "desc", page_size=args.limit)
 
 
 @register.get("")
@@ -57,9 +58,10 @@ def _register_query(args: RegisterArgs, position: int = 0) -> register_rules.Reg
 @needs("read", "manage")
 def query_register(args: RegisterArgs):
     """The change-request register, filtered and sorted."""
-    position = paging.decode(args.cursor)
-    rows, total = gov().register.page(_register_query(args, position))
-    return paging.page(_jsonable(rows[position % args.limit:]), position, args.limit, total)
+    scope = paging.belongs_to("register", caller().username, args)
+    rows, total, next_key = gov().register.page_after(_register_query(args), paging.key_from(args.cursor, scope),
+                                                      args.limit)
+    return paging.page(_jsonable(rows), next_key, scope, total)
 
 
 @register.get("/export")

@@ -96,8 +96,13 @@ class WebhookMade(Out):
 
 
 class PageArgs(Body):
-    limit: int = Field(default=25, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=25, ge=1, le=200, description="Rows per page")
+    cursor: str | None = Field(
+        default=None, max_length=4000,
+        description="The `next_cursor` of the previous page, with the same sort and filters (leave it out for the "
+                    "first page). Opaque: it holds the last row's sort key, and the next page is the rows after it, "
+                    "so rows added or removed meanwhile neither repeat nor skip others. A cursor not given by the "
+                    "API, or given for another list, sort or filter, is a 422 naming `cursor`.")
 
 
 class TaskArgs(PageArgs):
@@ -150,7 +155,8 @@ class MeetingArgs(Body):
 
 class Page(Out):
     items: list[dict[str, Any]]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
+    next_cursor: str | None = Field(description="Pass as `cursor` (with the same sort and filters) for the next "
+                                                "page; null on the last")
     total: int | None = None
 
 

@@ -29,17 +29,15 @@ instances = APIBlueprint("instances", __name__, url_prefix="/instances", tag="In
 def list_tasks(args: TaskArgs):
     """My tasks (`mine`), my groups' unclaimed tasks (`groups`) or what I completed (`completed`), filtered and
     sorted as in the inbox."""
-    position = paging.decode(args.cursor)
+    scope = paging.belongs_to("tasks", caller().username, args)
+    key = paging.key_from(args.cursor, scope)
     due_before = datetime.combine(args.due_before, time(0), tzinfo=_london()) \
         if args.due_before else None
-    # the inbox pages by number: a page as long as `limit` that starts at the cursor's position
-    size = args.limit
-    found = gov().inbox.page(caller().username, InboxQuery(
+    found = gov().inbox.page_after(caller().username, InboxQuery(
         args.tab, args.process, args.group, args.overdue, due_before, args.q, args.sort, args.dir == "desc",
-        position // size + 1, size))
-    offset = position % size
-    rows = [dict(view.as_dict(), instance_status=ref.status) for view, ref in found.rows][offset:]
-    return paging.page(rows, position, size, found.total)
+        page_size=args.limit), key)
+    rows = [dict(view.as_dict(), instance_status=ref.status) for view, ref in found.rows]
+    return paging.page(rows, found.next_key, scope, found.total)
 
 
 def _task_or_deny(task_id: str):
@@ -163,10 +161,10 @@ def _done(task_id: str, status: str, detail: str = ""):
 @needs("read")
 def list_instances(args: InstanceArgs):
     """Instances I raised (`mine`) or every one I may see (`visible`), newest first."""
-    position = paging.decode(args.cursor)
-    size = args.limit
-    rows, total = gov().instances(caller().username, args.scope, position // size + 1, size)
-    return paging.page(rows[position % size:], position, size, total)
+    scope = paging.belongs_to("instances", caller().username, args)
+    rows, total, next_key = gov().instances_after(caller().username, args.scope, paging.key_from(args.cursor, scope),
+                                                  args.limit)
+    return paging.page(rows, next_key, scope, total)
 
 
 @instances.post("")
@@ -219,9 +217,9 @@ def show_instance(instance_id: int):
 def history(instance_id: int, args: PageArgs):
     """The instance's audit trail, oldest first."""
     visible(instance_id)
-    events = gov().show(instance_id)["history"]
-    position = paging.decode(args.cursor)
-    return paging.page(events[position:position + args.limit], position, args.limit, len(events))
+    scope = paging.belongs_to("history", caller().username, args, instance_id=instance_id)
+    events, total, next_key = gov().history_after(instance_id, paging.key_from(args.cursor, scope), args.limit)
+    return paging.page(events, next_key, scope, total)
 
 
 @instances.post("/<int:instance_id>/withdraw")
