@@ -11,7 +11,7 @@ from flask import Flask, current_app, request
 
 from engine.platform import Govflow
 
-from . import auth, bounds, csrf, errors, inbox, proxies, requests, tasks
+from . import auth, bounds, csrf, errors, inbox, proxies, requests, static_cache, tasks
 from .display import register_filters
 
 
@@ -62,6 +62,7 @@ def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
     auth.init_app(app)
     from . import sso; sso.init_app(app)  # noqa: E702 (single sign-on with OpenID Connect)
     register_filters(app)
+    static_cache.init_app(app)  # static files linked by fingerprint, cached a year
     for blueprint in (auth.bp, inbox.bp, tasks.bp, requests.bp):
         app.register_blueprint(blueprint)
     from . import manage

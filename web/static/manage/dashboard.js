@@ -1,39 +1,77 @@
 // Draws the dashboard charts from the JSON block; the tables beside them hold the same figures (accessible source).
+// Chart.js (the JSON block's data-library) is loaded after the page has loaded and been painted, so the figures and
+// tables show without waiting for it.
 (function () {
   'use strict'
   var source = document.getElementById('chart-data')
-  if (!source || typeof window.Chart === 'undefined') return
+  if (!source || typeof window.Promise === 'undefined') return
   var data = JSON.parse(source.textContent)
-  var blue = '#1d70b8'; var green = '#00703c'; var red = '#d4351c'; var orange = '#f47738'
-  var base = { responsive: true, maintainAspectRatio: false, animation: false }
 
-  function draw (id, config) {
+  // each chart's room is kept from the start, so nothing moves when the charts are drawn
+  var labels = { 'chart-throughput': data.throughput.labels, 'chart-stages': data.stages.labels,
+                 'chart-overdue': data.overdue.labels }
+  Object.keys(labels).forEach(function (id) {
     var canvas = document.getElementById(id)
-    if (!canvas || !config.data.labels.length) { if (canvas) canvas.hidden = true; return }
+    if (!canvas) return
+    if (!labels[id].length) { canvas.hidden = true; return }
     canvas.parentNode.classList.add('govflow-chart-box')
     canvas.height = 300
-    return new window.Chart(canvas, config)
+  })
+
+  // once the page has loaded and been painted: the bundle then delays neither the page's text nor its load event
+  function afterPageLoad () {
+    return new Promise(function (resolve) {
+      function later () { requestAnimationFrame(function () { setTimeout(resolve, 0) }) }
+      if (document.readyState === 'complete') later()
+      else window.addEventListener('load', later)
+    })
   }
 
-  draw('chart-throughput', {
-    type: 'bar',
-    data: { labels: data.throughput.labels,
-            datasets: [{ label: 'Started', data: data.throughput.started, backgroundColor: blue },
-                       { label: 'Completed', data: data.throughput.completed, backgroundColor: green }] },
-    options: Object.assign({}, base, { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } })
+  function loadChartJs () {
+    if (typeof window.Chart !== 'undefined') return Promise.resolve()
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement('script')
+      script.src = source.getAttribute('data-library')
+      script.onload = resolve
+      script.onerror = function () { reject(new Error('Chart.js did not load')) }
+      document.head.appendChild(script)
+    })
+  }
+
+  function drawAll () {
+    var blue = '#1d70b8'; var green = '#00703c'; var red = '#d4351c'; var orange = '#f47738'
+    var base = { responsive: true, maintainAspectRatio: false, animation: false }
+
+    function draw (id, config) {
+      var canvas = document.getElementById(id)
+      if (canvas && !canvas.hidden) return new window.Chart(canvas, config)
+    }
+
+    draw('chart-throughput', {
+      type: 'bar',
+      data: { labels: data.throughput.labels,
+              datasets: [{ label: 'Started', data: data.throughput.started, backgroundColor: blue },
+                         { label: 'Completed', data: data.throughput.completed, backgroundColor: green }] },
+      options: Object.assign({}, base, { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } })
+    })
+    draw('chart-stages', {
+      type: 'bar',
+      data: { labels: data.stages.labels,
+              datasets: [{ label: 'Median (working days)', data: data.stages.median, backgroundColor: blue },
+                         { label: '90th percentile', data: data.stages.p90, backgroundColor: orange }] },
+      options: Object.assign({}, base, { indexAxis: 'y', scales: { x: { beginAtZero: true } } })
+    })
+    draw('chart-overdue', {
+      type: 'bar',
+      data: { labels: data.overdue.labels,
+              datasets: [{ label: 'Overdue tasks', data: data.overdue.counts, backgroundColor: red }] },
+      options: Object.assign({}, base, { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } })
+    })
+    document.body.setAttribute('data-charts-drawn', 'true')
+  }
+
+  afterPageLoad().then(loadChartJs).then(drawAll).catch(function () {
+    // without Chart.js the tables beside each chart hold the figures: leave no empty box behind
+    document.querySelectorAll('canvas.govflow-chart').forEach(function (canvas) { canvas.hidden = true })
   })
-  draw('chart-stages', {
-    type: 'bar',
-    data: { labels: data.stages.labels,
-            datasets: [{ label: 'Median (working days)', data: data.stages.median, backgroundColor: blue },
-                       { label: '90th percentile', data: data.stages.p90, backgroundColor: orange }] },
-    options: Object.assign({}, base, { indexAxis: 'y', scales: { x: { beginAtZero: true } } })
-  })
-  draw('chart-overdue', {
-    type: 'bar',
-    data: { labels: data.overdue.labels,
-            datasets: [{ label: 'Overdue tasks', data: data.overdue.counts, backgroundColor: red }] },
-    options: Object.assign({}, base, { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } })
-  })
-  document.body.setAttribute('data-charts-drawn', 'true')
 })()

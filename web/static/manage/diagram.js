@@ -1,13 +1,35 @@
 // Renders a process version's BPMN with bpmn-js (viewer only) and marks an instance's progress or a heatmap on it.
-// Progressive enhancement: the page's tables say the same in text.
+// Progressive enhancement: the page's tables say the same in text. The viewer's bundle (the container's data-viewer)
+// is loaded after the page has loaded and been painted, so the page shows and works without waiting for it; the
+// diagram's XML is fetched meanwhile.
 (function () {
   'use strict'
   var container = document.getElementById('diagram')
   var progress = document.getElementById('diagram-data')
   var heat = document.getElementById('heatmap-data')
-  if (!container || typeof window.BpmnJS === 'undefined' || !(progress || heat)) return
+  if (!container || !(progress || heat) || typeof window.Promise === 'undefined') return
   var info = JSON.parse((progress || heat).textContent)
-  var viewer = new window.BpmnJS({ container: container })
+  var viewer
+
+  // once the page has loaded and been painted: the bundle then delays neither the page's text nor its load event
+  function afterPageLoad () {
+    return new Promise(function (resolve) {
+      function later () { requestAnimationFrame(function () { setTimeout(resolve, 0) }) }
+      if (document.readyState === 'complete') later()
+      else window.addEventListener('load', later)
+    })
+  }
+
+  function loadViewer () {
+    if (typeof window.BpmnJS !== 'undefined') return Promise.resolve()
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement('script')
+      script.src = container.getAttribute('data-viewer')
+      script.onload = resolve
+      script.onerror = function () { reject(new Error('the diagram viewer did not load')) }
+      document.head.appendChild(script)
+    })
+  }
 
   function has (registry, id) { return !!registry.get(id) }
 
@@ -44,9 +66,14 @@
     })
   }
 
-  fetch(info.url, { credentials: 'same-origin' })
+  var diagram = fetch(info.url, { credentials: 'same-origin' })
     .then(function (response) { if (!response.ok) throw new Error('diagram ' + response.status); return response.text() })
-    .then(function (xml) { return viewer.importXML(xml) })
+  afterPageLoad().then(loadViewer)
+    .then(function () { return diagram })
+    .then(function (xml) {
+      viewer = new window.BpmnJS({ container: container })
+      return viewer.importXML(xml)
+    })
     .then(function () {
       var canvas = viewer.get('canvas')
       var registry = viewer.get('elementRegistry')
