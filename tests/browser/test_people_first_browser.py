@@ -67,6 +67,9 @@ def test_each_persona_s_main_pages_fit_and_read_well(watched, live_server, web_g
     watched.look(f"{base}/manage/versions/{version}/heatmap", "heatmap-admin", "the busiest steps")
     width = watched.page.eval_on_selector("#diagram", "d => d.getBoundingClientRect().width")
     assert width > watched.width - 100, width  # the whole window, not the 960 px column
+    # tables of three or more columns reflow on a phone, labelled by their columns
+    watched.look(f"{base}/library/", "library-admin", "Change request", "Running instances")
+    watched.look(f"{base}/admin/seats/", "seats-admin", "Seat register")
 
 
 def test_a_party_confirms_and_withdraws_its_consultation_response(watched, live_server, web_gov, clock, password):
