@@ -96,6 +96,8 @@ def build(url: str, folder: Path, instances: int, events: int) -> Govflow:
             db.execute(insert(AuditEvent), audit_rows)
     import json
     raise_data = json.loads((Path(__file__).parent / "change_request.json").read_text())
+    # the form refuses a decision date before the clock's day ("x-govflow-not-before": "today")
+    raise_data["requested_decision_date"] = (NOW + timedelta(days=60)).date().isoformat()
     gov.real_instance = gov.start("change_control", "raiser0", raise_data).instance_id  # a real state to draw
     return gov
 
