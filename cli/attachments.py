@@ -9,6 +9,7 @@ import click
 from cli.acting import Acting
 from cli.commands import Context, command, govflow
 from engine.errors import FormInvalid, NotFound
+from engine.services.submission import file_field
 
 MAX_DESCRIPTION = 2000
 
@@ -81,7 +82,7 @@ def attachments_upload(ctx: Context, instance_id: int, path: Path, username: str
         if found is None:
             raise NotFound(f"Instance {instance_id} does not wait for '{message}' from you now")
         schema, where = found["schema"], {"instance_id": instance_id, "message": message.strip()}
-    field = _file_field(schema, field.strip())
+    field = file_field(schema, field.strip(), asked_as="--field")
     kept = gov.submissions.keep(username, [(field, path.name, path.read_bytes())], **where,
                                 description=description.strip())
     if kept.refused:
@@ -91,19 +92,3 @@ def attachments_upload(ctx: Context, instance_id: int, path: Path, username: str
     body["instance_id"] = instance_id
     ctx.emit(body, f"Uploaded {stored['name']} as file {stored['id']} for {field} (pending until the form is sent "
                    f"with {{\"{field}\": [{{\"id\": {stored['id']}}}]}}).")
-
-
-def _file_field(schema: dict | None, asked: str) -> str:
-    """The form's file field the upload goes to: the one asked for, or the form's only one."""
-    properties = (schema or {}).get("properties") or {}
-    fields = [name for name, prop in properties.items()
-              if isinstance(prop, dict) and prop.get("x-govflow-widget") == "attachments"]
-    if asked:
-        if asked not in fields:
-            raise FormInvalid({"field": f"'{asked}' is not a file field of this form (its file fields: "
-                                        f"{', '.join(fields) or 'none'})"})
-        return asked
-    if len(fields) != 1:
-        raise FormInvalid({"field": "Name the file field (--field): this form has " + (
-            f"{len(fields)} ({', '.join(fields)})" if fields else "none")})
-    return fields[0]

@@ -246,7 +246,7 @@ def _store_files(session: Session, now, username: str, schema: dict | None, sett
         prop = _property_at(schema, path)
         if not is_attachment_field(prop):
             refusals.setdefault(path, []).append(f"is not a file field of this form (its file fields: "
-                                                 f"{', '.join(_file_fields(schema)) or 'none'})")
+                                                 f"{', '.join(file_fields(schema)) or 'none'})")
             continue
         limits = limits_for(prop, settings)
         try:
@@ -320,6 +320,22 @@ def _files_at(data: dict, path: str) -> list | None:
     return node if isinstance(node, list) else None
 
 
-def _file_fields(schema: dict | None) -> list[str]:
+def file_fields(schema: dict | None) -> list[str]:
+    """The form's top-level file fields, by name."""
     properties = (schema or {}).get("properties") or {}
     return sorted(name for name, prop in properties.items() if is_attachment_field(prop))
+
+
+def file_field(schema: dict | None, asked: str, *, asked_as: str = "field") -> str:
+    """The form's file field an upload goes to: the one asked for, or the form's only one; FormInvalid on
+    `asked_as` (how the caller names its choice: the API's `field`, the CLI's `--field`) otherwise."""
+    fields = file_fields(schema)
+    if asked:
+        if asked not in fields:
+            raise FormInvalid({"field": f"'{asked}' is not a file field of this form (its file fields: "
+                                        f"{', '.join(fields) or 'none'})"})
+        return asked
+    if len(fields) != 1:
+        raise FormInvalid({"field": f"Name the file field ({asked_as}): this form has " + (
+            f"{len(fields)} ({', '.join(fields)})" if fields else "none")})
+    return fields[0]

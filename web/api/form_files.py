@@ -9,6 +9,7 @@ from typing import Any
 from flask import request
 
 from engine.errors import FormInvalid
+from engine.services.submission import file_fields
 
 from .access import caller, gov
 
@@ -55,26 +56,6 @@ def upload_form() -> dict[str, Any]:
     if errors:
         raise FormInvalid(errors)
     return {**text, "name": upload.filename, "content": upload.stream.read()}
-
-
-def file_field(schema: dict | None, asked: str) -> str:
-    """The form's file field the upload goes to: the one asked for, or the form's only one."""
-    fields = file_fields(schema)
-    if asked:
-        if asked not in fields:
-            raise FormInvalid({"field": f"'{asked}' is not a file field of this form (its file fields: "
-                                        f"{', '.join(fields) or 'none'})"})
-        return asked
-    if len(fields) != 1:
-        raise FormInvalid({"field": "Name the file field: this form has " + (
-            f"{len(fields)} ({', '.join(fields)})" if fields else "none")})
-    return fields[0]
-
-
-def file_fields(schema: dict | None) -> list[str]:
-    properties = (schema or {}).get("properties") or {}
-    return [name for name, prop in properties.items()
-            if isinstance(prop, dict) and prop.get("x-govflow-widget") == "attachments"]
 
 
 def may_name_files(data: Any) -> bool:

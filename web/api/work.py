@@ -10,6 +10,7 @@ from flask import Response, current_app, request, url_for
 
 from engine.errors import FormInvalid, NotFound
 from engine.services.inbox import InboxQuery
+from engine.services.submission import file_field
 
 from . import form_files, paging
 from .access import caller, check_if_match, deny, gov, instance_etag, needs, task_etag
@@ -322,7 +323,7 @@ def upload(instance_id: int):
         if form is None:
             raise NotFound(f"Instance {instance_id} does not wait for '{sent['message']}' from you now")
         where = {"instance_id": instance_id, "message": sent["message"]}
-    field = form_files.file_field(form.schema if sent["task_id"] else form["schema"], sent["field"])
+    field = file_field(form.schema if sent["task_id"] else form["schema"], sent["field"])
     kept = gov().submissions.keep(caller().username, [(field, sent["name"], sent["content"])], **where,
                                   description=sent["description"])
     if kept.refused:
