@@ -21,7 +21,7 @@ def start_loop(gov, title="Fix the MPAN format", by="alice"):
 
 
 def json_block(html: str, element_id: str) -> dict:
-    found = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', html, re.S)
+    found = re.search(rf'<script type="application/json" id="{element_id}"[^>]*>(.*?)</script>', html, re.S)
     assert found, f"no #{element_id}"
     return json.loads(found.group(1))
 
