@@ -4,7 +4,7 @@
 (function () {
   'use strict'
   var source = document.getElementById('chart-data')
-  if (!source || typeof window.Promise === 'undefined') return
+  if (!source || typeof window.govflowAfterPaint === 'undefined') return
   var data = JSON.parse(source.textContent)
 
   // each chart's room is kept from the start, so nothing moves when the charts are drawn
@@ -17,26 +17,6 @@
     canvas.parentNode.classList.add('govflow-chart-box')
     canvas.height = 300
   })
-
-  // once the page has loaded and been painted: the bundle then delays neither the page's text nor its load event
-  function afterPageLoad () {
-    return new Promise(function (resolve) {
-      function later () { requestAnimationFrame(function () { setTimeout(resolve, 0) }) }
-      if (document.readyState === 'complete') later()
-      else window.addEventListener('load', later)
-    })
-  }
-
-  function loadChartJs () {
-    if (typeof window.Chart !== 'undefined') return Promise.resolve()
-    return new Promise(function (resolve, reject) {
-      var script = document.createElement('script')
-      script.src = source.getAttribute('data-library')
-      script.onload = resolve
-      script.onerror = function () { reject(new Error('Chart.js did not load')) }
-      document.head.appendChild(script)
-    })
-  }
 
   function drawAll () {
     var blue = '#1d70b8'; var green = '#00703c'; var red = '#d4351c'; var orange = '#f47738'
@@ -70,7 +50,7 @@
     document.body.setAttribute('data-charts-drawn', 'true')
   }
 
-  afterPageLoad().then(loadChartJs).then(drawAll).catch(function () {
+  window.govflowAfterPaint(source.getAttribute('data-library'), 'Chart', 'Chart.js').then(drawAll).catch(function () {
     // without Chart.js the tables beside each chart hold the figures: leave no empty box behind
     document.querySelectorAll('canvas.govflow-chart').forEach(function (canvas) { canvas.hidden = true })
   })

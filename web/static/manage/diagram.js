@@ -7,29 +7,9 @@
   var container = document.getElementById('diagram')
   var progress = document.getElementById('diagram-data')
   var heat = document.getElementById('heatmap-data')
-  if (!container || !(progress || heat) || typeof window.Promise === 'undefined') return
+  if (!container || !(progress || heat) || typeof window.govflowAfterPaint === 'undefined') return
   var info = JSON.parse((progress || heat).textContent)
   var viewer
-
-  // once the page has loaded and been painted: the bundle then delays neither the page's text nor its load event
-  function afterPageLoad () {
-    return new Promise(function (resolve) {
-      function later () { requestAnimationFrame(function () { setTimeout(resolve, 0) }) }
-      if (document.readyState === 'complete') later()
-      else window.addEventListener('load', later)
-    })
-  }
-
-  function loadViewer () {
-    if (typeof window.BpmnJS !== 'undefined') return Promise.resolve()
-    return new Promise(function (resolve, reject) {
-      var script = document.createElement('script')
-      script.src = container.getAttribute('data-viewer')
-      script.onload = resolve
-      script.onerror = function () { reject(new Error('the diagram viewer did not load')) }
-      document.head.appendChild(script)
-    })
-  }
 
   function has (registry, id) { return !!registry.get(id) }
 
@@ -68,7 +48,7 @@
 
   var diagram = fetch(info.url, { credentials: 'same-origin' })
     .then(function (response) { if (!response.ok) throw new Error('diagram ' + response.status); return response.text() })
-  afterPageLoad().then(loadViewer)
+  window.govflowAfterPaint(container.getAttribute('data-viewer'), 'BpmnJS', 'the diagram viewer')
     .then(function () { return diagram })
     .then(function (xml) {
       viewer = new window.BpmnJS({ container: container })
