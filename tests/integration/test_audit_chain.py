@@ -31,13 +31,17 @@ def some_work(gov) -> int:
     gov.claim(task, "carol")
     gov.complete(task, "carol", VALID)
     gov.set_notification_preference("bob", "digest")
+    gov.effects.wait_idle()  # the effects worker's writes done: the chains hold still while the test looks
     return started.instance_id
 
 
 def tamper(gov, sql: str, **params) -> None:
     """Change audit rows behind the application's back: around the triggers that refuse it (as the database's
-    owner would: SQLite's triggers dropped, PostgreSQL's skipped for the transaction by a superuser)."""
-    with gov.db.engine.begin() as connection:
+    owner would: SQLite's triggers dropped, PostgreSQL's skipped for the transaction by a superuser). SQLite's
+    transaction takes the write lock at BEGIN, as the application's own do: a deferred one that reads first is
+    refused at once ("database is locked") if a writer got in between."""
+    gov.effects.wait_idle()
+    with gov.db.engine.execution_options(sqlite_begin="IMMEDIATE").begin() as connection:
         if gov.db.is_sqlite:
             connection.exec_driver_sql("DROP TRIGGER IF EXISTS audit_event_no_update")
             connection.exec_driver_sql("DROP TRIGGER IF EXISTS audit_event_no_delete")
