@@ -13,6 +13,7 @@ from engine.config import PROJECT_ROOT, Config
 from engine.services.identity import NewUser
 from engine.platform import Govflow
 
+from . import seeds
 from .postgres_cluster import Cluster, find_pg_bin
 
 os.environ.setdefault("GOVFLOW_PASSWORD_PROFILE", "cheapest")  # real argon2id, test-suite cost
@@ -43,6 +44,18 @@ def pytest_configure(config):
     # Every database test runs on both backends (the `backend` fixture below); the old opt-in marker is kept
     # registered only because tests/conformance still carries it, and it does nothing.
     config.addinivalue_line("markers", "postgres: obsolete, no effect (every database test runs on both backends)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test in the browser runs on SQLite only (its PostgreSQL case is deselected, and counted so): what it adds
+    is the page as people see and use it; the requests behind those pages run on both databases in the web, API
+    and scenario tests."""
+    on_postgres = [item for item in items if "browser" in getattr(item, "fixturenames", ())
+                   and getattr(item, "callspec", None) and item.callspec.params.get("backend") == "postgres"]
+    if on_postgres:
+        config.hook.pytest_deselected(items=on_postgres)
+        dropped = set(on_postgres)
+        items[:] = [item for item in items if item not in dropped]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -79,13 +92,17 @@ def _database_name() -> str:
 @pytest.fixture
 def database_url(backend, tmp_path, request):
     """A fresh database of the test's backend, ready for `init`: on SQLite a file not yet created; on PostgreSQL a
-    database cloned from the migrated template (dropped after the test)."""
+    database cloned from the migrated template (dropped after the test). For a test that uses `gov`, the PostgreSQL
+    database is already set up as `gov` needs it; `gov` copies SQLite's."""
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'govflow.db'}"
         return
     cluster = request.getfixturevalue("pg_cluster")
     name = _database_name()
-    yield cluster.create_database(name, "govflow_template")
+    template = "govflow_template"
+    if "gov" in request.fixturenames:  # what `gov` would set up, made once by this test process (tests/seeds.py)
+        template = request.getfixturevalue("seeded").postgres_template(cluster, request.getfixturevalue("clock"))
+    yield cluster.create_database(name, template)
     cluster.drop_database(name)
 
 
@@ -114,15 +131,25 @@ def make_govflow(database_url: str, tmp_path: Path, clock: Clock, **config) -> G
     return Govflow(Config(**values), clock)
 
 
+def _set_up_govflow(database_url: str, folder: Path, clock: Clock) -> Govflow:
+    govflow = make_govflow(database_url, folder, clock)
+    seeds.set_up(govflow, PEOPLE, TEST_PASSWORD, FIXTURES)
+    return govflow
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory):
+    """This test process's set-up databases (tests/seeds.py)."""
+    return seeds.Seeds(tmp_path_factory.mktemp("seeds"), _set_up_govflow)
+
+
 @pytest.fixture
-def gov(database_url, tmp_path, clock):
-    """govflow initialised with processes/ deployed and the test people, on the parametrised database."""
+def gov(database_url, tmp_path, clock, seeded):
+    """govflow initialised with processes/ deployed and the test people, on the parametrised database: a copy of
+    the database this test process set up so (tests/seeds.py), with a govflow of its own."""
+    if database_url.startswith("sqlite"):
+        seeded.copy_sqlite(database_url, clock)  # PostgreSQL's: made so by `database_url`
     govflow = make_govflow(database_url, tmp_path, clock)
-    govflow.init()
-    for username, name, roles, organisation, constituency in PEOPLE:
-        govflow.add_user(NewUser(username, name, f"{username}@example.org", TEST_PASSWORD, tuple(roles),
-                                 organisation, constituency))
-    govflow.deploy([FIXTURES / "processes"], forms_dir=FIXTURES / "forms", note="test fixtures")
     yield govflow
     govflow.db.dispose()
 
