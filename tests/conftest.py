@@ -10,7 +10,6 @@ import pytest
 
 from engine.clock import Clock
 from engine.config import PROJECT_ROOT, Config
-from engine.services.identity import NewUser
 from engine.platform import Govflow
 
 from . import seeds

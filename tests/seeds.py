@@ -12,8 +12,8 @@ from datetime import datetime
 from pathlib import Path
 
 from engine.clock import Clock
-from engine.services.identity import NewUser
 from engine.platform import Govflow
+from engine.services.identity import NewUser
 
 from .postgres_cluster import Cluster
 

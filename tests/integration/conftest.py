@@ -1,13 +1,12 @@
-"""The `govflow` command line's fixture: `run(*args, ok=True)` invokes it on a database of the test's backend,
+"""The `govflow` command line's fixture: `run(*args, ok=True)` invokes it (tests/cli_runner.py) on a database of the test's backend,
 initialised with the demo people and the loop fixture deployed; `run.json(*args)` parses what `--json` prints."""
 from __future__ import annotations
 
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from cli.commands import govflow
+from tests.cli_runner import cli_on
 from tests.conftest import FIXTURES
 
 AT = "2026-12-01T09:00"
@@ -15,15 +14,7 @@ AT = "2026-12-01T09:00"
 
 @pytest.fixture
 def run(empty_database_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("GOVFLOW_DATABASE_URL", empty_database_url)
-    monkeypatch.setenv("GOVFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
-    runner = CliRunner()
-
-    def invoke(*args, ok=True):
-        result = runner.invoke(govflow, [str(a) for a in args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
+    invoke = cli_on(empty_database_url, tmp_path / "instance", monkeypatch)
 
     def as_json(*args):
         return json.loads(invoke(*args, "--json").stdout)

@@ -10,15 +10,14 @@ from pathlib import Path
 from datetime import datetime, timezone
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from cli.commands import govflow as govflow_cli
 from engine.store import schema
 from engine.store.db import Database
 
-from ..conftest import FIXTURES, make_govflow
+from ..cli_runner import cli_on
+from ..conftest import make_govflow
 
 RAISE = json.loads((Path(__file__).resolve().parents[2] / "bench" / "change_request.json").read_text())
 VALID = {"valid": True, "validation_notes": "Complete."}
@@ -58,9 +57,7 @@ def events(gov, where: str = "1=1", **params) -> list[dict]:
 
 
 def run_cli(database_url, tmp_path, monkeypatch, *args):
-    monkeypatch.setenv("GOVFLOW_DATABASE_URL", database_url)
-    monkeypatch.setenv("GOVFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
-    return CliRunner().invoke(govflow_cli, [str(a) for a in args], catch_exceptions=False)
+    return cli_on(database_url, tmp_path / "instance", monkeypatch)(*args, ok=None)
 
 
 def test_every_event_is_chained_per_instance_and_globally(gov):

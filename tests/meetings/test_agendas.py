@@ -10,15 +10,14 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from sqlalchemy import select, update
 
-from cli.commands import govflow as govflow_cli
 from engine.config import PROJECT_ROOT
 from engine.errors import Forbidden, FormInvalid, GovflowError
 from engine.governance.meetings import MeetingError, add_extraordinary_meeting, meetings
 from engine.store.models import AuditEvent, GovernanceGroup
 
+from ..cli_runner import cli_on
 from ..scenarios.change_control_driver import ANSWERS, ChangeRequest
 from ..scenarios.test_escalation import RAISE
 
@@ -188,15 +187,7 @@ def test_an_escalation_to_a_group_with_no_meeting_planned_is_flagged_to_the_pmo(
 
 @pytest.fixture
 def cli(empty_database_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("GOVFLOW_DATABASE_URL", empty_database_url)
-    monkeypatch.setenv("GOVFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
-    runner = CliRunner()
-
-    def run(*args, ok=True):
-        result = runner.invoke(govflow_cli, [str(a) for a in args], catch_exceptions=False)
-        assert (result.exit_code == 0) == ok, result.output + (result.stderr if result.stderr_bytes else "")
-        return result
-
+    run = cli_on(empty_database_url, tmp_path / "instance", monkeypatch)
     run("init", "--demo")
     return run
 

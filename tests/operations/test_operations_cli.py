@@ -7,11 +7,11 @@ import sqlite3
 from datetime import datetime, timezone
 
 import pytest
-from click.testing import CliRunner
 
-from cli.commands import govflow
 from engine.config import Config
 from engine.platform import Govflow
+
+from ..cli_runner import cli_on
 
 
 @pytest.fixture
@@ -20,20 +20,8 @@ def cli(empty_database_url, backend, tmp_path, monkeypatch):
     trusts every local connection, so any password is accepted) to show it is never printed."""
     url = empty_database_url.replace("postgres@", "postgres:s3cret-pw@") if backend == "postgres" \
         else empty_database_url
-    monkeypatch.setenv("GOVFLOW_DATABASE_URL", url)
-    monkeypatch.setenv("GOVFLOW_INSTANCE_DIR", str(tmp_path / "instance"))
-    monkeypatch.setenv("GOVFLOW_SECRET_KEY", "a-secret-for-the-tests")
-    monkeypatch.delenv("GOVFLOW_SMTP_HOST", raising=False)
-    runner = CliRunner()
-
-    def invoke(*args, ok=True):
-        result = runner.invoke(govflow, [str(a) for a in args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
-
-    invoke.url = url
-    return invoke
+    return cli_on(url, tmp_path / "instance", monkeypatch, GOVFLOW_SECRET_KEY="a-secret-for-the-tests",
+                  GOVFLOW_SMTP_HOST=None)
 
 
 def test_init_prints_the_database_url_without_its_password(cli, backend):
