@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from engine.errors import Forbidden
 from engine.governance.policy import REASSIGN, policy_of
@@ -39,6 +39,12 @@ class TaskView:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
 
 
+def with_instances():
+    """Tasks joined with what a list shows of their instance (not its state or record, which can be large)."""
+    return select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id).options(
+        load_only(Instance.id, Instance.reference, Instance.title, Instance.state, Instance.status))
+
+
 def view_of(row: HumanTask, instance: Instance) -> TaskView:
     return TaskView(row.id, row.name, row.element_id, row.process_id, row.instance_id, instance.reference,
                     instance.title, instance.state, row.lane, row.role_id, row.group_id, row.assignee, row.claimed_by,
@@ -47,7 +53,7 @@ def view_of(row: HumanTask, instance: Instance) -> TaskView:
 
 def my_tasks(session: Session, username: str) -> list[TaskView]:
     """Tasks claimed by me or assigned to me by name."""
-    query = (select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id)
+    query = (with_instances()
              .where(HumanTask.status == "ready",
                     or_(HumanTask.claimed_by == username,
                         and_(HumanTask.assignee == username, HumanTask.claimed_by.is_(None))))
@@ -58,7 +64,7 @@ def my_tasks(session: Session, username: str) -> list[TaskView]:
 def group_tasks(session: Session, username: str) -> list[TaskView]:
     """Unclaimed tasks of my roles that I may pick up (not assigned to a named person; in my groups and seats)."""
     user = require_user(session, username)
-    query = (select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id)
+    query = (with_instances()
              .where(HumanTask.status == "ready", HumanTask.claimed_by.is_(None),
                     policy_of(session).actionable(session, user))
              .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at))
@@ -73,7 +79,7 @@ def tasks_for(session: Session, username: str) -> list[TaskView]:
 
 
 def completed_by(session: Session, username: str, limit: int = 50) -> list[TaskView]:
-    query = (select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id)
+    query = (with_instances()
              .where(HumanTask.completed_by == username, HumanTask.status == "completed")
              .order_by(HumanTask.completed_at.desc()).limit(limit))
     return [view_of(r, i) for r, i in session.execute(query)]
@@ -81,7 +87,7 @@ def completed_by(session: Session, username: str, limit: int = 50) -> list[TaskV
 
 def task_rows(session: Session, task_id: str) -> tuple[HumanTask, Instance] | None:
     """The task's row and its instance's, in one query (hold them: the session forgets unreferenced rows)."""
-    found = session.execute(select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id)
+    found = session.execute(with_instances()
                             .where(HumanTask.id == task_id)).first()
     return (found[0], found[1]) if found else None
 
@@ -177,10 +183,12 @@ class Inbox:
 
     def page_after(self, username: str, query: InboxQuery, key: list | None) -> InboxPage:
         """As `page`, sought by key: up to `query.page_size` tasks after the one whose sort key is `key` (from the
-        first without one), whatever was added or done since; `next_key` is the last one's when more follow."""
-        return self._read(username, query, seek=True, key=key)
+        first without one), whatever was added or done since; `next_key` is the last one's when more follow. Only
+        the rows and their total (the API's list): no other tab's count, process names or lanes."""
+        return self._read(username, query, seek=True, key=key, around=False)
 
-    def _read(self, username: str, query: InboxQuery, seek: bool, key: list | None) -> InboxPage:
+    def _read(self, username: str, query: InboxQuery, seek: bool, key: list | None,
+              around: bool = True) -> InboxPage:
         now = self.clock.now()
         with self.db.read() as session:
             user = require_user(session, username)
@@ -190,8 +198,11 @@ class Inbox:
             if query.tab not in tabs:
                 raise Forbidden(f"Only {rules.names_with(REASSIGN)} see every open task")
             counts = {tab: session.scalar(select(func.count()).select_from(HumanTask)
-                                          .where(_tab_condition(tab, username, pick_up))) or 0 for tab in tabs}
+                                          .where(_tab_condition(tab, username, pick_up))) or 0
+                      for tab in (tabs if around else (query.tab,))}
             rows, total, next_key = _page(session, query, username, pick_up, now, counts[query.tab], seek, key)
+            if not around:
+                return InboxPage(rows, total, counts, {}, [], next_key)
             lanes = select(Role.name) if query.tab == QUEUE else select(Role.name).where(
                 Role.id.in_(user.role_ids or {""}))
             return InboxPage(rows, total, counts, process_names(session), sorted(session.scalars(lanes)), next_key)
@@ -285,8 +296,7 @@ def _page(session: Session, q: InboxQuery, username: str, pick_up, now: datetime
         return [], total, next_key
     found = {task.id: (view_of(task, instance), InstanceRef(instance.id, instance.reference, instance.title,
                                                             instance.state, instance.status))
-             for task, instance in session.execute(select(HumanTask, Instance).join(
-                 Instance, Instance.id == HumanTask.instance_id).where(HumanTask.id.in_(ids)))}
+             for task, instance in session.execute(with_instances().where(HumanTask.id.in_(ids)))}
     return [found[i] for i in ids if i in found], total, next_key
 
 
