@@ -3,8 +3,9 @@
 Setting govflow up (migrations, roles and groups, processes/ and the test fixtures deployed, the test people added)
 took about a second per test, more than most tests' own work. Each test process now does it once per database
 backend and clock instant, exactly as before, and each test gets its own copy: SQLite through the backup API,
-PostgreSQL as `CREATE DATABASE … TEMPLATE` (the `database_url` fixture does it when the test uses `gov`). The copy is the same rows the set-up would have written; the test's
-govflow is new (its caches cold, as in a freshly started worker)."""
+PostgreSQL as `CREATE DATABASE … TEMPLATE` (the `database_url` fixture does it when the test uses `gov`). The copy
+is the same rows the set-up would have written; the test's govflow is new (its caches cold, as in a freshly started
+worker)."""
 from __future__ import annotations
 
 import sqlite3

@@ -40,9 +40,11 @@ class TaskView:
 
 
 def with_instances():
-    """Tasks joined with what a list shows of their instance (not its state or record, which can be large)."""
+    """Tasks joined with what a list or a task's form needs of their instance (its version, not its stored state or
+    record, which can be large)."""
     return select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id).options(
-        load_only(Instance.id, Instance.reference, Instance.title, Instance.state, Instance.status))
+        load_only(Instance.id, Instance.reference, Instance.title, Instance.state, Instance.status,
+                  Instance.process_version_id))
 
 
 def view_of(row: HumanTask, instance: Instance) -> TaskView:
