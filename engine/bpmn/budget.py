@@ -1,5 +1,11 @@
 """What one evaluation of diagram code (a script, an expression, a template) may use beyond each operation's own
-limits: the resident memory it gains, and values measured as they would be written out.
+limits: the time it takes, the resident memory it gains, and values measured as they would be written out.
+
+- ``TimeWatch``: the processor time the evaluating thread used since it began. Time spent waiting (for the processor
+  on a loaded machine, or in a provided function waiting on the database) does not count, so a busy server does not
+  stop a short script; a wall-clock cap (WALL_FACTOR times the limit) still ends any evaluation that waits too long.
+  The cheap wall clock is read at every check, the thread's clock only once the wall clock says the limit could
+  have passed.
 
 - ``MemoryWatch``: the process's resident memory gained since the evaluation began, read (Linux: /proc/self/statm)
   at most once a millisecond, so that the loops that check it cost nothing measurable. Other threads' allocations
@@ -15,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["MAX_MEMORY", "MemoryWatch", "expanded_size", "resident_bytes"]
+__all__ = ["MAX_MEMORY", "MemoryWatch", "TimeWatch", "expanded_size", "resident_bytes"]
 
 #: resident memory one evaluation may gain
 MAX_MEMORY = 256 * 2**20
@@ -50,6 +56,30 @@ def resident_bytes() -> int | None:
         return int(os.pread(fd, 64, 0).split()[1]) * _PAGE
     except (OSError, IndexError, ValueError):
         return None
+
+
+class TimeWatch:
+    """Processor time used by this thread since it was made: ``exceeded()`` is True once it passed ``limit``
+    seconds, or once WALL_FACTOR times ``limit`` passed on the wall clock."""
+
+    WALL_FACTOR = 10
+
+    def __init__(self, limit: float) -> None:
+        now = time.monotonic()
+        self.limit = limit
+        self.cpu_start = time.thread_time()
+        self.check_at = now + limit  # the thread cannot have used `limit` of processor time before this
+        self.wall_end = now + limit * self.WALL_FACTOR
+
+    def exceeded(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        if now < self.check_at:
+            return False
+        used = time.thread_time() - self.cpu_start
+        if used >= self.limit or now >= self.wall_end:
+            return True
+        self.check_at = now + (self.limit - used)
+        return False
 
 
 class MemoryWatch:

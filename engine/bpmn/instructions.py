@@ -14,8 +14,8 @@ What is bounded, per rendering:
   ``str.format`` tricks); reading an unsafe attribute is an error rather than an empty value. The globals are
   ``range`` (at most 100 000 items), ``dict``, ``cycler`` and ``joiner``: no ``namespace`` (no state carried across
   loop iterations) and no ``lipsum``.
-- Time: every loop item, attribute or item lookup, call and piece of output checks a deadline (TIME_LIMIT seconds),
-  and all loops together may take at most MAX_LOOP_ITEMS items.
+- Time: every loop item, attribute or item lookup, call and piece of output checks a deadline (TIME_LIMIT seconds
+  of processor time, engine.bpmn.budget), and all loops together may take at most MAX_LOOP_ITEMS items.
 - Size: the output stops at MAX_OUTPUT characters (the text is cut, with a notice). All ``{{ }}`` of one rendering
   (including what macros and ``{% set %}`` blocks capture) and everything its ``~``, ``+``, ``*``, ``|join`` and
   ``|sum`` make may come to at most MAX_CAPTURED characters and items, so no chain of doublings gets far. ``*``,
@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import time
 import types
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -56,7 +55,7 @@ from jinja2.filters import (do_batch, do_center, do_format, do_indent, do_pprint
 from markupsafe import soft_str
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from engine.bpmn.budget import expanded_size
+from engine.bpmn.budget import TimeWatch, expanded_size
 
 __all__ = ["MAX_CAPTURED", "MAX_LOOP_ITEMS", "MAX_OUTPUT", "TIME_LIMIT", "BudgetedSandbox", "FilledInstructions",
            "TemplateProblem", "fill", "template_problem", "within_budget"]
@@ -105,12 +104,12 @@ class _Budget:
     """What one rendering has used so far: its deadline, loop items and characters output through `{{ }}`."""
 
     def __init__(self) -> None:
-        self.deadline = time.monotonic() + TIME_LIMIT
+        self.clock = TimeWatch(TIME_LIMIT)
         self.loop_items = 0
         self.characters = 0
 
     def tick(self) -> None:
-        if time.monotonic() > self.deadline:
+        if self.clock.exceeded():
             raise _OverBudget(f"they took longer than {TIME_LIMIT:g} s to fill in")
 
     def charge(self, made: int) -> None:

@@ -177,9 +177,9 @@ def test_provided_function_names_are_checked() -> None:
     ],
 )
 def test_runaway_scripts_are_stopped(env: SandboxedEnvironment, script: str, line: int) -> None:
-    started = time.monotonic()
+    started = time.thread_time()
     err = refusal(env.execute, script, {})
-    assert time.monotonic() - started < 1.0
+    assert 0.2 <= time.thread_time() - started < 0.5
     assert str(err) == f"Script stopped: it took longer than 0.2 s (line {line})"
 
 
@@ -197,10 +197,28 @@ def test_time_limit_works_off_the_main_thread(env: SandboxedEnvironment) -> None
 
 
 def test_default_time_limit_is_one_second() -> None:
-    started = time.monotonic()
+    started = time.thread_time()
     err = refusal(SandboxedEnvironment().execute, "while True: pass", {})
-    assert 1.0 <= time.monotonic() - started < 2.0
+    assert 1.0 <= time.thread_time() - started < 1.3
     assert err.reason == "it took longer than 1 s"
+
+
+def test_time_spent_waiting_does_not_count() -> None:
+    """A provided function waiting (on the database, say, or for the processor on a loaded machine) uses no
+    processor time: a script waiting 0.3 s in all under a 0.2 s limit runs to its end."""
+    env = SandboxedEnvironment({"wait": lambda: time.sleep(0.1) or 1}, time_limit=0.2)
+    data: dict[str, Any] = {}
+    env.execute("n = 0\nfor i in range(3):\n    n += wait()", data)
+    assert data["n"] == 3
+
+
+def test_waiting_too_long_on_the_wall_clock_stops_the_script() -> None:
+    """Ten times the limit on the wall clock stops a script however little processor time it used."""
+    env = SandboxedEnvironment({"wait": lambda: time.sleep(0.02) or 1}, time_limit=0.02)
+    started = time.monotonic()
+    err = refusal(env.execute, "n = 0\nwhile True:\n    n += wait()", {})
+    assert 0.2 <= time.monotonic() - started < 1.0
+    assert str(err) == "Script stopped: it took longer than 0.02 s (line 2)"
 
 
 # ---- ordinary use -------------------------------------------------------------------------------------------
