@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.observability import context
@@ -37,16 +37,19 @@ class Effect:
     request_id: str | None = None  # the request that wrote it, for the delivery's log lines
 
 
+_INSERT = insert(OutboxEffect.__table__).returning(OutboxEffect.__table__.c.id)
+
+
 def enqueue(session: Session, now: datetime, kind: str, payload: dict[str, Any], *, instance_id: int | None = None,
-            actor: str = "") -> OutboxEffect:
-    """Write an effect in the caller's transaction; it is delivered after the commit (never if it rolls back)."""
-    row = OutboxEffect(kind=kind, payload=audit._jsonable(payload), instance_id=instance_id, actor=actor,
-                       status="pending", attempts=0, created_at=now, due_at=now,
-                       request_id=context.current().get("request_id"))
-    session.add(row)
-    session.flush()
-    session.info.setdefault(ENQUEUED, []).append((row.id, kind))
-    return row
+            actor: str = "") -> int:
+    """Write an effect in the caller's transaction; it is delivered after the commit (never if it rolls back).
+    Returns its id."""
+    effect_id = session.execute(_INSERT, {
+        "kind": kind, "payload": audit._jsonable(payload), "instance_id": instance_id, "actor": actor,
+        "status": "pending", "attempts": 0, "created_at": now, "due_at": now,
+        "request_id": context.current().get("request_id")}).scalar_one()
+    session.info.setdefault(ENQUEUED, []).append((effect_id, kind))
+    return effect_id
 
 
 def enqueued_by(session: Session) -> list[tuple[int, str]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.store import audit, keyset
@@ -26,11 +26,15 @@ INSTANCE_ORDER = [keyset.SortKey(Instance.started_at, descending=True),  # newes
                   keyset.SortKey(Instance.id, descending=True)]
 
 
+_DRAFTS = TaskDraft.__table__
+_DROP_DRAFTS = delete(_DRAFTS).where(_DRAFTS.c.task_id.in_(bindparam("task_ids", expanding=True)))
+
+
 def drop_drafts(session: Session, task_ids: Iterable[str]) -> None:
     """Forget every draft of these tasks (they were completed or cancelled): part of the runtime's command."""
     ids = list(task_ids)
     if ids:
-        session.execute(delete(TaskDraft).where(TaskDraft.task_id.in_(ids)))
+        session.execute(_DROP_DRAFTS, {"task_ids": ids})
 
 
 def draft_problem(data: Any) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine.bpmn.functions import clock_functions
@@ -82,10 +82,14 @@ def _number(value: Any) -> float:
         return 0.0
 
 
+_COUNTERS = ReferenceCounter.__table__
+_NEXT_NUMBER = (update(_COUNTERS).where(_COUNTERS.c.prefix == bindparam("counter_prefix"))
+                .values(last=_COUNTERS.c.last + 1).returning(_COUNTERS.c.last))
+
+
 def allocate_reference(session: Session, prefix: str) -> str:
     """Give out the next number for a prefix (CR001, CR002…) inside the command's transaction."""
-    number = session.execute(update(ReferenceCounter).where(ReferenceCounter.prefix == prefix)
-                             .values(last=ReferenceCounter.last + 1).returning(ReferenceCounter.last)).scalar()
+    number = session.execute(_NEXT_NUMBER, {"counter_prefix": prefix}).scalar()
     if number is None:
         session.add(ReferenceCounter(prefix=prefix, last=1))
         session.flush()

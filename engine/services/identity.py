@@ -8,7 +8,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine.bpmn.safe_yaml import read_yaml
@@ -62,9 +62,12 @@ def role_pairs_in_file(roles_file: Path) -> list[tuple[str, str]]:
     return [(r["id"], r["name"]) for r in (read_yaml(roles_file) or {}).get("roles", [])]
 
 
+_USER_NAMED = select(User).options(joinedload(User.roles)).where(User.username == bindparam("username"))
+
+
 def find_user(session: Session, username: str) -> User | None:
     """The user with their roles and organisation, in one query."""
-    return session.scalars(select(User).options(joinedload(User.roles)).where(User.username == username)).unique().first()
+    return session.scalars(_USER_NAMED, {"username": username}).unique().first()
 
 
 def require_user(session: Session, username: str) -> User:

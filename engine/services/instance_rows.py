@@ -22,6 +22,9 @@ from engine.store import audit
 from engine.store.models import ElementPassage, HumanTask, Instance, MessageWait, Timer
 
 
+_INSERT_PASSAGES = insert(ElementPassage.__table__)
+
+
 def save(session: Session, instance: Instance, execution: Execution, actor: str, now: datetime, change: Change,
          completed_task_id: str | None = None) -> CommandResult:
     """Derive the rows that mirror the execution, record its passages, prune and store its state."""
@@ -39,7 +42,7 @@ def save(session: Session, instance: Instance, execution: Execution, actor: str,
     _sync_message_waits(session, instance, execution, change.before, after)
     passages = execution.passages(now)
     if passages:
-        session.execute(insert(ElementPassage), [dict(row, instance_id=instance.id) for row in passages])
+        session.execute(_INSERT_PASSAGES, [dict(row, instance_id=instance.id) for row in passages])
     instance.workflow_state = execution.dump(move_back_window(compiled.settings))
     instance.facts = _plain(data)
     instance.reference = _text(data.get("reference"), 40) or instance.reference

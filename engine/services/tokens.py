@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
@@ -161,14 +161,18 @@ class ApiTokens:
         return use
 
 
+_TOKENS = ApiToken.__table__
+_NOW = bindparam("now", type_=_TOKENS.c.last_used_at.type)
+_FRESH_WINDOW = _TOKENS.c.window_started_at.is_(None) | (_TOKENS.c.window_started_at <= bindparam("window_from"))
+_COUNT_USE = update(_TOKENS).where(_TOKENS.c.id == bindparam("token_id")).values(
+    window_started_at=case((_FRESH_WINDOW, _NOW), else_=_TOKENS.c.window_started_at),
+    window_count=case((_FRESH_WINDOW, 1), else_=_TOKENS.c.window_count + 1),
+    last_used_at=_NOW)
+
+
 def _count_use(use: TokenUse, now: datetime, method: str, path: str, address: str, session: Session) -> None:
     """One more request in the token's rate window (a new window after a minute), and its audit event."""
-    table = ApiToken.__table__
-    fresh = (table.c.window_started_at.is_(None)) | (table.c.window_started_at <= now - WINDOW)
-    session.execute(update(table).where(table.c.id == use.token_id).values(
-        window_started_at=case((fresh, now), else_=table.c.window_started_at),
-        window_count=case((fresh, 1), else_=table.c.window_count + 1),
-        last_used_at=now))
+    session.execute(_COUNT_USE, {"token_id": use.token_id, "now": now, "window_from": now - WINDOW})
     audit.record(session, now, use.username, "token.used", token_id=use.token_id, method=method, path=path,
                  address=address)
 

@@ -129,13 +129,13 @@ class Webhooks:
                 raise Conflict(f"Webhook {webhook_id} is {'removed' if row.removed_at else 'disabled'}: "
                                "enable it before testing it")
             now = change.at
-            effect = outbox.enqueue(session, now, sending.KIND, {"webhook_id": row.id, "event": {
+            effect_id = outbox.enqueue(session, now, sending.KIND, {"webhook_id": row.id, "event": {
                 "event": sending.TEST_EVENT, "at": now.isoformat(), "actor": username, "instance_id": None,
                 "task_id": None, "element_id": None,
                 "details": {"webhook_id": row.id, "note": "A test event: nothing happened in govflow"}}},
                 actor=username)
             audit.record(session, now, username, "webhook.test_sent", webhook_id=row.id, url=row.url)
-            return effect.id
+            return effect_id
 
     @staticmethod
     def _row(session, webhook_id: int) -> Webhook:

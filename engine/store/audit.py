@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.util import identity_key
@@ -78,6 +78,23 @@ def _chain_with_instances(session: Session, _context, _objects) -> None:
         _chain_carried(session, [row for row in rows if "hash" not in row])
 
 
+_EVENTS = AuditEvent.__table__
+_HEADS = AuditHead.__table__
+_INSTANCES = Instance.__table__
+# built once: a statement's cache key is then computed once, not on every command
+_INSERT_EVENTS = insert(_EVENTS)
+_INSTANCE_HEAD = select(_INSTANCES.c.audit_seq, _INSTANCES.c.audit_head).where(
+    _INSTANCES.c.id == bindparam("instance_id"))
+_MOVE_INSTANCE_HEAD = (update(_INSTANCES).where(_INSTANCES.c.id == bindparam("instance_id"))
+                       .values(audit_seq=bindparam("new_seq"), audit_head=bindparam("new_head"),
+                               revision=_INSTANCES.c.revision + 1))
+_GLOBAL_HEAD = select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.stream == GLOBAL)
+_MOVE_GLOBAL_HEAD = update(_HEADS).where(_HEADS.c.stream == GLOBAL).values(seq=bindparam("new_seq"),
+                                                                           hash=bindparam("new_head"))
+_LOCKED = {False: (_INSTANCE_HEAD, _GLOBAL_HEAD),
+           True: (_INSTANCE_HEAD.with_for_update(key_share=True), _GLOBAL_HEAD.with_for_update())}
+
+
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     rows = session.info.pop(_PENDING, None)
@@ -85,19 +102,16 @@ def _write_pending(session: Session) -> None:
         return
     others = _chain_carried(session, [row for row in rows if "hash" not in row])
     session.flush()
-    postgres = session.get_bind().dialect.name == "postgresql"
-    table = Instance.__table__
+    instance_head, global_head = _LOCKED[session.get_bind().dialect.name == "postgresql"]
     for instance_id in sorted(others):  # one order for every writer: no deadlock between them
-        head = select(table.c.audit_seq, table.c.audit_head).where(table.c.id == instance_id)
-        seq, last = session.execute(head.with_for_update(key_share=True) if postgres else head).one()
+        seq, last = session.execute(instance_head, {"instance_id": instance_id}).one()
         seq, last = chain(others[instance_id], seq, last)
         # the revision moves too, so a writer that read the instance before this cannot overwrite its head
-        session.execute(update(table).where(table.c.id == instance_id)
-                        .values(audit_seq=seq, audit_head=last, revision=table.c.revision + 1))
+        session.execute(_MOVE_INSTANCE_HEAD, {"instance_id": instance_id, "new_seq": seq, "new_head": last})
     unchained = [row for row in rows if "hash" not in row]
     if unchained:
-        _append_global(session, unchained, postgres)
-    session.execute(insert(AuditEvent), rows)
+        _append_global(session, unchained, global_head)
+    session.execute(_INSERT_EVENTS, rows)
 
 
 def _chain_carried(session: Session, rows: list[dict]) -> dict[int, list[dict]]:
@@ -119,14 +133,12 @@ def _chain_carried(session: Session, rows: list[dict]) -> dict[int, list[dict]]:
     return others
 
 
-def _append_global(session: Session, rows: list[dict], postgres: bool) -> None:
-    heads = AuditHead.__table__
-    query = select(heads.c.seq, heads.c.hash).where(heads.c.stream == GLOBAL)
-    found = session.execute(query.with_for_update() if postgres else query).first()
+def _append_global(session: Session, rows: list[dict], global_head) -> None:
+    found = session.execute(global_head).first()
     if found is None:
         raise RuntimeError("The audit trail has no global chain head: run `govflow init` to upgrade the database")
     seq, last = chain(rows, *found)
-    session.execute(update(heads).where(heads.c.stream == GLOBAL).values(seq=seq, hash=last))
+    session.execute(_MOVE_GLOBAL_HEAD, {"new_seq": seq, "new_head": last})
 
 
 @event.listens_for(Session, "after_rollback")
