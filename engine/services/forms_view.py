@@ -40,6 +40,7 @@ class FormView:
     task: inbox.TaskView | None = None
     may_act: bool = False
     message: str | None = None
+    revision: int = 0  # the instance's, read with the task (for the task's ETag)
 
 
 def form_errors(schema: dict | None, data: Any, today: date | None = None) -> dict[str, str]:
@@ -109,7 +110,7 @@ class FormsView:
         schema = compiled.form_schema(info.form if info else None)
         return FormView("task", view.process_id, compiled.name, schema, dict(compiled.settings or {}),
                         info.instructions if info else "", view.name, element_id=view.element_id,
-                        instance_id=view.instance_id, task=view, may_act=allowed)
+                        instance_id=view.instance_id, task=view, may_act=allowed, revision=instance.revision)
 
     def message_form(self, instance_id: int, message: str, username: str) -> FormView | None:
         """The form of a message the instance waits for and I may send now; None when it waits for no such message

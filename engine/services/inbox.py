@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, load_only
 
 from engine.errors import Forbidden
@@ -39,12 +39,16 @@ class TaskView:
         return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
 
 
+_WITH_INSTANCES = select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id).options(
+    load_only(Instance.id, Instance.reference, Instance.title, Instance.state, Instance.status,
+              Instance.process_version_id, Instance.revision))
+_TASK_WITH_INSTANCE = _WITH_INSTANCES.where(HumanTask.id == bindparam("task_id"))
+
+
 def with_instances():
-    """Tasks joined with what a list or a task's form needs of their instance (its version, not its stored state or
-    record, which can be large)."""
-    return select(HumanTask, Instance).join(Instance, Instance.id == HumanTask.instance_id).options(
-        load_only(Instance.id, Instance.reference, Instance.title, Instance.state, Instance.status,
-                  Instance.process_version_id))
+    """Tasks joined with what a list or a task's form needs of their instance (its version and revision, not its
+    stored state or record, which can be large). Built once: its cache key is computed once."""
+    return _WITH_INSTANCES
 
 
 def view_of(row: HumanTask, instance: Instance) -> TaskView:
@@ -89,8 +93,7 @@ def completed_by(session: Session, username: str, limit: int = 50) -> list[TaskV
 
 def task_rows(session: Session, task_id: str) -> tuple[HumanTask, Instance] | None:
     """The task's row and its instance's, in one query (hold them: the session forgets unreferenced rows)."""
-    found = session.execute(with_instances()
-                            .where(HumanTask.id == task_id)).first()
+    found = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).first()
     return (found[0], found[1]) if found else None
 
 

@@ -67,7 +67,7 @@ def show_task(task_id: str):
     draft = gov().draft(task_id, caller().username) if task.status == "ready" else None
     body = dict(task.as_dict(), form=form.schema, instructions=form.instructions or "",
                 may_act=bool(form.may_act and not caller().observer_only), draft=draft)
-    return body, 200, {"ETag": _task_tag(task)}
+    return body, 200, {"ETag": task_etag(task, form.revision)}
 
 
 def _writable_task(task_id: str) -> None:
