@@ -29,7 +29,7 @@ def task_show(ctx: Context, task_id: str, username: str) -> None:
     me = Acting(ctx.govflow, username, "task show")
     form = me.task_form(task_id)
     task = form.task
-    draft = ctx.govflow.draft(task_id, username) if task.status == "ready" else None
+    draft = form.draft
     may_act = bool(form.may_act and not me.observer_only)
     body = dict(task.as_dict(), form=form.schema, instructions=form.instructions or "", may_act=may_act, draft=draft)
 

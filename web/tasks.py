@@ -78,7 +78,7 @@ def _render(form, raw, errors, status=200, has_draft=False, uploads=None, record
 def show(task_id: str):
     form = _load(task_id)
     record = _gov().show(form.instance_id)
-    draft = _gov().draft(task_id, g.user.username) if form.task.status == "ready" else None
+    draft = form.draft
     summary = _gov().summaries.of_instance(form.instance_id, g.user.username)
     asked = set((summary.request.schema.get("properties") or {}) if summary.request else ())
     raw = draft if draft is not None else _prefill(form.schema, record["data"], asked)

@@ -37,6 +37,15 @@ def drop_drafts(session: Session, task_ids: Iterable[str]) -> None:
         session.execute(_DROP_DRAFTS, {"task_ids": ids})
 
 
+_MY_DRAFT = select(_DRAFTS.c.data).where(_DRAFTS.c.task_id == bindparam("task_id"),
+                                         _DRAFTS.c.username == bindparam("username"))
+
+
+def my_draft(session: Session, task_id: str, username: str) -> dict[str, Any] | None:
+    """`username`'s saved answers to the task, or None."""
+    return session.execute(_MY_DRAFT, {"task_id": task_id, "username": username}).scalar()
+
+
 def draft_problem(data: Any) -> str | None:
     """Why these answers cannot be kept as a draft, or None."""
     if not isinstance(data, dict):
@@ -98,8 +107,7 @@ class Collaboration:
     def draft(self, task_id: str, username: str) -> dict[str, Any] | None:
         """My saved answers to this task, or None."""
         with self.db.read() as session:
-            return session.scalar(select(TaskDraft.data).where(TaskDraft.task_id == task_id,
-                                                               TaskDraft.username == username))
+            return my_draft(session, task_id, username)
 
     def discard_draft(self, task_id: str, username: str) -> bool:
         """Forget my draft of this task; True if there was one."""

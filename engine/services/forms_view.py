@@ -17,6 +17,7 @@ from engine.bpmn.instructions import FilledInstructions
 from engine.bpmn.instructions import fill as _fill
 from engine.errors import Forbidden, FormInvalid, NotFound
 from engine.services import inbox
+from engine.services.collaboration import my_draft
 from engine.governance.policy import policy_of
 from engine.services.identity import find_user, require_user
 from engine.store.models import Instance, MessageWait
@@ -41,6 +42,7 @@ class FormView:
     may_act: bool = False
     message: str | None = None
     revision: int = 0  # the instance's, read with the task (for the task's ETag)
+    draft: dict | None = None  # the person's saved answers to the open task, read with it
 
 
 def form_errors(schema: dict | None, data: Any, today: date | None = None) -> dict[str, str]:
@@ -106,11 +108,13 @@ class FormsView:
             allowed = policy_of(session).may_act(session, find_user(session, username), row)
             compiled = self.repository.compiled(session, instance.process_version_id)
             view = inbox.view_of(row, instance)
+            draft = my_draft(session, task_id, username) if row.status == "ready" else None
         info = compiled.elements.get(view.element_id)
         schema = compiled.form_schema(info.form if info else None)
         return FormView("task", view.process_id, compiled.name, schema, dict(compiled.settings or {}),
                         info.instructions if info else "", view.name, element_id=view.element_id,
-                        instance_id=view.instance_id, task=view, may_act=allowed, revision=instance.revision)
+                        instance_id=view.instance_id, task=view, may_act=allowed, revision=instance.revision,
+                        draft=draft)
 
     def message_form(self, instance_id: int, message: str, username: str) -> FormView | None:
         """The form of a message the instance waits for and I may send now; None when it waits for no such message

@@ -64,9 +64,8 @@ def show_task(task_id: str):
     """A task with its form's JSON Schema, instructions, whether I may act on it, and my draft."""
     form = _task_or_deny(task_id)
     task = form.task
-    draft = gov().draft(task_id, caller().username) if task.status == "ready" else None
     body = dict(task.as_dict(), form=form.schema, instructions=form.instructions or "",
-                may_act=bool(form.may_act and not caller().observer_only), draft=draft)
+                may_act=bool(form.may_act and not caller().observer_only), draft=form.draft)
     return body, 200, {"ETag": task_etag(task, form.revision)}
 
 
