@@ -286,7 +286,12 @@ def for_processes(processes_dir: Path | str) -> Policy:
 
 def policy_of(session: Session) -> Policy:
     """The policy of the Govflow this session belongs to; the environment's processes folder otherwise."""
-    path = session.info.get(POLICY_FILE)
+    return policy_in(session.info)
+
+
+def policy_in(info: Mapping) -> Policy:
+    """The policy a session's (or a database's) `info` names; the environment's processes folder otherwise."""
+    path = info.get(POLICY_FILE)
     return load(path) if path else for_processes(Config.from_env().processes_dir)
 
 

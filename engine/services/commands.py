@@ -74,8 +74,10 @@ class Commands:
 
     def lock_instance(self, session: Session, instance_id: int) -> Instance:
         """The instance row, locked for this command (PostgreSQL; SQLite's write transaction is already exclusive)."""
-        instance = session.get(Instance, instance_id,
-                               with_for_update=INSTANCE_ROW_LOCK if not self.db.is_sqlite else False)
+        if self.db.is_sqlite:  # one writer at a time: a row already in the session is current
+            instance = session.get(Instance, instance_id)
+        else:  # read again under the lock, over any copy the session holds
+            instance = session.get(Instance, instance_id, with_for_update=INSTANCE_ROW_LOCK, populate_existing=True)
         if instance is None:
             raise NotFound(f"There is no instance {instance_id}")
         return instance

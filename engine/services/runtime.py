@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.bpmn import acceptance
@@ -32,6 +32,9 @@ from engine.services.repository import Repository
 from engine.store import audit
 from engine.store.db import Database
 from engine.store.models import HumanTask, Instance, MessageWait, Timer, User
+
+_TASK_WITH_INSTANCE = (select(HumanTask).options(joinedload(HumanTask.instance, innerjoin=True))
+                       .where(HumanTask.id == bindparam("task_id")))
 
 MAX_TIMER_ATTEMPTS = 5
 
@@ -174,7 +177,7 @@ class Runtime:
         stale_message = None
         with self._command("task.completed", username) as (session, change):
             user = require_user(session, username)
-            row = self._open_task(session, task_id)
+            row = self._open_task(session, task_id, with_instance=True)
             (authorise or self._authorise_act)(session, user, row)
             if row.claimed_by and row.claimed_by != username:
                 raise deny(user, "complete", f"'{row.name}' is claimed by {row.claimed_by}", row)
@@ -362,8 +365,13 @@ class Runtime:
         return self.commands.lock_instance(session, instance_id)
 
     @staticmethod
-    def _open_task(session: Session, task_id: str) -> HumanTask:
-        row = session.get(HumanTask, task_id)
+    def _open_task(session: Session, task_id: str, with_instance: bool = False) -> HumanTask:
+        """The task, refused unless it is open; `with_instance` reads its instance in the same query (the lock
+        that follows then finds it in the session on SQLite, and re-reads it under the row lock on PostgreSQL)."""
+        if with_instance:
+            row = session.scalars(_TASK_WITH_INSTANCE, {"task_id": task_id}).first()
+        else:
+            row = session.get(HumanTask, task_id)
         if row is None:
             raise NotFound(f"There is no task {task_id}")
         if row.status != "ready":

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.errors import Forbidden, FormInvalid, NotFound, TooManyRequests, Unauthenticated
-from engine.governance.policy import INTEGRATE, policy_of
+from engine.governance.policy import INTEGRATE, policy_in, policy_of
 from engine.services.identity import find_user, require_user
 from engine.store import audit
 from engine.store.db import Database
-from engine.store.models import ApiToken
+from engine.store.models import ApiToken, User, UserRole
 
 PREFIX = "gft_"  # every secret starts so: secret scanners and people recognise it
 #: what a token may be allowed: read everything its person may read; act on work (tasks, requests, messages,
@@ -139,29 +139,38 @@ class ApiTokens:
         if not secret.startswith(PREFIX) or len(secret) > 200:
             raise Unauthenticated("The API token is not valid")
         now = self.clock.now()
-        with self.db.read() as session:
-            row = session.scalars(select(ApiToken).where(ApiToken.digest == digest_of(secret))).first()
-            if row is None:
-                raise Unauthenticated("The API token is not valid")
-            if row.revoked_at is not None:
-                raise Unauthenticated("The API token was revoked")
-            if row.expires_at is not None and row.expires_at <= now:
-                raise Unauthenticated("The API token has expired")
-            user = find_user(session, row.username)
-            if user is None or not user.active:
-                raise Unauthenticated("The API token's account is not active")
-            window_open = row.window_started_at is not None and now - row.window_started_at < WINDOW
-            if window_open and row.window_count >= row.rate_limit:
-                wait = WINDOW - (now - row.window_started_at)
-                raise TooManyRequests(f"This token may make {row.rate_limit} requests a minute",
-                                      max(1, int(wait.total_seconds() + 0.999)))
-            use = TokenUse(row.id, row.username, frozenset(row.scopes), row.kind,
-                           frozenset(policy_of(session).capabilities(user)))
+        with self.db.lookup() as connection:
+            rows = connection.execute(_TOKEN_WITH_HOLDER, {"digest": digest_of(secret)}).all()
+        if not rows:
+            raise Unauthenticated("The API token is not valid")
+        row = rows[0]
+        if row.revoked_at is not None:
+            raise Unauthenticated("The API token was revoked")
+        if row.expires_at is not None and row.expires_at <= now:
+            raise Unauthenticated("The API token has expired")
+        if not row.active:  # no such account (None) or deactivated
+            raise Unauthenticated("The API token's account is not active")
+        window_open = row.window_started_at is not None and now - row.window_started_at < WINDOW
+        if window_open and row.window_count >= row.rate_limit:
+            wait = WINDOW - (now - row.window_started_at)
+            raise TooManyRequests(f"This token may make {row.rate_limit} requests a minute",
+                                  max(1, int(wait.total_seconds() + 0.999)))
+        roles = [r.role_id for r in rows if r.role_id is not None]
+        use = TokenUse(row.id, row.username, frozenset(row.scopes), row.kind,
+                       policy_in(self.db.session_info).capabilities_of(roles))
         self.db.defer(partial(_count_use, use, now, method, path[:300], (address or "")[:64]))
         return use
 
 
 _TOKENS = ApiToken.__table__
+# a token with its account's state and roles (a row per role), in one read: asked on every API request
+_TOKEN_WITH_HOLDER = (
+    select(_TOKENS.c.id, _TOKENS.c.username, _TOKENS.c.scopes, _TOKENS.c.kind, _TOKENS.c.revoked_at,
+           _TOKENS.c.expires_at, _TOKENS.c.rate_limit, _TOKENS.c.window_started_at, _TOKENS.c.window_count,
+           User.__table__.c.active, UserRole.__table__.c.role_id)
+    .select_from(_TOKENS.outerjoin(User.__table__, User.__table__.c.username == _TOKENS.c.username)
+                 .outerjoin(UserRole.__table__, UserRole.__table__.c.user_id == User.__table__.c.id))
+    .where(_TOKENS.c.digest == bindparam("digest")))
 _NOW = bindparam("now", type_=_TOKENS.c.last_used_at.type)
 _FRESH_WINDOW = _TOKENS.c.window_started_at.is_(None) | (_TOKENS.c.window_started_at <= bindparam("window_from"))
 _COUNT_USE = update(_TOKENS).where(_TOKENS.c.id == bindparam("token_id")).values(

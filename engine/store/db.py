@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.observability import context
@@ -87,6 +87,13 @@ class Database:
     def read(self) -> Iterator[Session]:
         with self._read_sessions(info=dict(self.session_info)) as session:
             yield session
+
+    @contextmanager
+    def lookup(self) -> Iterator[Connection]:
+        """A plain connection for a read by a prebuilt Core statement, without an ORM session's cost (a token's
+        check on every API request)."""
+        with self.engine.connect() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()
