@@ -11,7 +11,7 @@ from flask import Flask, current_app, request
 
 from engine.platform import Govflow
 
-from . import auth, bounds, csrf, errors, inbox, proxies, requests, static_cache, tasks
+from . import after_response, auth, bounds, csrf, errors, inbox, proxies, requests, static_cache, tasks
 from .display import register_filters
 
 
@@ -54,6 +54,9 @@ def create_app(govflow: Govflow | None = None, **overrides) -> Flask:
                          "whose X-Forwarded-* headers to believe (for example 127.0.0.1 or 10.0.0.0/8)")
     bounds.init_app(app)  # before any route: ids in paths beyond what a database holds are a 404
     from . import api; api.mount(app)  # noqa: E702 (the JSON API at /api/v1, on this app's session)
+    # a command's background deliveries wait until its response is sent (web/after_response.py)
+    app.wsgi_app = after_response.DeliverAfterResponse(app.wsgi_app, govflow.effects)
+    app.test_client_class = after_response.ClosingClient
     # outermost, so the web and the API alike see only what a trusted proxy forwarded (web/proxies.py)
     app.wsgi_app = proxies.TrustedProxies(app.wsgi_app, proxies.networks(app.config["TRUSTED_PROXIES"]),
                                           proxies.hops(app.config["PROXY_HOPS"]))

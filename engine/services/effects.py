@@ -3,7 +3,9 @@ try; then the e-mails of pending notices.
 
 Who delivers: the process that ran the command, at once after its commit (on a worker thread, so the command
 returns at once; synchronously when `background` is off), and every scheduler's sweep for whatever is left — an
-effect whose process died after the commit, or one waiting for its next attempt.
+effect whose process died after the commit, or one waiting for its next attempt. A web request `hold`s its commands'
+background deliveries and `release`s them once its response is sent (web/after_response.py), so they do not compete
+with the request for the interpreter.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import contextvars
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Callable
 
@@ -27,6 +30,8 @@ from engine.store.db import Database
 log = logging.getLogger(__name__)
 
 AT_ONCE = {"start_process"}  # delivered in the committing command's thread; the rest on the worker
+# the background deliveries held in this context until `release` (a web request's, until its response is sent)
+_held: ContextVar[list | None] = ContextVar("govflow_held_deliveries", default=None)
 
 
 class Effects:
@@ -136,7 +141,29 @@ class Effects:
         except Exception:  # the rows are still there: the scheduler's sweep delivers them
             log.exception("delivering effects %s after their commit failed", ids)
 
+    def hold(self) -> None:
+        """From now on in this context, keep the background deliveries until `release` instead of starting them."""
+        _held.set([])
+
+    @property
+    def holding(self) -> bool:
+        """Whether this context holds any delivery."""
+        return bool(_held.get())
+
+    def release(self) -> int:
+        """Stop holding, and make the held deliveries now, in this thread, each in the context it was asked in
+        (its request id reaches its log lines); how many there were."""
+        held = _held.get() or []
+        _held.set(None)
+        for asked_in, fn, args in held:
+            asked_in.run(fn, *args)
+        return len(held)
+
     def _submit(self, fn, *args) -> None:
+        held = _held.get()
+        if held is not None:
+            held.append((contextvars.copy_context(), fn, args))
+            return
         with self._idle:
             self._pending += 1
         with self._lock:

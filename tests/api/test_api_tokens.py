@@ -105,11 +105,14 @@ def test_completing_through_the_api_commits_no_more_transactions_than_the_servic
     carol = bearer("carol")
     first, second = (raise_cr(client, bearer("alice")) for _ in range(2))
     by_api, by_service = (validate_task(client, carol, made["instance_id"]) for made in (first, second))
-    with transactions_committed(gov) as by_api_committed:
+    gov.effects.wait_idle()
+    with transactions_committed(gov) as by_api_committed:  # the command's, and its announcement's after the response
         assert client.post(f"/api/v1/tasks/{by_api['id']}/complete", headers=carol,
                            json={"data": ANSWERS["validate"]}).status_code == 200
-    with transactions_committed(gov) as by_service_committed:
+        gov.effects.wait_idle()
+    with transactions_committed(gov) as by_service_committed:  # the command's, and its announcement's on the worker
         gov.complete(by_service["id"], "carol", ANSWERS["validate"])
+        gov.effects.wait_idle()
     assert 1 <= len(by_api_committed) <= len(by_service_committed), "the use rides in the command's transaction"
 
 

@@ -1,0 +1,63 @@
+"""A command's background deliveries (here: announcing the task it created) are made once the server closes the
+response, in the request's own thread; never before it, never lost (web/after_response.py)."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from engine.store.models import OutboxEffect
+from tests.api.test_api_work import raise_cr, validate_task
+from tests.web.cc_answers import ANSWERS
+from web.after_response import DeliverAfterResponse
+
+
+def announcements(gov, instance_id: int) -> list[str]:
+    """The status of each task announcement of the instance, oldest first."""
+    with gov.db.read() as session:
+        return list(session.scalars(select(OutboxEffect.status).where(
+            OutboxEffect.instance_id == instance_id, OutboxEffect.kind == "announce_tasks").order_by(OutboxEffect.id)))
+
+
+def completion(header: dict, task_id: str) -> dict:
+    return EnvironBuilder(f"/api/v1/tasks/{task_id}/complete", method="POST", headers=header,
+                          json={"data": ANSWERS["validate"]}).get_environ()
+
+
+def test_the_announcement_waits_until_the_response_is_closed(gov, app, client, bearer):
+    alice, carol = bearer("alice"), bearer("carol")
+    instance_id = raise_cr(client, alice)["instance_id"]
+    task = validate_task(client, carol, instance_id)
+    gov.effects.wait_idle()
+    before = announcements(gov, instance_id)
+    body, status, _headers = run_wsgi_app(app, completion(carol, task["id"]), buffered=False)
+    assert status.startswith("200")
+    gov.effects.wait_idle()  # nothing went to the worker thread either
+    assert announcements(gov, instance_id) == before + ["pending"], "written by the command, not yet delivered"
+    b"".join(body)  # the server writes the response…
+    assert announcements(gov, instance_id)[-1] == "pending"
+    body.close()  # …and closes it: the held delivery is made now, in this thread
+    assert announcements(gov, instance_id) == before + ["delivered"]
+
+
+def test_a_request_that_fails_after_its_command_committed_still_delivers(gov, client, bearer):
+    alice, carol = bearer("alice"), bearer("carol")
+    instance_id = raise_cr(client, alice)["instance_id"]
+    task = validate_task(client, carol, instance_id)
+    gov.effects.wait_idle()
+
+    def failing_after_a_command(_environ, _start_response):
+        gov.complete(task["id"], "carol", ANSWERS["validate"])
+        raise RuntimeError("the response could not be made")
+
+    with pytest.raises(RuntimeError):
+        DeliverAfterResponse(failing_after_a_command, gov.effects)(completion(carol, task["id"]), None)
+    assert announcements(gov, instance_id)[-1] == "delivered"
+    assert not gov.effects.holding
+
+
+def test_a_response_with_nothing_held_goes_back_as_it_came(gov):
+    body = iter([b"a file"])  # e.g. the server's file wrapper, which it sends with sendfile
+    middleware = DeliverAfterResponse(lambda _environ, _start_response: body, gov.effects)
+    assert middleware(EnvironBuilder("/static/x.css").get_environ(), None) is body
+    assert not gov.effects.holding
