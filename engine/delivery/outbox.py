@@ -36,6 +36,11 @@ class Effect:
     attempts: int
     request_id: str | None = None  # the request that wrote it, for the delivery's log lines
 
+    @classmethod
+    def of(cls, row: OutboxEffect) -> "Effect":
+        return cls(row.id, row.kind, dict(row.payload or {}), row.instance_id, row.actor, row.attempts,
+                   row.request_id)
+
 
 _INSERT = insert(OutboxEffect.__table__).returning(OutboxEffect.__table__.c.id)
 
@@ -44,27 +49,26 @@ def enqueue(session: Session, now: datetime, kind: str, payload: dict[str, Any],
             actor: str = "") -> int:
     """Write an effect in the caller's transaction; it is delivered after the commit (never if it rolls back).
     Returns its id."""
-    effect_id = session.execute(_INSERT, {
-        "kind": kind, "payload": audit._jsonable(payload), "instance_id": instance_id, "actor": actor,
-        "status": "pending", "attempts": 0, "created_at": now, "due_at": now,
-        "request_id": context.current().get("request_id")}).scalar_one()
-    session.info.setdefault(ENQUEUED, []).append((effect_id, kind))
+    row = {"kind": kind, "payload": audit._jsonable(payload), "instance_id": instance_id, "actor": actor,
+           "status": "pending", "attempts": 0, "created_at": now, "due_at": now,
+           "request_id": context.current().get("request_id")}
+    effect_id = session.execute(_INSERT, row).scalar_one()
+    session.info.setdefault(ENQUEUED, []).append(
+        Effect(effect_id, kind, row["payload"], instance_id, actor, 0, row["request_id"]))
     return effect_id
 
 
-def enqueued_by(session: Session) -> list[tuple[int, str]]:
-    """(id, kind) of the effects this transaction wrote (for delivering them at once after its commit)."""
+def enqueued_by(session: Session) -> list[Effect]:
+    """The effects this transaction wrote, as written (for delivering them at once after its commit, without
+    reading them back)."""
     return list(session.info.get(ENQUEUED, ()))
 
 
-def due(session: Session, now: datetime, limit: int = 200, ids: list[int] | None = None) -> list[Effect]:
-    """Pending effects due now, oldest first (only `ids`, when given)."""
+def due(session: Session, now: datetime, limit: int = 200) -> list[Effect]:
+    """Pending effects due now, oldest first."""
     query = select(OutboxEffect).where(OutboxEffect.status == "pending", OutboxEffect.due_at <= now)
-    if ids is not None:
-        query = query.where(OutboxEffect.id.in_(ids))
     rows = session.scalars(query.order_by(OutboxEffect.due_at, OutboxEffect.id).limit(limit)).all()
-    return [Effect(r.id, r.kind, dict(r.payload or {}), r.instance_id, r.actor, r.attempts, r.request_id)
-            for r in rows]
+    return [Effect.of(row) for row in rows]
 
 
 def claim(session: Session, effect_id: int, now: datetime) -> bool:

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 from sqlalchemy import and_, exists, false, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine.bpmn.safe_yaml import read_yaml
 from engine.config import Config
@@ -303,6 +303,7 @@ def role_holders(session: Session, role_ids: Iterable[str]) -> list[User]:
     if not role_ids:
         return []
     return list(session.scalars(select(User).join(UserRole, UserRole.user_id == User.id)
+                                .options(joinedload(User.roles))  # with all their roles, in the same query
                                 .where(UserRole.role_id.in_(role_ids), User.active.is_(True))
                                 .order_by(User.username)).unique())
 

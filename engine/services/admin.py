@@ -155,7 +155,7 @@ class InstanceAdmin:
             if row is None:
                 raise Conflict(f"Effect {effect_id} is not a failed effect")
             change.instance_id = row.instance_id
-            change.effects = [(row.id, row.kind)]
+            change.effects = [outbox.Effect.of(row)]
             audit.record(session, now, username, "effect.retried", instance_id=row.instance_id, effect_id=row.id,
                          kind=row.kind, reason=reason)
             incidents.resolve_open(session, now, username, reason, kind="delivery_failed", effect_id=effect_id)

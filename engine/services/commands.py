@@ -45,7 +45,7 @@ class Change:
     details: dict[str, Any] = field(default_factory=dict)
     before: Snapshot = field(default_factory=Snapshot, repr=False)
     created_tasks: list = field(default_factory=list, repr=False)
-    effects: list[tuple[int, str]] = field(default_factory=list)  # (id, kind) of the outbox effects it wrote
+    effects: list[outbox.Effect] = field(default_factory=list)  # the outbox effects it wrote
 
 
 @dataclass(frozen=True)

@@ -61,19 +61,18 @@ class Effects:
 
     # --- delivering ----------------------------------------------------------------------------------------------
 
-    def deliver_due(self, now: datetime | None = None, ids: list[int] | None = None, limit: int = 200,
-                    send_mail: bool = True) -> int:
-        """Deliver the pending effects due now (only `ids`, when given), oldest first; then send pending e-mails.
-        Returns how many effects were delivered by this call."""
+    def deliver_due(self, now: datetime | None = None, limit: int = 200, send_mail: bool = True) -> int:
+        """Deliver the pending effects due now, oldest first (and those their delivery wrote: a follow-up's
+        announcements); then send pending e-mails. Returns how many effects were delivered by this call."""
         delivered, seen = 0, set()
-        while ids is None or ids:  # effects written by delivering others (a follow-up's announcements) too
+        while True:
             moment = now or self.clock.now()
             with self.db.read() as session:
-                effects = [e for e in outbox.due(session, moment, limit, ids) if e.id not in seen]
+                effects = [e for e in outbox.due(session, moment, limit) if e.id not in seen]
+            if not effects:
+                break
             seen.update(e.id for e in effects)
             delivered += sum(1 for effect in effects if self._deliver(effect, moment))
-            if ids is not None or not effects:
-                break
         if send_mail:
             self.notifier.send_pending(now or self.clock.now())
         return delivered
@@ -121,25 +120,35 @@ class Effects:
 
     def after_commit(self, change: Change) -> None:
         """Deliver what the command wrote to the outbox (and any e-mails it queued): a follow-up start at once, in
-        the command's thread (the person sees the process it started), the rest soon, on the worker."""
+        the command's thread (the person sees the process it started), the rest soon, on the worker. The effects
+        are delivered as the command wrote them, not read back; each delivery claims its row, so it is still made
+        exactly once."""
         if not self.inline:
             return
-        now_ids = [i for i, kind in change.effects if kind in AT_ONCE]
-        later_ids = [i for i, kind in change.effects if kind not in AT_ONCE]
-        if now_ids:
-            self._deliver_safely(now_ids, send_mail=False)
-        if not later_ids and not self.notifier.email_on:
+        at_once = [e for e in change.effects if e.kind in AT_ONCE]
+        later = [e for e in change.effects if e.kind not in AT_ONCE]
+        if at_once:
+            self._deliver_safely(at_once, send_mail=False)
+        if not later and not self.notifier.email_on:
             return
         if self.background:
-            self._submit(self._deliver_safely, later_ids)
+            self._submit(self._deliver_safely, later)
         else:
-            self.deliver_due(ids=later_ids)
+            self.deliver(later)
 
-    def _deliver_safely(self, ids: list[int], send_mail: bool = True) -> None:
+    def deliver(self, effects: list[Effect], send_mail: bool = True) -> int:
+        """Deliver these effects now (those a command just wrote), then send pending e-mails; how many were
+        delivered."""
+        delivered = sum(1 for effect in effects if self._deliver(effect, self.clock.now()))
+        if send_mail:
+            self.notifier.send_pending(self.clock.now())
+        return delivered
+
+    def _deliver_safely(self, effects: list[Effect], send_mail: bool = True) -> None:
         try:
-            self.deliver_due(ids=ids, send_mail=send_mail)
+            self.deliver(effects, send_mail=send_mail)
         except Exception:  # the rows are still there: the scheduler's sweep delivers them
-            log.exception("delivering effects %s after their commit failed", ids)
+            log.exception("delivering effects %s after their commit failed", [e.id for e in effects])
 
     def hold(self) -> None:
         """From now on in this context, keep the background deliveries until `release` instead of starting them."""
