@@ -23,6 +23,7 @@ from engine.config import Config
 from engine.store.db import Database
 from engine.bpmn import acceptance
 from engine.bpmn.definitions import collect_sources
+from engine.calendar import ENGLAND_AND_WALES
 from engine.errors import NotFound
 from engine.store.models import AuditEvent, ElementPassage, HumanTask, Instance, MessageWait, Timer
 from engine.services.repository import DeploymentResult, Repository, validate_sources
@@ -114,6 +115,16 @@ class Govflow:
         outbox's sweep."""
         return TimerScheduler(self.runtime, notifier=self.notifier, effects=self.effects, health=self.health,
                               **options)
+
+    def warm(self) -> list[int]:
+        """Load what a new worker's first requests would otherwise wait for: every process version in use (the
+        latest of each process, and any with running instances) compiled, and the bank holidays of this year and
+        the next. Returns the version ids compiled."""
+        now = self.clock.now()
+        for year in (now.year, now.year + 1):
+            ENGLAND_AND_WALES.is_working_day(now.replace(year=year, month=1, day=1))
+        with self.db.read() as session:
+            return self.repository.warm(session)
 
     # --- set-up --------------------------------------------------------------------------------------------
 

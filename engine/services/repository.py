@@ -138,6 +138,15 @@ class Repository:
         rows = session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version))
         return [(row, counts.get(row.id, 0)) for row in rows]
 
+    def warm(self, session: Session) -> list[int]:
+        """Compile every version in use (the latest of each process, and any with running instances) ahead of the
+        first command that needs it; the ids, in order."""
+        in_use = {row.id for row, running in self.versions(session) if running}
+        in_use.update(self.latest(session, process_id).id for process_id in self.process_ids(session))
+        for version_id in sorted(in_use):
+            self.compiled(session, version_id)
+        return sorted(in_use)
+
     def compiled(self, session: Session, version_id: int) -> CompiledProcess:
         """The parsed process of a version, from the cache or rebuilt once from its stored files."""
         cached = self._cache.get(version_id)
