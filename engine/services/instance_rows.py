@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine.bpmn.definitions import CompiledProcess, ElementInfo
 from engine.bpmn.execution import Execution, Snapshot
@@ -54,9 +56,52 @@ def save(session: Session, instance: Instance, execution: Execution, actor: str,
         audit.record(session, now, actor, "instance.completed", instance_id=instance.id, state=instance.state)
     elif instance.status == "running" and after.waits_for_nothing:
         _report_stranded(session, instance, execution, actor, now, change)
-    session.flush()
+    _write_instance(session, instance)
+    session.flush()  # what else the command added (timers, waits, incidents…); usually nothing
     return CommandResult(instance.id, instance.status, instance.state, instance.reference,
                          new_task_ids=tuple(change.new_task_ids))
+
+
+_INSTANCES = Instance.__table__
+_TASKS = HumanTask.__table__
+#: what `save` writes of the instance row (with its audit chain's head and the next revision)
+_WRITTEN = ("workflow_state", "facts", "reference", "title", "state", "updated_at", "status", "ended_at")
+_WRITE_INSTANCE = (update(_INSTANCES)
+                   .where(_INSTANCES.c.id == bindparam("instance_id"), _INSTANCES.c.revision == bindparam("read_at"))
+                   .values({**{key: bindparam(f"new_{key}") for key in _WRITTEN},
+                            "audit_seq": bindparam("new_audit_seq"), "audit_head": bindparam("new_audit_head"),
+                            "revision": bindparam("new_revision")}))
+_INSERT_TASKS = insert(_TASKS)
+_COMPLETE_TASK = (update(_TASKS).where(_TASKS.c.id == bindparam("task_id"))
+                  .values(status="completed", completed_at=bindparam("at"), completed_by=bindparam("by"),
+                          claimed_by=bindparam("holder")))
+
+
+def mark_completed(session: Session, row: HumanTask, username: str, now: datetime) -> None:
+    """The task row completed by this person (its holder, if nobody had claimed it)."""
+    holder = row.claimed_by or username
+    session.execute(_COMPLETE_TASK, {"task_id": row.id, "at": now, "by": username, "holder": holder})
+    for key, value in (("status", "completed"), ("completed_at", now), ("completed_by", username),
+                       ("claimed_by", holder)):
+        set_committed_value(row, key, value)
+
+
+def _write_instance(session: Session, instance: Instance) -> None:
+    """The instance row's UPDATE as one prebuilt statement, without the ORM's unit of work: the new state and
+    record, the head of its audit chain (its events queued so far, chained now) and the next revision, only if
+    the row is still at the revision this command read (else StaleDataError: a concurrent change). The object is
+    left as stored. A new instance is left to the session's flush, which inserts it."""
+    if not inspect(instance).persistent:
+        return
+    seq, head = audit.chain_instance(session, instance.id, instance.audit_seq, instance.audit_head)
+    values = {key: getattr(instance, key) for key in _WRITTEN}
+    values.update(audit_seq=seq, audit_head=head, revision=instance.revision + 1)
+    written = session.execute(_WRITE_INSTANCE, {"instance_id": instance.id, "read_at": instance.revision,
+                                                **{f"new_{key}": value for key, value in values.items()}}).rowcount
+    if written != 1:
+        raise StaleDataError(f"instance {instance.id} changed since revision {instance.revision} was read")
+    for key, value in values.items():
+        set_committed_value(instance, key, value)
 
 
 def refresh_for_version(session: Session, instance: Instance, compiled: CompiledProcess) -> None:
@@ -100,19 +145,19 @@ def _sync_human_tasks(session: Session, instance: Instance, execution: Execution
         for task_id in gone:
             audit.record(session, now, actor, "task.cancelled", instance_id=instance.id, task_id=task_id,
                          element_id=before.ready[task_id])
-    created = []
+    created, values = [], []
     for task_id, element_id in after.ready.items():
         if task_id in before.ready:
             continue
         info = execution.compiled.elements.get(element_id) or _bare_info(element_id, element_id)
-        row = HumanTask(id=task_id, instance_id=instance.id, process_id=instance.process_id,
-                        element_id=info.element_id, name=info.name, lane=info.lane, role_id=info.role_id,
-                        assignee=_text_of(execution.evaluate(task_id, info.assignee_expression, "assignee")),
-                        group_id=_text_of(execution.evaluate(task_id, info.group_expression, "group")),
-                        form=info.form, status="ready",
-                        due_at=_moment(execution.evaluate(task_id, info.due_expression, "due date"), info),
-                        claimed_by=holders.get(info.element_id), created_at=now)
-        session.add(row)
+        values.append(dict(
+            id=task_id, instance_id=instance.id, process_id=instance.process_id, element_id=info.element_id,
+            name=info.name, lane=info.lane, role_id=info.role_id,
+            assignee=_text_of(execution.evaluate(task_id, info.assignee_expression, "assignee")),
+            group_id=_text_of(execution.evaluate(task_id, info.group_expression, "group")), form=info.form,
+            status="ready", due_at=_moment(execution.evaluate(task_id, info.due_expression, "due date"), info),
+            claimed_by=holders.get(info.element_id), created_at=now))
+        row = HumanTask(**values[-1])  # the row as inserted, for the command's listeners (not in the session)
         created.append(row)
         audit.record(session, now, actor, "task.created", instance_id=instance.id, task_id=task_id,
                      element_id=info.element_id, role=info.role_id, assignee=row.assignee, group=row.group_id,
@@ -124,6 +169,8 @@ def _sync_human_tasks(session: Session, instance: Instance, execution: Execution
                 f"{now.isoformat()}. Check the dueDate of element {info.element_id} and the settings it uses.",
                 instance_id=instance.id, element_ids=[info.element_id], command="task.created",
                 actor=actor, task_id=task_id)
+    if values:  # one statement for them all, before anything that refers to them is flushed
+        session.execute(_INSERT_TASKS, values)
     return created
 
 

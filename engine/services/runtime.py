@@ -202,8 +202,7 @@ class Runtime:
                 instance_rows.save(session, instance, execution, username, now, change)
             else:
                 execution.complete(task_id, clean)
-                row.status, row.completed_at, row.completed_by = "completed", now, username
-                row.claimed_by = row.claimed_by or username
+                instance_rows.mark_completed(session, row, username, now)
                 audit.record(session, now, username, "task.completed", instance_id=instance.id, task_id=task_id,
                              element_id=row.element_id, data=clean)
                 attach_submitted(session, now, schema, clean, username, instance.id)

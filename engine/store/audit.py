@@ -114,6 +114,13 @@ def _write_pending(session: Session) -> None:
     session.execute(_INSERT_EVENTS, rows)
 
 
+def chain_instance(session: Session, instance_id: int, seq: int, head: str) -> tuple[int, str]:
+    """Chain the instance's queued events not yet chained after its head (`seq`, `head`): the new head, which the
+    caller's own version-checked UPDATE of the instance row then carries."""
+    rows = [row for row in session.info.get(_PENDING, ()) if row["instance_id"] == instance_id and "hash" not in row]
+    return chain(rows, seq, head)
+
+
 def _chain_carried(session: Session, rows: list[dict]) -> dict[int, list[dict]]:
     """Chain the rows of instances this transaction has changed and not yet flushed (the version-checked UPDATE
     of the instance row then carries the new head: no statement of its own); the other instances' rows."""
