@@ -6,7 +6,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from engine.errors import Conflict, Forbidden, FormInvalid, NotFound
 from engine.store.models import AuditEvent, HumanTask, Instance, Timer
@@ -126,6 +126,34 @@ def test_completing_twice_is_a_conflict(gov):
         gov.complete(review.id, "carol", {"valid": True})
     with pytest.raises(NotFound):
         gov.complete("00000000-0000-0000-0000-000000000000", "carol", {"valid": True})
+
+
+def test_a_command_writes_the_instance_only_at_the_revision_it_read(gov):
+    """The instance row's own UPDATE (engine/services/instance_rows.py) is refused when another writer moved the
+    row on since the command read it: a conflict, and nothing of the command is kept."""
+    started = gov.start("loop", "alice", {"title": "Race"})
+    review = only_task(gov, "carol", "review")
+    with gov.db.read() as session:
+        before = session.get(Instance, started.instance_id)
+        revision, state = before.revision, before.workflow_state
+    moved_on = update(Instance.__table__).where(Instance.__table__.c.id == started.instance_id).values(
+        revision=Instance.__table__.c.revision + 1)  # Core: the session's copy keeps the revision it read
+    original = gov.runtime.commands.lock_instance
+
+    def lock_then_another_writer_commits(session, instance_id):
+        instance = original(session, instance_id)
+        session.execute(moved_on)
+        return instance
+
+    gov.runtime.commands.lock_instance = lock_then_another_writer_commits
+    with pytest.raises(Conflict, match="same moment"):
+        gov.complete(review.id, "carol", {"valid": True})
+    gov.runtime.commands.lock_instance = original
+    with gov.db.read() as session:
+        after = session.get(Instance, started.instance_id)
+        assert (after.revision, after.workflow_state) == (revision, state)  # rolled back, the other writer's too
+        assert session.get(HumanTask, review.id).status == "ready"
+    assert gov.complete(review.id, "carol", {"valid": True}).instance_id == started.instance_id  # now it goes
 
 
 def test_concurrent_completions_give_one_success_and_one_conflict(gov):
