@@ -8,12 +8,16 @@ each figure beside its target.
 3. Reading through the API: a task with its form (GET /api/v1/tasks/{id}) and carol's "My groups" list.
 4. The floor: GET /healthz (the process answers; no database, no token) over the same connection-per-request client,
    so that what the server adds to HTTP itself can be read off the figures above.
+5. The engine alone: the same completion as one call of the service in this process (no HTTP, no token; what the
+   process built so far frozen out of the garbage collector's reach, as in a web worker), its announcement delivered
+   between calls, untimed — what is left of (1) once the request's own costs are taken off.
 
 Run: .venv/bin/python -m bench.api [--completions 60]
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -54,9 +58,10 @@ def main(argv: list[str] | None = None) -> None:
     results: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory(prefix="govflow-bench-api-") as tmp:
         folder = Path(tmp)
-        gov, task_ids = setup(folder, 2 * args.completions)
+        gov, task_ids = setup(folder, 3 * args.completions)
         token, _made = gov.tokens.issue("carol", "bench", ["read", "work"], rate_limit=100_000)
-        api_tasks, web_tasks = task_ids[:args.completions], task_ids[args.completions:]
+        n = args.completions
+        api_tasks, web_tasks, engine_tasks = task_ids[:n], task_ids[n:2 * n], task_ids[2 * n:]
         server, base = start_gunicorn(gov.db.url, folder)
         try:
             api = f"{base}/api/v1"
@@ -87,13 +92,19 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             server.terminate()
             server.wait(10)
-            gov.db.dispose()
+        engine = []
+        gc.freeze()  # as a web worker does once it is built (web/wsgi.py)
+        for task_id in engine_tasks:
+            timed(engine, gov.complete, task_id, "carol", API_VALID)
+            gov.effects.wait_idle()
+        gov.db.dispose()
     for label, samples, target in [
             ("API: complete a task (POST, 200)", completions, f"median <= 10 ms (SpiffArena {SPIFFARENA_COMPLETE_MS} ms)"),
             ("web: complete a task (form POST, 302)", web, "median <= 15 ms"),
             ("API: a task with its form (GET)", reads, "median <= 10 ms"),
             ("API: My groups, 25 a page (GET)", lists, "median <= 20 ms"),
-            ("floor: /healthz (GET, no database)", floor, "(for reading the others)")]:
+            ("floor: /healthz (GET, no database)", floor, "(for reading the others)"),
+            ("engine: complete a task, in process", engine, "(the command alone, for reading the first)")]:
         median, p95 = median_p95(samples)
         results.append((label, f"median {median:.1f} ms, p95 {p95:.1f} ms", target))
     print(f"machine: {os.cpu_count()} cores (shared), {platform.machine()}, "
