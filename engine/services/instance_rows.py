@@ -45,14 +45,12 @@ def save(session: Session, instance: Instance, execution: Execution, actor: str,
     passages = execution.passages(now)
     if passages:
         session.execute(_INSERT_PASSAGES, [dict(row, instance_id=instance.id) for row in passages])
-    instance.workflow_state = execution.dump(move_back_window(compiled.settings))
-    instance.facts = _plain(data)
-    instance.reference = _text(data.get("reference"), 40) or instance.reference
-    instance.title = _text(data.get("title"), 300) or instance.title
-    instance.state = _text(data.get("state"), 60) or instance.state
-    instance.updated_at = now
+    _stage(instance, workflow_state=execution.dump(move_back_window(compiled.settings)), facts=_plain(data),
+           reference=_text(data.get("reference"), 40) or instance.reference,
+           title=_text(data.get("title"), 300) or instance.title,
+           state=_text(data.get("state"), 60) or instance.state, updated_at=now)
     if execution.completed and instance.status == "running":
-        instance.status, instance.ended_at = "completed", now
+        _stage(instance, status="completed", ended_at=now)
         audit.record(session, now, actor, "instance.completed", instance_id=instance.id, state=instance.state)
     elif instance.status == "running" and after.waits_for_nothing:
         _report_stranded(session, instance, execution, actor, now, change)
@@ -86,11 +84,22 @@ def mark_completed(session: Session, row: HumanTask, username: str, now: datetim
         set_committed_value(row, key, value)
 
 
+def _stage(instance: Instance, **values: Any) -> None:
+    """Set what `_write_instance` stores, without the ORM noting a change for its flush to look at (a new
+    instance's values are set as usual: the flush inserts it)."""
+    persistent = inspect(instance).persistent
+    for key, value in values.items():
+        if persistent:
+            set_committed_value(instance, key, value)
+        else:
+            setattr(instance, key, value)
+
+
 def _write_instance(session: Session, instance: Instance) -> None:
     """The instance row's UPDATE as one prebuilt statement, without the ORM's unit of work: the new state and
-    record, the head of its audit chain (its events queued so far, chained now) and the next revision, only if
-    the row is still at the revision this command read (else StaleDataError: a concurrent change). The object is
-    left as stored. A new instance is left to the session's flush, which inserts it."""
+    record (`_stage`d), the head of its audit chain (its events queued so far, chained now) and the next revision,
+    only if the row is still at the revision this command read (else StaleDataError: a concurrent change). The
+    object is left as stored. A new instance is left to the session's flush, which inserts it."""
     if not inspect(instance).persistent:
         return
     seq, head = audit.chain_instance(session, instance.id, instance.audit_seq, instance.audit_head)
