@@ -165,16 +165,19 @@ class Effects:
         held = _held.get() or []
         _held.set(None)
         for asked_in, fn, args in held:
-            asked_in.run(fn, *args)
+            try:
+                asked_in.run(fn, *args)
+            finally:
+                self._done(None)
         return len(held)
 
     def _submit(self, fn, *args) -> None:
+        with self._idle:  # counted from now, held or not: `wait_idle` waits for a held delivery too
+            self._pending += 1
         held = _held.get()
         if held is not None:
             held.append((contextvars.copy_context(), fn, args))
             return
-        with self._idle:
-            self._pending += 1
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="govflow-effects")
@@ -188,7 +191,8 @@ class Effects:
             self._idle.notify_all()
 
     def wait_idle(self, timeout: float = 10.0) -> None:
-        """Block until the worker has nothing queued or running (tests, shutdown)."""
+        """Block until the worker has nothing queued or running, and no request holds a delivery (tests,
+        shutdown)."""
         with self._idle:
             if not self._idle.wait_for(lambda: self._pending == 0, timeout):
                 raise TimeoutError("the effects worker is still busy")

@@ -32,12 +32,15 @@ def test_the_announcement_waits_until_the_response_is_closed(gov, app, client, b
     before = announcements(gov, instance_id)
     body, status, _headers = run_wsgi_app(app, completion(carol, task["id"]), buffered=False)
     assert status.startswith("200")
-    gov.effects.wait_idle()  # nothing went to the worker thread either
+    assert gov.effects.holding  # held by this request, not given to the worker thread
+    with pytest.raises(TimeoutError):  # and waited for like the worker's own (tests read what it delivered)
+        gov.effects.wait_idle(timeout=0.2)
     assert announcements(gov, instance_id) == before + ["pending"], "written by the command, not yet delivered"
     b"".join(body)  # the server writes the response…
     assert announcements(gov, instance_id)[-1] == "pending"
     body.close()  # …and closes it: the held delivery is made now, in this thread
     assert announcements(gov, instance_id) == before + ["delivered"]
+    gov.effects.wait_idle(timeout=1)
 
 
 def test_a_request_that_fails_after_its_command_committed_still_delivers(gov, client, bearer):
