@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from datetime import datetime
@@ -30,8 +31,22 @@ from engine.store.db import Database
 log = logging.getLogger(__name__)
 
 AT_ONCE = {"start_process"}  # delivered in the committing command's thread; the rest on the worker
-# the background deliveries held in this context until `release` (a web request's, until its response is sent)
-_held: ContextVar[list | None] = ContextVar("govflow_held_deliveries", default=None)
+
+
+class _Held:
+    """The background deliveries a context holds until `release` (a web request's, until its response is sent)."""
+    __slots__ = ("entries", "__weakref__")
+
+    def __init__(self):
+        self.entries: list[tuple[dict, Callable, tuple]] = []  # the log fields of the command that asked, the call
+
+
+def _as_asked(fields: dict, fn: Callable, args: tuple) -> None:
+    context.bind(**fields)
+    fn(*args)
+
+
+_held: ContextVar[_Held | None] = ContextVar("govflow_held_deliveries", default=None)
 
 
 class Effects:
@@ -152,31 +167,48 @@ class Effects:
 
     def hold(self) -> None:
         """From now on in this context, keep the background deliveries until `release` instead of starting them."""
-        _held.set([])
+        self.release()  # an earlier request's in this thread that its server never closed: made now
+        held = _Held()
+        # a context dropped while holding (its thread ended, the response never finished): its deliveries are left
+        # to the scheduler's sweep, and no longer counted as pending
+        weakref.finalize(held, self._dropped, held.entries)
+        _held.set(held)
 
     @property
     def holding(self) -> bool:
         """Whether this context holds any delivery."""
-        return bool(_held.get())
+        held = _held.get()
+        return bool(held and held.entries)
 
     def release(self) -> int:
-        """Stop holding, and make the held deliveries now, in this thread, each in the context it was asked in
-        (its request id reaches its log lines); how many there were."""
-        held = _held.get() or []
+        """Stop holding, and make the held deliveries now, in this thread, each in a copy of this context with the
+        log fields of the command that asked for it (what they leave for the background is not held again); how
+        many there were."""
+        held = _held.get()
+        if held is None:
+            return 0
         _held.set(None)
-        for asked_in, fn, args in held:
+        entries, held.entries[:] = list(held.entries), []
+        for fields, fn, args in entries:
             try:
-                asked_in.run(fn, *args)
+                contextvars.copy_context().run(_as_asked, fields, fn, args)
             finally:
                 self._done(None)
-        return len(held)
+        return len(entries)
+
+    def _dropped(self, entries: list) -> None:
+        if entries:
+            log.warning("%d deliveries held for a response that never finished are left to the scheduler's sweep",
+                        len(entries))
+        for _entry in entries:
+            self._done(None)
 
     def _submit(self, fn, *args) -> None:
         with self._idle:  # counted from now, held or not: `wait_idle` waits for a held delivery too
             self._pending += 1
         held = _held.get()
         if held is not None:
-            held.append((contextvars.copy_context(), fn, args))
+            held.entries.append((context.current(), fn, args))
             return
         with self._lock:
             if self._executor is None:

@@ -1,6 +1,9 @@
-"""A command's background deliveries (here: announcing the task it created) are made once the server closes the
-response, in the request's own thread; never before it, never lost (web/after_response.py)."""
+"""A command's background deliveries (here: announcing the task it created) are made once the server has written the
+response (its last chunk taken, or the body closed), in the request's own thread; never before it, never lost
+(web/after_response.py)."""
 from __future__ import annotations
+
+import contextvars
 
 import pytest
 from sqlalchemy import select
@@ -24,7 +27,9 @@ def completion(header: dict, task_id: str) -> dict:
                           json={"data": ANSWERS["validate"]}).get_environ()
 
 
-def test_the_announcement_waits_until_the_response_is_closed(gov, app, client, bearer):
+def held_completion(gov, app, client, bearer):
+    """A validation task completed through the API with its response not yet written: (its instance, the
+    announcements before, the response's body)."""
     alice, carol = bearer("alice"), bearer("carol")
     instance_id = raise_cr(client, alice)["instance_id"]
     task = validate_task(client, carol, instance_id)
@@ -32,15 +37,41 @@ def test_the_announcement_waits_until_the_response_is_closed(gov, app, client, b
     before = announcements(gov, instance_id)
     body, status, _headers = run_wsgi_app(app, completion(carol, task["id"]), buffered=False)
     assert status.startswith("200")
+    return instance_id, before, body
+
+
+def test_the_announcement_waits_until_the_response_is_written(gov, app, client, bearer):
+    instance_id, before, body = held_completion(gov, app, client, bearer)
     assert gov.effects.holding  # held by this request, not given to the worker thread
     with pytest.raises(TimeoutError):  # and waited for like the worker's own (tests read what it delivered)
         gov.effects.wait_idle(timeout=0.2)
     assert announcements(gov, instance_id) == before + ["pending"], "written by the command, not yet delivered"
-    b"".join(body)  # the server writes the response…
+    chunks = iter(body)
+    next(chunks)  # the server writes the response…
     assert announcements(gov, instance_id)[-1] == "pending"
-    body.close()  # …and closes it: the held delivery is made now, in this thread
+    assert next(chunks, None) is None  # …and asks for more: the held delivery is made now, in this thread
+    assert announcements(gov, instance_id) == before + ["delivered"]
+    body.close()  # the close that follows makes nothing twice
     assert announcements(gov, instance_id) == before + ["delivered"]
     gov.effects.wait_idle(timeout=1)
+
+
+def test_a_response_closed_before_its_end_still_delivers(gov, app, client, bearer):
+    instance_id, before, body = held_completion(gov, app, client, bearer)
+    body.close()  # the client went away mid-response: the server closes the body without reading it to the end
+    assert announcements(gov, instance_id) == before + ["delivered"]
+    gov.effects.wait_idle(timeout=1)
+
+
+def test_a_response_never_finished_leaves_its_delivery_to_the_sweep(gov, app, client, bearer):
+    # Werkzeug's server skips the close when the client resets the connection; its thread then ends
+    request_thread = contextvars.Context()
+    instance_id, before, _body = request_thread.run(held_completion, gov, app, client, bearer)
+    del request_thread, _body
+    gov.effects.wait_idle(timeout=1)  # no longer counted as pending…
+    assert announcements(gov, instance_id) == before + ["pending"]
+    gov.effects.deliver_due()  # …and still in the outbox, for the scheduler's sweep
+    assert announcements(gov, instance_id) == before + ["delivered"]
 
 
 def test_a_request_that_fails_after_its_command_committed_still_delivers(gov, client, bearer):
