@@ -13,17 +13,32 @@ from datetime import date
 from typing import Any, Mapping
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import GovflowError
 from engine.bpmn.timers import CLOCKED_TIMERS
 
+
+
+class _TaskConverter(TaskConverter):
+    """Spiff's, except that a task without data (a predicted one) is stored empty, not as the deletion of each of its
+    parent's keys: restored the same, without copying the parent's data only to delete it, and half the size."""
+
+    def to_dict(self, task):
+        dct = super().to_dict(task)
+        if not task.data:
+            dct["delta"] = {}  # `data` is empty too: Spiff restores the task's data from it
+        return dct
+
+
 # govflow's clocked timers are stored as Spiff's own (an event-based gateway keeps its caught events' definitions)
-_REGISTRY = BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, **{
-    clocked: SPIFF_CONFIG[plain] for plain, clocked in CLOCKED_TIMERS.items()}})
+_REGISTRY_CONFIG = {**SPIFF_CONFIG, **{clocked: SPIFF_CONFIG[plain] for plain, clocked in CLOCKED_TIMERS.items()}}
+_REGISTRY = BpmnWorkflowSerializer.configure({**_REGISTRY_CONFIG, Task: _TaskConverter})
 _SERIALIZER = BpmnWorkflowSerializer(_REGISTRY)
 # Spiff stores datetimes but not plain dates, which the sandbox lets scripts compute.
 _SERIALIZER.registry.register(date, lambda d: {"value": d.isoformat()}, lambda dct: date.fromisoformat(dct["value"]))
