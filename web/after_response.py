@@ -12,6 +12,7 @@ The test client closes each response as a server does (`ClosingClient`), so test
 from __future__ import annotations
 
 from flask.testing import FlaskClient
+
 from engine.services.effects import Effects
 
 

@@ -41,12 +41,13 @@ class _Held:
         self.entries: list[tuple[dict, Callable, tuple]] = []  # the log fields of the command that asked, the call
 
 
+_held: ContextVar[_Held | None] = ContextVar("govflow_held_deliveries", default=None)
+
+
 def _as_asked(fields: dict, fn: Callable, args: tuple) -> None:
+    """Make a released delivery with the log fields of the command that asked for it."""
     context.bind(**fields)
     fn(*args)
-
-
-_held: ContextVar[_Held | None] = ContextVar("govflow_held_deliveries", default=None)
 
 
 class Effects:
@@ -188,7 +189,8 @@ class Effects:
         if held is None:
             return 0
         _held.set(None)
-        entries, held.entries[:] = list(held.entries), []
+        entries = list(held.entries)
+        held.entries.clear()  # made here: nothing left for its finalizer to count
         for fields, fn, args in entries:
             try:
                 contextvars.copy_context().run(_as_asked, fields, fn, args)
