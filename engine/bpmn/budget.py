@@ -1,11 +1,13 @@
 """What one evaluation of diagram code (a script, an expression, a template) may use beyond each operation's own
 limits: the time it takes, the resident memory it gains, and values measured as they would be written out.
 
-- ``TimeWatch``: the processor time the evaluating thread used since it began. Time spent waiting (for the processor
-  on a loaded machine, or in a provided function waiting on the database) does not count, so a busy server does not
-  stop a short script; a wall-clock cap (WALL_FACTOR times the limit) still ends any evaluation that waits too long.
-  The cheap wall clock is read at every check, the thread's clock only once the wall clock says the limit could
-  have passed.
+- ``TimeWatch``: the processor time the evaluating thread used for the evaluation's own code since it began. Time
+  spent waiting (for the processor on a loaded machine, or on the database) does not count, nor does the processor
+  time of govflow's own code that the evaluation calls (a provided function wrapped with ``uncounted``: reading the
+  seat register, sending a notice) or of a full garbage collection of the whole process that happened to start in
+  it — so a busy server with a large heap does not stop a short script. A wall-clock cap (WALL_FACTOR times the
+  limit) counts everything and still ends any evaluation that takes too long. The cheap wall clock is read at every
+  check, the thread's clock only once the wall clock says the limit could have passed.
 
 - ``MemoryWatch``: the process's resident memory gained since the evaluation began, read (Linux: /proc/self/statm)
   at most once a millisecond, so that the loops that check it cost nothing measurable. Other threads' allocations
@@ -16,12 +18,16 @@ limits: the time it takes, the resident memory it gains, and values measured as 
 """
 from __future__ import annotations
 
+import functools
+import gc
 import os
 import threading
 import time
-from typing import Any
+from typing import Any, Callable, TypeVar
 
-__all__ = ["MAX_MEMORY", "MemoryWatch", "TimeWatch", "expanded_size", "resident_bytes"]
+__all__ = ["MAX_MEMORY", "MemoryWatch", "TimeWatch", "expanded_size", "resident_bytes", "uncounted"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 #: resident memory one evaluation may gain
 MAX_MEMORY = 256 * 2**20
@@ -58,24 +64,77 @@ def resident_bytes() -> int | None:
         return None
 
 
+class _Uncounted(threading.local):
+    """Per thread: how deep it is in uncounted work, when the outermost began, and the processor time of all of it."""
+
+    depth = 0
+    began = 0.0
+    total = 0.0
+
+
+_UNCOUNTED = _Uncounted()
+
+
+def _enter() -> None:
+    if _UNCOUNTED.depth == 0:
+        _UNCOUNTED.began = time.thread_time()
+    _UNCOUNTED.depth += 1
+
+
+def _leave() -> None:
+    _UNCOUNTED.depth -= 1
+    if _UNCOUNTED.depth == 0:
+        _UNCOUNTED.total += time.thread_time() - _UNCOUNTED.began
+
+
+def uncounted(function: _F) -> _F:
+    """``function``, its processor time not counted by a TimeWatch of the thread calling it (govflow's own code that
+    diagram code calls: the limit is for the diagram's code)."""
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        _enter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _leave()
+
+    return call  # type: ignore[return-value]
+
+
+def _full_collection(phase: str, info: dict[str, int]) -> None:
+    """A full garbage collection walks the whole process's objects, whoever's allocation started it: not counted.
+    The young generations' collections are short and left alone, so this costs nothing between full ones."""
+    if info.get("generation") == 2:
+        (_enter if phase == "start" else _leave)()
+
+
+gc.callbacks.append(_full_collection)
+
+
 class TimeWatch:
-    """Processor time used by this thread since it was made: ``exceeded()`` is True once it passed ``limit``
-    seconds, or once WALL_FACTOR times ``limit`` passed on the wall clock."""
+    """Processor time this thread used since the watch was made, less uncounted work (``uncounted`` functions and
+    full garbage collections): ``exceeded()`` is True once it passed ``limit`` seconds, or once WALL_FACTOR times
+    ``limit`` passed on the wall clock."""
 
     WALL_FACTOR = 10
 
     def __init__(self, limit: float) -> None:
         now = time.monotonic()
         self.limit = limit
-        self.cpu_start = time.thread_time()
+        self.cpu_start = time.thread_time() - _UNCOUNTED.total
         self.check_at = now + limit  # the thread cannot have used `limit` of processor time before this
         self.wall_end = now + limit * self.WALL_FACTOR
+
+    def used(self) -> float:
+        """The counted processor time so far (uncounted work still running counts until it ends)."""
+        return time.thread_time() - _UNCOUNTED.total - self.cpu_start
 
     def exceeded(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
         if now < self.check_at:
             return False
-        used = time.thread_time() - self.cpu_start
+        used = self.used()
         if used >= self.limit or now >= self.wall_end:
             return True
         self.check_at = now + (self.limit - used)

@@ -6,8 +6,9 @@ What is bounded:
   are an allowlist: no ``open``, ``__import__``, ``getattr``, ``type``, ``vars``, ``globals``, ``eval``, ``exec``.
 - Run time: the compiler inserts a deadline check at the top of every loop body, function and lambda, and into
   every comprehension, so a script or expression stops with SandboxError after ``time_limit`` seconds (default 1 s)
-  of its thread's processor time (time waiting on a loaded machine does not count; ten times that on the wall clock
-  stops it anyway: engine.bpmn.budget).
+  of its thread's processor time for its own code (time waiting on a loaded machine, in the provided functions or
+  in a full garbage collection does not count; ten times that on the wall clock, counting everything, stops it
+  anyway: engine.bpmn.budget).
   This needs neither signals nor ``sys.settrace``, so it works in any thread and cannot be caught by the script: a
   caught timeout is raised again at the next check.
 - Memory: the same checks stop a run whose process has gained more than MAX_MEMORY (256 MB) of resident memory
@@ -54,7 +55,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from engine.bpmn.budget import MAX_MEMORY, MemoryWatch, TimeWatch, expanded_size
+from engine.bpmn.budget import MAX_MEMORY, MemoryWatch, TimeWatch, expanded_size, uncounted
 
 __all__ = [
     "constant_value",
@@ -722,6 +723,7 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
                 raise TypeError(f"provided function {name!r} is not callable")
         if time_limit <= 0:
             raise ValueError("time_limit must be positive")
+        provided = {name: uncounted(function) for name, function in provided.items()}  # the limit is the script's
         super().__init__(provided)
         self.time_limit = time_limit
         self.memory_limit = memory_limit
