@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.observability import context
@@ -71,12 +71,16 @@ def due(session: Session, now: datetime, limit: int = 200) -> list[Effect]:
     return [Effect.of(row) for row in rows]
 
 
+_OUTBOX = OutboxEffect.__table__
+_CLAIM = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("effect_id"), _OUTBOX.c.status == "pending")
+          .values(status="delivered", delivered_at=bindparam("at"), attempts=_OUTBOX.c.attempts + 1))
+
+
 def claim(session: Session, effect_id: int, now: datetime) -> bool:
-    """In the transaction that performs the effect: mark it delivered if it is still pending. False: another
-    deliverer did it first (nothing to do)."""
-    return bool(session.execute(
-        update(OutboxEffect).where(OutboxEffect.id == effect_id, OutboxEffect.status == "pending")
-        .values(status="delivered", delivered_at=now, attempts=OutboxEffect.attempts + 1)).rowcount)
+    """In the transaction that performs the effect, as its first write: mark it delivered if it is still pending.
+    False: another deliverer did it first (nothing to do). One prebuilt statement on the table: an effect's row is
+    never loaded as an object before its claim."""
+    return bool(session.execute(_CLAIM, {"effect_id": effect_id, "at": now}).rowcount)
 
 
 def record_failure(session: Session, effect_id: int, now: datetime, error: str) -> bool:

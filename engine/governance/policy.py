@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
-from sqlalchemy import and_, exists, false, or_, select, true
+from sqlalchemy import and_, bindparam, exists, false, or_, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from engine.bpmn.safe_yaml import read_yaml
@@ -297,22 +297,26 @@ def policy_in(info: Mapping) -> Policy:
 
 # --- the rows behind the questions -----------------------------------------------------------------------------------
 
+_ROLE_HOLDERS = (select(User).join(UserRole, UserRole.user_id == User.id)
+                 .options(joinedload(User.roles))  # with all their roles, in the same query
+                 .where(UserRole.role_id.in_(bindparam("role_ids", expanding=True)), User.active.is_(True))
+                 .order_by(User.username))
+_USERS_NAMED = select(User).where(User.username.in_(bindparam("names", expanding=True))).order_by(User.username)
+
+
 def role_holders(session: Session, role_ids: Iterable[str]) -> list[User]:
     """The active holders of any of these roles, by username."""
     role_ids = [r for r in role_ids if r]
     if not role_ids:
         return []
-    return list(session.scalars(select(User).join(UserRole, UserRole.user_id == User.id)
-                                .options(joinedload(User.roles))  # with all their roles, in the same query
-                                .where(UserRole.role_id.in_(role_ids), User.active.is_(True))
-                                .order_by(User.username)).unique())
+    return list(session.scalars(_ROLE_HOLDERS, {"role_ids": role_ids}).unique())
 
 
 def users_named(session: Session, usernames: Iterable[str]) -> list[User]:
     names = [n for n in usernames if n]
     if not names:
         return []
-    return list(session.scalars(select(User).where(User.username.in_(names)).order_by(User.username)))
+    return list(session.scalars(_USERS_NAMED, {"names": names}))
 
 
 def seat_token(group_id: str, seat_code: str) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.calendar import ENGLAND_AND_WALES
@@ -43,6 +43,14 @@ NOTIFICATION_ORDER = [keyset.SortKey(Notification.created_at, descending=True), 
 REMINDER_SETTING = "reminder_working_days"
 REMINDER_PROPERTY = "reminderWorkingDays"  # a task may override the process's setting
 BATCH = 200
+
+_TASKS = HumanTask.__table__
+# announcing claims the new tasks (the ids given, or every open one) so that each is announced once
+_ANNOUNCE_ALL = (update(_TASKS).where(_TASKS.c.announced_at.is_(None), _TASKS.c.status == "ready")
+                 .values(announced_at=bindparam("at")).returning(_TASKS.c.id))
+_ANNOUNCE = _ANNOUNCE_ALL.where(_TASKS.c.id.in_(bindparam("task_ids", expanding=True)))
+_NEW_TASKS = (select(HumanTask, Instance).join(Instance).where(HumanTask.id.in_(bindparam("ids", expanding=True)))
+              .order_by(HumanTask.created_at))
 
 
 def describe_moment(moment: datetime) -> str:
@@ -84,15 +92,14 @@ class Notifier:
     def announce_tasks_in(self, session: Session, task_ids: list[str] | None, actor: str | None,
                           now: datetime) -> int:
         """`announce_tasks` in the caller's transaction (an outbox delivery's)."""
-        claim = update(HumanTask).where(HumanTask.announced_at.is_(None), HumanTask.status == "ready")
-        if task_ids is not None:
-            claim = claim.where(HumanTask.id.in_(task_ids))
-        ids = list(session.scalars(claim.values(announced_at=now).returning(HumanTask.id)))
+        if task_ids is None:
+            ids = list(session.scalars(_ANNOUNCE_ALL, {"at": now}))
+        else:
+            ids = list(session.scalars(_ANNOUNCE, {"at": now, "task_ids": list(task_ids)})) if task_ids else []
         if not ids:
             return 0
         sent = 0
-        for row, instance in session.execute(select(HumanTask, Instance).join(Instance)
-                                             .where(HumanTask.id.in_(ids)).order_by(HumanTask.created_at)):
+        for row, instance in session.execute(_NEW_TASKS, {"ids": ids}):
             people = [p for p in recipients_of(task_actors(session, row, include_claimant=False))
                       if p.username != actor]
             if not people:
