@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--completions", type=int, default=60)
     args = parser.parse_args(argv)
     results: list[tuple[str, str, str]] = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="govflow-bench-api-") as tmp:
         folder = Path(tmp)
         gov, task_ids = setup(folder, 3 * args.completions)
@@ -109,7 +110,9 @@ def main(argv: list[str] | None = None) -> None:
         results.append((label, f"median {median:.1f} ms, p95 {p95:.1f} ms", target))
     print(f"machine: {os.cpu_count()} cores (shared), {platform.machine()}, "
           f"{platform.python_implementation()} {platform.python_version()}; gunicorn 2 sync workers; SQLite (WAL); "
-          f"{args.completions} completions each way; every API call checks, counts and audits its token")
+          f"{args.completions} completions each way; every API call checks, counts and audits its token; "
+          f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (this machine is shared: its speed "
+          f"moves with its load, so compare figures of one run, or runs taken together)")
     width = max(len(r[0]) for r in results)
     for name, value, target in results:
         print(f"{name:<{width}}  {value:<30}  target {target}")
