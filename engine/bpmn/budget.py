@@ -5,9 +5,10 @@ limits: the time it takes, the resident memory it gains, and values measured as 
   spent waiting (for the processor on a loaded machine, or on the database) does not count, nor does the processor
   time of govflow's own code that the evaluation calls (a provided function wrapped with ``uncounted``: reading the
   seat register, sending a notice) or of a full garbage collection of the whole process that happened to start in
-  it — so a busy server with a large heap does not stop a short script. A wall-clock cap (WALL_FACTOR times the
-  limit) counts everything and still ends any evaluation that takes too long. The cheap wall clock is read at every
-  check, the thread's clock only once the wall clock says the limit could have passed.
+  it — so a busy server with a large heap does not stop a short script. Two caps count everything: ALL_FACTOR times
+  the limit of the thread's processor time (a loop that spends its time in provided functions), and WALL_FACTOR
+  times the limit on the wall clock (one that waits). The cheap wall clock is read at every check, the thread's
+  clock only once the wall clock says the limit could have passed.
 
 - ``MemoryWatch``: the process's resident memory gained since the evaluation began, read (Linux: /proc/self/statm)
   at most once a millisecond, so that the loops that check it cost nothing measurable. Other threads' allocations
@@ -114,30 +115,34 @@ gc.callbacks.append(_full_collection)
 
 class TimeWatch:
     """Processor time this thread used since the watch was made, less uncounted work (``uncounted`` functions and
-    full garbage collections): ``exceeded()`` is True once it passed ``limit`` seconds, or once WALL_FACTOR times
-    ``limit`` passed on the wall clock."""
+    full garbage collections): ``exceeded()`` is True once it passed ``limit`` seconds, once ALL_FACTOR times
+    ``limit`` of processor time passed counting everything, or once WALL_FACTOR times ``limit`` passed on the wall
+    clock."""
 
+    ALL_FACTOR = 3
     WALL_FACTOR = 10
 
     def __init__(self, limit: float) -> None:
         now = time.monotonic()
         self.limit = limit
-        self.cpu_start = time.thread_time() - _UNCOUNTED.total
+        self.cpu_start = time.thread_time()
+        self.uncounted_start = _UNCOUNTED.total
         self.check_at = now + limit  # the thread cannot have used `limit` of processor time before this
         self.wall_end = now + limit * self.WALL_FACTOR
 
     def used(self) -> float:
         """The counted processor time so far (uncounted work still running counts until it ends)."""
-        return time.thread_time() - _UNCOUNTED.total - self.cpu_start
+        return time.thread_time() - self.cpu_start - (_UNCOUNTED.total - self.uncounted_start)
 
     def exceeded(self, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
         if now < self.check_at:
             return False
-        used = self.used()
-        if used >= self.limit or now >= self.wall_end:
+        all_used = time.thread_time() - self.cpu_start
+        used = all_used - (_UNCOUNTED.total - self.uncounted_start)
+        if used >= self.limit or all_used >= self.limit * self.ALL_FACTOR or now >= self.wall_end:
             return True
-        self.check_at = now + (self.limit - used)
+        self.check_at = now + min(self.limit - used, self.limit * self.ALL_FACTOR - all_used)
         return False
 
 

@@ -7,8 +7,8 @@ What is bounded:
 - Run time: the compiler inserts a deadline check at the top of every loop body, function and lambda, and into
   every comprehension, so a script or expression stops with SandboxError after ``time_limit`` seconds (default 1 s)
   of its thread's processor time for its own code (time waiting on a loaded machine, in the provided functions or
-  in a full garbage collection does not count; ten times that on the wall clock, counting everything, stops it
-  anyway: engine.bpmn.budget).
+  in a full garbage collection does not count; three times that of processor time, or ten times that on the wall
+  clock, counting everything, stops it anyway: engine.bpmn.budget).
   This needs neither signals nor ``sys.settrace``, so it works in any thread and cannot be caught by the script: a
   caught timeout is raised again at the next check.
 - Memory: the same checks stop a run whose process has gained more than MAX_MEMORY (256 MB) of resident memory
