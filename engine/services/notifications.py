@@ -91,7 +91,9 @@ class Notifier:
 
     def announce_tasks_in(self, session: Session, task_ids: list[str] | None, actor: str | None,
                           now: datetime) -> int:
-        """`announce_tasks` in the caller's transaction (an outbox delivery's)."""
+        """`announce_tasks` in the caller's transaction (an outbox delivery's, after its claim). The tasks are claimed
+        with a statement on the table, which leaves objects already loaded in the session as they were: they are
+        read here, after it."""
         if task_ids is None:
             ids = list(session.scalars(_ANNOUNCE_ALL, {"at": now}))
         else:
