@@ -86,6 +86,7 @@ def build_world(variant: str, database_url: str, tmp_path: Path, clock) -> "Worl
     matrix = gov.start(MATRIX, f"m_{start_role}", {}).instance_id
     tasks = {t["element_id"]: t["id"] for t in gov.show(matrix)["tasks"]}
     probes = {shape: gov.start(PROBE, "alice", {"shape": shape}).instance_id for shape in SHAPES}
+    gov.effects.wait_idle()  # the new tasks' announcements are made on the effects thread: all made before reading
     return World(gov, roles, matrix, tasks, probes, variant)
 
 

@@ -16,7 +16,9 @@ RAISE = {"title": "Test environment booking rules", "concern": "SIT environment 
 
 
 def told_about(gov, instance_id: int) -> dict[str, list[str]]:
-    """username -> the kinds of notices they got about this instance."""
+    """username -> the kinds of notices they got about this instance (the new tasks' announcements, made on the
+    effects thread, all made first)."""
+    gov.effects.wait_idle()
     return {u["username"]: kinds for u in gov.users()
             if (kinds := [n["kind"] for n in gov.notifications(u["username"], limit=200)
                           if n["instance_id"] == instance_id])}
