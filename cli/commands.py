@@ -38,6 +38,13 @@ class Context:
             self._govflow = Govflow(clock=self.clock)
         return self._govflow
 
+    def finish(self) -> None:
+        """The command ends once the deliveries it left for the background (announcing a new task, e-mails,
+        webhooks) are made — as the process's exit would wait for them anyway — so that whatever runs next sees
+        them."""
+        if self._govflow is not None:
+            self._govflow.effects.close()
+
     def emit(self, payload: Any, text: str | Callable[[], str]) -> None:
         if self.as_json:
             click.echo(json.dumps(payload, indent=2, default=_json_default))
@@ -72,6 +79,8 @@ def command(group: click.Group, name: str | None = None, timed: bool = False):
                       {"error": "invalid data", "fields": err.errors})
             except GovflowError as err:
                 _fail(ctx, str(err), {"error": type(err).__name__, "message": str(err)})
+            finally:
+                ctx.finish()
 
         if timed:
             run = click.option("--at", help="Act as of this date and time (ISO 8601; Europe/London if no zone).")(run)
