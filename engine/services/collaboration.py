@@ -15,6 +15,7 @@ from engine.store.db import Database
 from engine.governance.policy import ACT, groups_of, industry_states, policy_of
 from engine.errors import Conflict, Forbidden, FormInvalid, NotFound
 from engine.services.identity import require_user
+from engine.services import preconditions
 from engine.store.models import Comment, GovernanceGroup, HumanTask, Instance, Role, SavedFilter, TaskDraft, User
 
 MAX_DRAFT_BYTES = 100_000
@@ -95,6 +96,7 @@ class Collaboration:
         now = self.clock.now()
         refusal = None
         with self.db.write() as session:
+            preconditions.check(session)  # the version the caller read (If-Match)
             user = require_user(session, username)
             row = _open_task(session, task_id)
             refusal = _act_refusal(session, user, row)

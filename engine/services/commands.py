@@ -18,6 +18,7 @@ from engine.delivery import outbox, webhooks
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.observability import context
 from engine.observability.instruments import COMMAND_SECONDS
+from engine.services import preconditions
 from engine.store import audit
 from engine.store.db import Database
 from engine.store.models import HumanTask, Instance, User
@@ -110,6 +111,11 @@ class CommandScope:
         self._context = context.bind(command=self.change.action, user=self.change.actor)
         self._ctx = self.commands.db.write()
         self._session = self._ctx.__enter__()
+        try:
+            preconditions.check(self._session)  # the version the caller read (If-Match), before anything changes
+        except BaseException as err:
+            self.__exit__(type(err), err, err.__traceback__)
+            raise
         return self._session, self.change
 
     def __exit__(self, exc_type, exc, tb):

@@ -2,6 +2,10 @@
 tokens, per-field problems, If-Match, cursors, what each role may do, CSRF for browser sessions."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+from engine.services.identity import NewUser
+from tests.conftest import TEST_PASSWORD
 from tests.web.cc_answers import ANSWERS, RAISE
 
 
@@ -69,6 +73,49 @@ def test_a_stale_write_gets_412(client, bearer):
                             headers={**alice, "If-Match": old}, json={"reason": "No longer needed"})
     assert withdrawn.status_code == 412
     assert client.get(f"/api/v1/instances/{made['instance_id']}", headers=alice).headers["ETag"] == now
+
+
+def elsewhere(call, *args) -> None:
+    """`call` made by someone else: in another thread (another request's context), committed before this returns."""
+    with ThreadPoolExecutor(1) as other:
+        other.submit(call, *args).result(timeout=30)
+
+
+def test_a_change_committed_between_the_read_and_the_write_gets_412(client, bearer, gov, monkeypatch):
+    """If-Match is checked in the write's own transaction: someone else's change committed after the caller read
+    the version — however shortly before the write — refuses it instead of being overwritten. Here it is committed
+    just as the write starts (the engine call made to do it first)."""
+    alice, carol, pat = bearer("alice"), bearer("carol"), bearer("pat")
+    made = raise_cr(client, alice)
+    task = validate_task(client, carol, made["instance_id"])
+    gov.claim(task["id"], "carol")
+    etag = client.get(f"/api/v1/tasks/{task['id']}", headers=carol).headers["ETag"]  # claimed by carol (a version
+    # is the same whoever reads it; the PMO releases it as she last saw it)
+    unclaim = gov.unclaim
+
+    def reassigned_first(task_id, username):
+        elsewhere(gov.runtime.reassign, task_id, "admin", "carol2")  # committed after pat's read, before her write
+        return unclaim(task_id, username)
+
+    gov.add_user(NewUser("carol2", "Carol Two", "carol2@example.org", TEST_PASSWORD, ("change_control_manager",)))
+    monkeypatch.setattr(gov, "unclaim", reassigned_first)
+    released = client.post(f"/api/v1/tasks/{task['id']}/unclaim", headers={**pat, "If-Match": etag}, json={})
+    assert released.status_code == 412, released.json
+    assert gov.task(task["id"]).claimed_by == "carol2"  # not silently released
+
+    instance_id = made["instance_id"]
+    old = client.get(f"/api/v1/instances/{instance_id}", headers=alice).headers["ETag"]
+    withdraw = gov.withdraw
+
+    def completed_first(instance, username, reason=""):
+        elsewhere(gov.complete, task["id"], "carol2", ANSWERS["validate"])  # the instance moves on after her read
+        return withdraw(instance, username, reason)
+
+    monkeypatch.setattr(gov, "withdraw", completed_first)
+    withdrawn = client.post(f"/api/v1/instances/{instance_id}/withdraw", headers={**alice, "If-Match": old},
+                            json={"reason": "No longer needed"})
+    assert withdrawn.status_code == 412, withdrawn.json
+    assert gov.show(instance_id)["status"] == "running"
 
 
 def test_lists_page_with_cursors(client, bearer):

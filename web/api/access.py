@@ -3,14 +3,16 @@ the session's CSRF token in `X-CSRF-Token` on every state-changing request). The
 that person may do, as for the web."""
 from __future__ import annotations
 
-import hashlib
 import hmac
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
+from typing import Iterator
 
 from flask import current_app, g, request, session
 
-from engine.errors import Forbidden, GovflowError, Unauthenticated
+from engine.errors import Forbidden, Unauthenticated
+from engine.services import preconditions
 
 from ..auth import GENERATION
 from .problems import problem
@@ -143,27 +145,41 @@ def deny(message: str, *, instance_id: int | None = None, task_id: str | None = 
 
 
 def instance_etag(summary: dict) -> str:
-    return f'"i{summary["id"]}-r{summary["revision"]}"'
+    return preconditions.instance_version(summary["id"], summary["revision"])
 
 
 def task_etag(task, revision: int) -> str:
-    state = f"{task.id}|{task.status}|{task.claimed_by}|{task.assignee}|{revision}"
-    return '"t' + hashlib.sha256(state.encode()).hexdigest()[:20] + '"'
+    return preconditions.task_version(task.id, task.status, task.claimed_by, task.assignee, revision)
+
+
+def if_match() -> frozenset[str] | None:
+    """The versions the request's If-Match accepts (None: it has none)."""
+    sent = request.headers.get("If-Match")
+    if sent is None:
+        return None
+    return frozenset(t.strip().removeprefix("W/") for t in sent.split(","))
+
+
+@contextmanager
+def unchanged(*, task_id: str | None = None, instance_id: int | None = None) -> Iterator[None]:
+    """The engine call inside writes only if the task (or instance) is still at a version the request's If-Match
+    names: checked in the write's own transaction, so a change committed after the caller's read is never
+    overwritten (412); without If-Match the write goes ahead."""
+    tags = if_match()
+    if tags is None:
+        yield
+        return
+    with preconditions.expecting(tags, task_id=task_id, instance_id=instance_id):
+        yield
 
 
 def check_if_match(current) -> None:
     """412 when the request's If-Match names another version than `current` (its ETag, or a function that makes it,
-    called only when there is an If-Match); without If-Match the write goes ahead."""
-    sent = request.headers.get("If-Match")
-    if sent is None:
+    called only when there is an If-Match): for a read that asks."""
+    tags = if_match()
+    if tags is None:
         return
     current = current() if callable(current) else current
-    tags = {t.strip().removeprefix("W/") for t in sent.split(",")}
-    if "*" not in tags and current not in tags:
-        raise Stale(f"The resource changed since you read it (it is now {current}): read it again, then retry")
-
-
-class Stale(GovflowError):
-    """An If-Match that no longer matches."""
-
-    status = 412
+    if preconditions.ANY not in tags and current not in tags:
+        raise preconditions.PreconditionFailed(f"The resource changed since you read it (it is now {current}): read "
+                                               "it again, then retry")

@@ -6,9 +6,9 @@ from apiflask import APIBlueprint
 
 from engine.errors import Forbidden
 
-from .access import caller, gov, needs
+from .access import caller, check_if_match, gov, instance_etag, needs
 from .schemas import Done, Items, MoveBackBody, ReasonBody, Result, TokenBody, TokenMade, WebhookBody, WebhookMade
-from .work import writable
+from .work import visible, writing
 
 bp = APIBlueprint("admin", __name__, tag="Administration")
 tokens = APIBlueprint("tokens", __name__, url_prefix="/tokens", tag="Tokens")
@@ -16,8 +16,8 @@ webhooks = APIBlueprint("webhooks", __name__, url_prefix="/webhooks", tag="Webho
 
 
 def _status_change(action: str, instance_id: int, reason: str) -> dict:
-    writable(instance_id)
-    status = getattr(gov().admin, action)(instance_id, caller().username, reason)
+    with writing(instance_id):
+        status = getattr(gov().admin, action)(instance_id, caller().username, reason)
     return {"status": status, "detail": f"instance {instance_id} {status}"}
 
 
@@ -52,7 +52,8 @@ def terminate(instance_id: int, body: ReasonBody):
 @needs("read", "administer")
 def move_targets(instance_id: int):
     """The earlier user tasks a token may be moved back to."""
-    writable(instance_id)
+    found = visible(instance_id)
+    check_if_match(lambda: instance_etag(found))
     return {"items": [dict(t.__dict__, available=t.available) for t in gov().admin.move_targets(instance_id)]}
 
 
@@ -62,8 +63,8 @@ def move_targets(instance_id: int):
 @needs("admin", "administer")
 def move_back(instance_id: int, body: MoveBackBody):
     """Move a stuck token back to an earlier user task (within the version's move-back window)."""
-    writable(instance_id)
-    return gov().admin.move_back(instance_id, body.task_id, caller().username, body.reason).as_dict()
+    with writing(instance_id):
+        return gov().admin.move_back(instance_id, body.task_id, caller().username, body.reason).as_dict()
 
 
 @bp.post("/timers/<int:timer_id>/retry")

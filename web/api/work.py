@@ -3,7 +3,9 @@ completion; start, show, history, withdraw, messages, comments and files of an i
 services as the web's pages, with the same policy."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime, time
+from typing import Iterator
 
 from apiflask import APIBlueprint
 from flask import Response, current_app, request, url_for
@@ -13,7 +15,7 @@ from engine.services.inbox import InboxQuery
 from engine.services.submission import file_field
 
 from . import form_files, paging
-from .access import caller, check_if_match, deny, gov, instance_etag, needs, task_etag
+from .access import caller, deny, gov, instance_etag, needs, task_etag, unchanged
 from .schemas import (CommentBody, Done, FormData, InstanceArgs, Instance, Items, OptionalReason, Page, PageArgs,
                       ReassignBody, Result, StartBody, TaskArgs, TaskDetail)
 
@@ -69,19 +71,14 @@ def show_task(task_id: str):
     return body, 200, {"ETag": task_etag(task, form.revision)}
 
 
-def _writable_task(task_id: str) -> None:
-    """412 when the request's If-Match no longer names the task's version."""
-    check_if_match(lambda: _task_tag(gov().task(task_id)))
-
-
 @tasks.post("/<task_id>/claim")
 @tasks.input(OptionalReason, arg_name="body")
 @tasks.output(Done)
 @needs("work", act=True)
 def claim(task_id: str, body: OptionalReason):
     """Claim a task of my groups: others then see it is mine."""
-    _writable_task(task_id)
-    gov().claim(task_id, caller().username)
+    with unchanged(task_id=task_id):
+        gov().claim(task_id, caller().username)
     return _done(task_id, "claimed")
 
 
@@ -91,8 +88,8 @@ def claim(task_id: str, body: OptionalReason):
 @needs("work", act=True)
 def unclaim(task_id: str, body: OptionalReason):
     """Release my claim (or, for whoever may reassign, another person's) back to the group."""
-    _writable_task(task_id)
-    gov().unclaim(task_id, caller().username)
+    with unchanged(task_id=task_id):
+        gov().unclaim(task_id, caller().username)
     gov().discard_draft(task_id, caller().username)
     return _done(task_id, "released")
 
@@ -103,8 +100,8 @@ def unclaim(task_id: str, body: OptionalReason):
 @needs("work", "reassign", act=True)
 def reassign(task_id: str, body: ReassignBody):
     """Give a task to someone else who may do it (PMO, admin)."""
-    _writable_task(task_id)
-    gov().runtime.reassign(task_id, caller().username, body.to.strip())
+    with unchanged(task_id=task_id):
+        gov().runtime.reassign(task_id, caller().username, body.to.strip())
     return _done(task_id, "reassigned", f"now with {body.to.strip()}")
 
 
@@ -114,8 +111,8 @@ def reassign(task_id: str, body: ReassignBody):
 @needs("work", act=True)
 def save_draft(task_id: str, body: FormData):
     """Keep my unfinished answers (private to me; gone when the task ends)."""
-    _writable_task(task_id)
-    gov().save_draft(task_id, caller().username, body.data)
+    with unchanged(task_id=task_id):
+        gov().save_draft(task_id, caller().username, body.data)
     return _done(task_id, "draft saved")
 
 
@@ -138,12 +135,12 @@ def complete(task_id: str, body: FormData):
     A file field takes files uploaded first to this task's form (`POST /instances/{id}/attachments` with
     `task_id`): give their ids, e.g. `"ia_documents": [{"id": 41}]` (or the descriptor the upload returned); an id
     the form may not hold is a 422 naming the field. On completion the files become part of the instance."""
-    _writable_task(task_id)
     data = body.data
     if form_files.may_name_files(data):  # only then is the form's schema needed (the service checks the rest)
         form = _task_or_deny(task_id)
         data = form_files.with_files(form.schema, data, instance_id=form.task.instance_id, task_id=task_id)
-    result = gov().complete(task_id, caller().username, data)
+    with unchanged(task_id=task_id):
+        result = gov().complete(task_id, caller().username, data)
     return result.as_dict()
 
 
@@ -189,11 +186,13 @@ def visible(instance_id: int) -> dict:
     return found
 
 
-def writable(instance_id: int) -> dict:
-    """As `visible`, and the request's If-Match must still name the instance's version."""
+@contextmanager
+def writing(instance_id: int) -> Iterator[dict]:
+    """As `visible`; the engine call inside writes only if the instance is still at the version the request's
+    If-Match names (`unchanged`)."""
     found = visible(instance_id)
-    check_if_match(lambda: instance_etag(found))
-    return found
+    with unchanged(instance_id=instance_id):
+        yield found
 
 
 @instances.get("/<int:instance_id>")
@@ -228,8 +227,8 @@ def history(instance_id: int, args: PageArgs):
 @needs("work", act=True)
 def withdraw(instance_id: int, body: OptionalReason):
     """Withdraw a request I raised (the process decides what withdrawal means at its stage)."""
-    writable(instance_id)
-    return gov().withdraw(instance_id, caller().username, body.reason).as_dict()
+    with writing(instance_id):
+        return gov().withdraw(instance_id, caller().username, body.reason).as_dict()
 
 
 @instances.post("/<int:instance_id>/messages/<message>")
@@ -239,11 +238,12 @@ def withdraw(instance_id: int, body: OptionalReason):
 def send_message(instance_id: int, message: str, body: FormData):
     """Send a message the instance waits for (a consultation response…) with its form's data; its file fields name
     files uploaded first to this message's form (`POST /instances/{id}/attachments` with `message`), by id."""
-    writable(instance_id)
+    visible(instance_id)
     schema = next((m["schema"] for m in gov().open_messages(instance_id, caller().username)
                    if m["message"] == message), None)
     data = form_files.with_files(schema, body.data, instance_id=instance_id)
-    return gov().send_message(instance_id, message, caller().username, data).as_dict()
+    with unchanged(instance_id=instance_id):
+        return gov().send_message(instance_id, message, caller().username, data).as_dict()
 
 
 @instances.get("/<int:instance_id>/comments")
