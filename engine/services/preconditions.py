@@ -71,7 +71,13 @@ def check(session: Session) -> None:
     if ANY in expected.tags:
         return
     current = _current_version(session, expected)
-    if current is not None and current not in expected.tags:
+    if current is not None:
+        require(expected.tags, current)
+
+
+def require(tags: Iterable[str], current: str) -> None:
+    """PreconditionFailed unless `current` is one of the versions named (or they accept any)."""
+    if ANY not in tags and current not in tags:
         raise PreconditionFailed(f"The resource changed since you read it (it is now {current}): read it again, "
                                  "then retry")
 

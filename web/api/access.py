@@ -179,7 +179,4 @@ def check_if_match(current) -> None:
     tags = if_match()
     if tags is None:
         return
-    current = current() if callable(current) else current
-    if preconditions.ANY not in tags and current not in tags:
-        raise preconditions.PreconditionFailed(f"The resource changed since you read it (it is now {current}): read "
-                                               "it again, then retry")
+    preconditions.require(tags, current() if callable(current) else current)
